@@ -1,0 +1,23 @@
+//! Architecture support, one module per CPU family, selected at compile time.
+//!
+//! Each module offers the same small surface: `NAME`, `serial`, `halt_forever`,
+//! `without_interrupts` and `float_selfcheck`.
+
+#[cfg_attr(target_arch = "x86_64", path = "x86_64/mod.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "aarch64/mod.rs")]
+mod imp;
+
+pub use imp::*;
+
+/// The result of running a floating-point division on the CPU's FPU.
+#[derive(Debug, Clone, Copy)]
+pub struct FloatCheck {
+    /// `1.0 / 3.0` as computed at run time.
+    pub third: f64,
+    /// `0.1 + 0.2` as computed at run time (0.30000000000000004 in IEEE 754 doubles).
+    pub sum: f64,
+    /// Whether the FPU's sticky "inexact" flag (MXCSR.PE / FPSR.IXC) was raised by
+    /// the division. Software floating point never touches that register, so this
+    /// proves the hardware unit did the work.
+    pub hardware_inexact_flag: bool,
+}

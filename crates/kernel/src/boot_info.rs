@@ -1,0 +1,200 @@
+//! What the `boot` crate learned from the firmware, handed to [`crate::start`].
+//!
+//! These types are plain data owned by the kernel: after `ExitBootServices` no
+//! firmware structure is trusted any more, so `boot` copies everything it needs
+//! into them first.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Everything the kernel needs from the firmware.
+#[derive(Debug)]
+pub struct BootInfo {
+    /// The physical memory map as the firmware reported it at `ExitBootServices`.
+    pub memory_map: Vec<MemoryRegion>,
+    /// The linear framebuffer, if the firmware offered one.
+    pub framebuffer: Result<FramebufferInfo, FramebufferError>,
+    /// Physical address of the ACPI RSDP (version 2 preferred).
+    pub rsdp: Option<u64>,
+    /// Wall-clock time read with `GetTime` just before exiting boot services.
+    pub boot_time: Option<WallClock>,
+    /// Seed material for the kernel's random number generator.
+    pub entropy: Entropy,
+    /// `\moteos\config.toml` from the boot partition, raw bytes.
+    pub config_file: FileLoad,
+    /// Firmware vendor string and revision, for the log.
+    pub firmware: String,
+    /// Boot options baked into the image (see [`BootOptions`]).
+    pub options: BootOptions,
+}
+
+/// Switches read from `\moteos\boot-options` on the ESP; used by tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BootOptions {
+    /// Panic on purpose once the kernel is up, to exercise the panic screen.
+    pub test_panic: bool,
+}
+
+/// What one range of physical memory holds, reduced to what the kernel cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryKind {
+    /// Free RAM (`EfiConventionalMemory`).
+    Usable,
+    /// Firmware boot-services code and data: free once the kernel no longer relies
+    /// on anything the firmware set up there (page tables, the boot stack).
+    BootServices,
+    /// The moteOS image and the data `boot` allocated (`EfiLoaderCode/Data`).
+    Loader,
+    /// ACPI tables; reclaimable once they have been parsed.
+    AcpiReclaimable,
+    /// Runtime-services code and data: must stay untouched for `GetTime` and friends.
+    RuntimeServices,
+    /// Memory-mapped I/O and everything else the kernel must never allocate from.
+    Reserved,
+}
+
+/// One contiguous range of physical memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryRegion {
+    /// First physical address of the range.
+    pub start: u64,
+    /// Length in bytes (a multiple of 4 KiB).
+    pub len: u64,
+    /// What the range holds.
+    pub kind: MemoryKind,
+}
+
+/// How a 32-bit framebuffer pixel is laid out, as GOP reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// Byte 0 red, byte 1 green, byte 2 blue.
+    Rgb,
+    /// Byte 0 blue, byte 1 green, byte 2 red.
+    Bgr,
+    /// Arbitrary channel masks.
+    Bitmask {
+        /// Bits of the red channel.
+        red: u32,
+        /// Bits of the green channel.
+        green: u32,
+        /// Bits of the blue channel.
+        blue: u32,
+    },
+}
+
+/// A linear framebuffer left behind by the firmware's Graphics Output Protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct FramebufferInfo {
+    /// Physical (identity-mapped) address of the first pixel.
+    pub base: u64,
+    /// Size of the framebuffer memory in bytes.
+    pub size: usize,
+    /// Visible width in pixels.
+    pub width: u32,
+    /// Visible height in pixels.
+    pub height: u32,
+    /// Pixels per scan line (at least `width`).
+    pub stride: u32,
+    /// Pixel layout.
+    pub format: PixelFormat,
+}
+
+/// Why there is no framebuffer to draw on.
+#[derive(Debug, Clone)]
+pub enum FramebufferError {
+    /// No handle supports the Graphics Output Protocol (e.g. no display device).
+    NoGop,
+    /// GOP exists but offers only `Blt()`, which is gone after `ExitBootServices`.
+    BltOnly,
+    /// The firmware reported something unusable.
+    Firmware(String),
+}
+
+impl fmt::Display for FramebufferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoGop => f.write_str(
+                "no graphics output: the firmware offers no GOP display (add a display device); \
+                 continuing on the serial console only",
+            ),
+            Self::BltOnly => f.write_str(
+                "the display only supports Blt() without a linear framebuffer; \
+                 continuing on the serial console only",
+            ),
+            Self::Firmware(why) => write!(f, "the display could not be set up: {why}"),
+        }
+    }
+}
+
+/// A calendar date and time as the firmware clock reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    /// Full year, e.g. 2026.
+    pub year: u16,
+    /// Month 1..=12.
+    pub month: u8,
+    /// Day of month 1..=31.
+    pub day: u8,
+    /// Hour 0..=23.
+    pub hour: u8,
+    /// Minute 0..=59.
+    pub minute: u8,
+    /// Second 0..=59.
+    pub second: u8,
+    /// Offset from UTC in minutes, if the firmware knows it.
+    pub utc_offset_minutes: Option<i16>,
+}
+
+impl fmt::Display for WallClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )?;
+        match self.utc_offset_minutes {
+            Some(0) => f.write_str(" UTC"),
+            Some(m) => write!(f, " UTC{:+03}:{:02}", m / 60, (m % 60).abs()),
+            None => f.write_str(" (local)"),
+        }
+    }
+}
+
+/// Where the boot entropy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntropySource {
+    /// The firmware's `EFI_RNG_PROTOCOL`.
+    EfiRng,
+    /// The CPU's random-number instruction (RDRAND/RDSEED or RNDR).
+    CpuInstruction,
+    /// Only timing jitter: weak, reported as such.
+    TimingOnly,
+}
+
+/// Seed material gathered before `ExitBootServices`.
+#[derive(Clone)]
+pub struct Entropy {
+    /// 32 bytes of seed.
+    pub seed: [u8; 32],
+    /// Where they came from.
+    pub source: EntropySource,
+}
+
+impl fmt::Debug for Entropy {
+    // Never print the seed itself: it will key TLS sessions.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entropy").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+/// The outcome of reading an optional file from the boot partition.
+#[derive(Debug, Clone)]
+pub enum FileLoad {
+    /// The file was read.
+    Loaded(Vec<u8>),
+    /// There is no such file (a normal first boot).
+    Missing,
+    /// The file exists but could not be read.
+    Unreadable(String),
+}

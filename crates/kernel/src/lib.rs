@@ -1,0 +1,163 @@
+//! The moteOS kernel.
+//!
+//! `boot` gathers what the firmware knows into a [`BootInfo`], exits boot
+//! services and calls [`start`]. From there on the kernel owns the machine: one
+//! heap over all usable RAM, the serial console, the framebuffer, and (in later
+//! stages) interrupts, devices and the chat application.
+
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod acpi_tables;
+pub mod allocator;
+pub mod arch;
+pub mod boot_info;
+pub mod display;
+mod logger;
+pub mod memory;
+mod panic;
+
+use alloc::format;
+use alloc::string::String;
+use boot_info::FileLoad;
+pub use boot_info::BootInfo;
+use display::{Display, DISPLAY};
+use log::{error, info, warn};
+use memory::MemorySummary;
+
+/// The kernel's version, shown on the splash screen and in the log.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Steps `boot` takes while the firmware is still running.
+pub mod early {
+    /// Brings up the serial console and the logger. `rsdp` lets architectures
+    /// without a fixed UART address find theirs in ACPI.
+    pub fn init_console(rsdp: Option<u64>) {
+        let port = crate::arch::serial::init(rsdp);
+        crate::logger::init();
+        match port {
+            Ok(name) => log::info!("serial console on {name}"),
+            // Nobody can read this if the port is missing, but a debugger can.
+            Err(why) => log::warn!("no serial console: {why}"),
+        }
+    }
+
+    /// Hands the heap its first arena, taken from the firmware before exiting boot services.
+    ///
+    /// # Safety
+    /// `base..base + len` must be memory the firmware gave us (loader data) that
+    /// nothing else uses and that stays mapped for the life of the kernel.
+    pub unsafe fn claim_arena(base: *mut u8, len: usize) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { crate::allocator::claim_early_arena(base, len) }
+    }
+}
+
+/// Takes over the machine after `ExitBootServices`. Never returns.
+pub fn start(info: BootInfo) -> ! {
+    // SAFETY: boot services are gone, so conventional memory is ours; `boot`
+    // passes the final memory map, and this is the only call.
+    let added = unsafe { allocator::claim_usable(&info.memory_map) };
+    let summary = MemorySummary::of(&info.memory_map);
+    let heap = allocator::stats();
+    info!(
+        "memory: {} MiB of RAM in the firmware map, {} MiB usable by moteOS (heap {} MiB in {} ranges, {} MiB added after boot)",
+        mib(summary.ram()),
+        mib(summary.usable + summary.loader),
+        mib(heap.claimed as u64),
+        heap.heaps,
+        mib(added as u64),
+    );
+    info!(
+        "memory map: {} regions; boot services {} MiB, loader {} MiB, ACPI {} KiB, runtime {} KiB, reserved/MMIO {} MiB",
+        info.memory_map.len(),
+        mib(summary.boot_services),
+        mib(summary.loader),
+        summary.acpi / 1024,
+        summary.runtime / 1024,
+        mib(summary.reserved),
+    );
+    if summary.usable < memory::MINIMUM_USABLE {
+        error!(
+            "memory: only {} MiB of free RAM; moteOS needs at least {} MiB. Give the machine more memory.",
+            mib(summary.usable),
+            mib(memory::MINIMUM_USABLE)
+        );
+        panic!("not enough memory: {} MiB free, {} MiB needed", mib(summary.usable), mib(memory::MINIMUM_USABLE));
+    }
+
+    info!("firmware: {}", info.firmware);
+    match &info.boot_time {
+        Some(time) => info!("clock: {time}"),
+        None => warn!("clock: the firmware did not report the time"),
+    }
+    info!("entropy: boot seed from {:?}", info.entropy.source);
+    match &info.rsdp {
+        Some(rsdp) => info!("acpi: RSDP at {rsdp:#x}"),
+        None => warn!("acpi: the firmware published no ACPI tables"),
+    }
+    match &info.config_file {
+        FileLoad::Loaded(bytes) => info!("config: \\moteos\\config.toml read ({} bytes)", bytes.len()),
+        FileLoad::Missing => info!("config: no \\moteos\\config.toml on the boot partition (first boot)"),
+        FileLoad::Unreadable(why) => warn!("config: \\moteos\\config.toml could not be read: {why}"),
+    }
+
+    let fp = arch::float_selfcheck();
+    info!(
+        "fpu: hardware floating point {}: 1/3 = {:.17}, 0.1 + 0.2 = {:.17}",
+        if fp.hardware_inexact_flag { "active (inexact flag raised by the FPU)" } else { "NOT observed" },
+        fp.third,
+        fp.sum
+    );
+
+    let status = [
+        format!("{} MiB memory", mib(summary.usable + summary.loader)),
+        String::new(),
+        String::from("Starting..."),
+    ];
+    show_splash(&info, status);
+
+    if info.options.test_panic {
+        panic!("test panic requested by the boot options");
+    }
+
+    main_loop()
+}
+
+fn show_splash(info: &BootInfo, mut status: [String; 3]) {
+    let fb = match &info.framebuffer {
+        Ok(fb) => *fb,
+        Err(why) => {
+            warn!("display: {why}");
+            return;
+        }
+    };
+    match Display::new(fb) {
+        Ok(mut display) => {
+            info!(
+                "display: framebuffer {}x{}, stride {}, {:?} at {:#x}",
+                fb.width, fb.height, fb.stride, fb.format, fb.base
+            );
+            status[1] = format!("{}x{} display", fb.width, fb.height);
+            let lines = [status[0].as_str(), status[1].as_str(), status[2].as_str()];
+            let splash = tui::screens::SplashInfo { version: VERSION, arch: arch::NAME, lines: &lines };
+            tui::screens::draw_splash(display.canvas(), &splash);
+            display.present();
+            *DISPLAY.lock() = Some(display);
+        }
+        Err(why) => warn!("display: {why}; continuing on the serial console only"),
+    }
+}
+
+/// The kernel's main loop. Until interrupts and input exist there is nothing to
+/// react to, so it announces readiness and sleeps.
+fn main_loop() -> ! {
+    info!("moteOS ready");
+    arch::halt_forever()
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes / (1024 * 1024)
+}

@@ -1,0 +1,267 @@
+//! The QEMU end-to-end suite: boots the real image on each architecture and
+//! checks what a user (or the serial console) would see.
+//!
+//! Each case builds its own disk image from a temporary ESP (so it can add or
+//! break files), boots it, and reads the serial log and QMP screenshots. Two
+//! guests run side by side; a failure prints the tail of the guest's serial log.
+
+use crate::arch::Arch;
+use crate::builder;
+use crate::image;
+use crate::qemu::{self, Display, Machine, QemuOptions};
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Generous: TCG boots take 5-15 s, more with two guests on two cores.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// An entry to put on a test ESP under `\moteos\`.
+#[derive(Debug, Clone)]
+pub enum EspEntry {
+    /// A file with these contents.
+    File(&'static str, Vec<u8>),
+    /// A directory (used to make a file unreadable: a folder where a file belongs).
+    Dir(&'static str),
+}
+
+/// What a test case gets to work with.
+#[derive(Debug)]
+pub struct Ctx {
+    arch: Arch,
+    efi: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Ctx {
+    /// Boots moteOS from a fresh image holding `entries`.
+    pub fn boot(&self, entries: &[EspEntry], display: Display) -> Result<Machine> {
+        let esp = self.dir.path().join("esp");
+        builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
+        for entry in entries {
+            match entry {
+                EspEntry::File(name, bytes) => {
+                    let path = esp.join("moteos").join(name);
+                    std::fs::create_dir_all(path.parent().context("no parent")?)?;
+                    std::fs::write(&path, bytes)?;
+                }
+                EspEntry::Dir(name) => std::fs::create_dir_all(esp.join("moteos").join(name))?,
+            }
+        }
+        let disk = self.dir.path().join("disk.img");
+        image::write_disk_image(&esp, &disk)?;
+        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display })
+    }
+
+    /// A path for a screenshot, inside this case's temporary folder.
+    pub fn screenshot_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.png"))
+    }
+}
+
+type CaseFn = fn(&Ctx, &mut Option<Machine>) -> Result<()>;
+
+struct Case {
+    name: &'static str,
+    arches: &'static [Arch],
+    run: CaseFn,
+}
+
+const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case { name: "boots_to_ready", arches: BOTH, run: boots_to_ready },
+        Case { name: "panic_screen", arches: BOTH, run: panic_screen },
+        Case { name: "unreadable_config", arches: &[Arch::X86_64], run: unreadable_config },
+        Case { name: "no_display", arches: &[Arch::Aarch64], run: no_display },
+    ]
+}
+
+/// Runs every case for `arches` (optionally filtered by name) and fails if any failed.
+pub fn run(arches: &[Arch], filter: Option<&str>) -> Result<()> {
+    let mut efis = Vec::new();
+    for &arch in arches {
+        let (efi, _) = builder::compile(arch, false)?;
+        efis.push((arch, efi));
+    }
+    let mut queue = VecDeque::new();
+    for case in cases() {
+        for &(arch, ref efi) in &efis {
+            let name = format!("e2e::{arch}::{}", case.name);
+            if case.arches.contains(&arch) && filter.is_none_or(|f| name.contains(f)) {
+                queue.push_back((name, arch, efi.clone(), case.run));
+            }
+        }
+    }
+    let total = queue.len();
+    println!("\nrunning {total} end-to-end tests (QEMU, TCG)");
+    let queue = Mutex::new(queue);
+    let failures = Mutex::new(Vec::new());
+    let passed = Mutex::new(0usize);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let Some((name, arch, efi, run)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+                    let started = Instant::now();
+                    let outcome = run_case(arch, efi, run);
+                    let secs = started.elapsed().as_secs_f64();
+                    match outcome {
+                        Ok(()) => {
+                            println!("test {name} ... ok ({secs:.1} s)");
+                            if let Ok(mut p) = passed.lock() {
+                                *p += 1;
+                            }
+                        }
+                        Err((err, tail)) => {
+                            println!("test {name} ... FAILED ({secs:.1} s)\n    {err:#}\n--- serial tail ---\n{tail}\n---");
+                            if let Ok(mut f) = failures.lock() {
+                                f.push(name);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().map_err(|_| anyhow!("poisoned"))?;
+    let passed = passed.into_inner().map_err(|_| anyhow!("poisoned"))?;
+    println!("\ne2e: {passed} passed, {} failed", failures.len());
+    if !failures.is_empty() {
+        bail!("end-to-end failures: {}", failures.join(", "));
+    }
+    Ok(())
+}
+
+fn run_case(arch: Arch, efi: PathBuf, run: CaseFn) -> std::result::Result<(), (anyhow::Error, String)> {
+    let dir = tempfile::Builder::new().prefix("moteos-e2e-").tempdir().map_err(|e| (e.into(), String::new()))?;
+    let ctx = Ctx { arch, efi, dir };
+    let mut machine = None;
+    let result = run(&ctx, &mut machine);
+    result.map_err(|e| (e, machine.as_ref().map(|m| m.serial_tail(30)).unwrap_or_default()))
+}
+
+/// Copies a screenshot to `target/e2e-screenshots/` so people can look at what the test saw.
+fn keep_screenshot(shot: &Path, name: &str) {
+    let dir = builder::root().join("target/e2e-screenshots");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::copy(shot, dir.join(format!("{name}.png")));
+    }
+}
+
+/// The first number after `prefix` in the serial log.
+fn number_after(text: &str, prefix: &str) -> Result<u64> {
+    let start = text.find(prefix).ok_or_else(|| anyhow!("{prefix:?} not in the serial log"))? + prefix.len();
+    let digits: String = text[start..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
+    digits.parse().with_context(|| format!("no number after {prefix:?}"))
+}
+
+fn boots_to_ready(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let log = m.serial_text();
+    ensure!(log.contains("no \\moteos\\config.toml on the boot partition"), "missing config was not reported");
+
+    // The heap (memory moteOS can really allocate) must be close to what QEMU was given.
+    let usable = number_after(&log, "usable by moteOS (heap ")?;
+    let ram = u64::from(qemu::DEFAULT_MEMORY_MIB);
+    let deviation = usable.abs_diff(ram) as f64 / ram as f64;
+    ensure!(deviation <= 0.05, "kernel has a {usable} MiB heap, QEMU has {ram} MiB ({:.1} % off)", deviation * 100.0);
+
+    // The FPU did the arithmetic (the inexact flag is only raised by hardware).
+    ensure!(
+        log.contains("fpu: hardware floating point active (inexact flag raised by the FPU): 1/3 = 0.33333333333333331, 0.1 + 0.2 = 0.30000000000000004"),
+        "hardware floating point check missing or wrong"
+    );
+
+    let shot = ctx.screenshot_path("ready");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-ready", ctx.arch));
+    let stats = ScreenStats::of(&shot)?;
+    let width = number_after(&log, "display: framebuffer ")?;
+    ensure!(u64::from(stats.width) == width, "screenshot is {} wide, the kernel reported {width}", stats.width);
+    ensure!(stats.distinct_colors >= 8, "screen looks blank: only {} colours", stats.distinct_colors);
+    ensure!(stats.foreground_fraction > 0.002, "screen looks blank: {:.3} % drawn", stats.foreground_fraction * 100.0);
+    Ok(())
+}
+
+fn panic_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let config = b"[provider]\nactive = \"local\"\n".to_vec();
+    let len = config.len();
+    let entries = [EspEntry::File("config.toml", config), EspEntry::File("boot-options", b"test-panic\n".to_vec())];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    m.wait_for("moteOS panic: test panic requested by the boot options", BOOT_TIMEOUT)?;
+    // Give the panic screen a moment to be copied to the framebuffer.
+    m.wait_for("crates/kernel/src/lib.rs:", Duration::from_secs(5)).context("the panic location is missing")?;
+    let log = m.serial_text();
+    ensure!(log.contains(&format!("config: \\moteos\\config.toml read ({len} bytes)")), "config file not read");
+    ensure!(!log.contains("moteOS ready"), "the kernel reported ready despite the requested panic");
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("panic");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-panic", ctx.arch));
+    let stats = ScreenStats::of(&shot)?;
+    ensure!(stats.reddish_fraction > 0.05, "no panic screen: only {:.1} % of the screen is red", stats.reddish_fraction * 100.0);
+    Ok(())
+}
+
+fn unreadable_config(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[EspEntry::Dir("config.toml")], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    ensure!(m.serial_text().contains("config: \\moteos\\config.toml could not be read"), "unreadable config not reported");
+    Ok(())
+}
+
+fn no_display(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[], Display::NoDevice)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    ensure!(m.serial_text().contains("display: no graphics output"), "missing display not reported");
+    Ok(())
+}
+
+/// Simple measurements of a screenshot.
+#[derive(Debug)]
+pub struct ScreenStats {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Number of distinct RGB values.
+    pub distinct_colors: usize,
+    /// Share of pixels that differ from the most common colour.
+    pub foreground_fraction: f64,
+    /// Share of pixels that are clearly red.
+    pub reddish_fraction: f64,
+}
+
+impl ScreenStats {
+    /// Decodes a PNG screenshot and measures it.
+    pub fn of(path: &Path) -> Result<ScreenStats> {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info()?;
+        let mut buf = vec![0; reader.output_buffer_size().context("screenshot too large")?];
+        let frame = reader.next_frame(&mut buf)?;
+        let channels = frame.color_type.samples();
+        ensure!(channels >= 3, "unexpected screenshot colour type {:?}", frame.color_type);
+        let pixels: Vec<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+        let mut counts = std::collections::HashMap::new();
+        for p in &pixels {
+            *counts.entry(*p).or_insert(0usize) += 1;
+        }
+        let most = counts.values().copied().max().unwrap_or(0);
+        let total = pixels.len().max(1) as f64;
+        let reddish = pixels.iter().filter(|[r, g, b]| *r as i32 > *g as i32 + 40 && *r as i32 > *b as i32 + 40).count();
+        Ok(ScreenStats {
+            width: frame.width,
+            height: frame.height,
+            distinct_colors: counts.len(),
+            foreground_fraction: (pixels.len() - most) as f64 / total,
+            reddish_fraction: reddish as f64 / total,
+        })
+    }
+}

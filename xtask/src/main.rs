@@ -1,0 +1,170 @@
+//! `cargo xtask`: the one entry point for building, running, testing and
+//! benchmarking moteOS.
+
+mod arch;
+mod bench;
+mod builder;
+mod e2e;
+mod image;
+mod qemu;
+mod setup;
+
+use anyhow::{Context, Result, bail};
+use arch::Arch;
+use builder::BuildOptions;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Build, run, test and benchmark moteOS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Install what a fresh machine lacks (QEMU, UEFI firmware).
+    Setup,
+    /// Build the UEFI binary, the ESP folder and the bootable disk image.
+    Build {
+        /// Target architecture.
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+        /// Optimised build.
+        #[arg(long)]
+        release: bool,
+        /// Copy this file onto the ESP as \moteos\config.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Copy this file onto the ESP as \moteos\model.gguf.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Build and boot moteOS in QEMU.
+    Run {
+        /// Target architecture.
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+        /// Optimised build.
+        #[arg(long)]
+        release: bool,
+        /// No window even if a display is available (the serial console stays on the terminal).
+        #[arg(long)]
+        headless: bool,
+        /// Copy this file onto the ESP as \moteos\config.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Copy this file onto the ESP as \moteos\model.gguf.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Guest memory in MiB.
+        #[arg(long, default_value_t = qemu::DEFAULT_MEMORY_MIB)]
+        memory: u32,
+    },
+    /// Run every test: host unit tests, then the QEMU end-to-end suite on both architectures.
+    Test {
+        /// Only the host unit tests.
+        #[arg(long, conflicts_with = "e2e_only")]
+        host_only: bool,
+        /// Only the QEMU end-to-end tests.
+        #[arg(long)]
+        e2e_only: bool,
+        /// Restrict the end-to-end tests to one architecture.
+        #[arg(long, value_enum)]
+        arch: Option<Arch>,
+        /// Only end-to-end tests whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Benchmarks; `boot` measures boot-to-ready against the firmware floor.
+    Bench {
+        /// Which benchmark.
+        #[arg(value_enum, default_value = "boot")]
+        which: bench::Which,
+        /// Restrict to one architecture.
+        #[arg(long, value_enum)]
+        arch: Option<Arch>,
+        /// Runs per measurement (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+/// Crates whose unit tests run on the host.
+const HOST_TESTED: &[&str] = &["tui", "xtask"];
+
+fn main() -> std::process::ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain without anyhow's backtrace noise.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Setup => setup::run(),
+        Cmd::Build { arch, release, config, model } => {
+            builder::build(&BuildOptions { arch, release, config, model }).map(|_| ())
+        }
+        Cmd::Run { arch, release, headless, config, model, memory } => {
+            setup::run()?;
+            let artifacts = builder::build(&BuildOptions { arch, release, config, model })?;
+            run(arch, &artifacts.image, headless, memory)
+        }
+        Cmd::Test { host_only, e2e_only, arch, filter } => {
+            setup::run()?;
+            if !e2e_only {
+                host_tests()?;
+            }
+            if !host_only {
+                let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());
+                e2e::run(&arches, filter.as_deref())?;
+            }
+            Ok(())
+        }
+        Cmd::Bench { which, arch, runs } => {
+            setup::run()?;
+            let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());
+            bench::run(which, &arches, runs)
+        }
+    }
+}
+
+fn host_tests() -> Result<()> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(builder::root()).arg("test");
+    for krate in HOST_TESTED {
+        cmd.args(["--package", krate]);
+    }
+    let status = cmd.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("host unit tests failed");
+    }
+    Ok(())
+}
+
+fn run(arch: Arch, image: &std::path::Path, headless: bool, memory_mib: u32) -> Result<()> {
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let display = if headless || !has_display { qemu::Display::Headless } else { qemu::Display::Window };
+    let dir = tempfile::Builder::new().prefix("moteos-run-").tempdir()?;
+    // Boot a copy so the firmware's writes never touch the image meant for a USB stick.
+    let disk = dir.path().join("disk.img");
+    std::fs::copy(image, &disk).context("copying the disk image")?;
+    let vars = qemu::fresh_vars(arch, dir.path())?;
+    let opts = qemu::QemuOptions { arch, disk, memory_mib, display };
+    let mut cmd = qemu::base_command(&opts, &vars);
+    // mon:stdio multiplexes the serial console and the QEMU monitor (Ctrl-A X quits).
+    cmd.args(["-serial", "mon:stdio"]);
+    println!("booting moteOS on {arch} (Ctrl-A X quits)");
+    let status = cmd.status().with_context(|| format!("starting {}", arch.qemu_binary()))?;
+    if !status.success() {
+        bail!("QEMU exited with {status}");
+    }
+    Ok(())
+}
