@@ -4,7 +4,7 @@ pub mod serial;
 
 use super::FloatCheck;
 use aarch64_cpu::asm::wfi;
-use aarch64_cpu::registers::{DAIF, Readable, Writeable};
+use aarch64_cpu::registers::{DAIF, ReadWriteable, Readable, Writeable};
 use core::arch::asm;
 use core::hint::black_box;
 
@@ -28,26 +28,37 @@ pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
-fn read_fpsr() -> u64 {
-    let value: u64;
-    // SAFETY: reading FPSR has no side effects; FP/SIMD is enabled by the firmware
-    // (the UEFI spec requires it on AArch64).
-    unsafe { asm!("mrs {}, fpsr", out(reg) value, options(nomem, nostack, preserves_flags)) };
-    value
+/// Clears FPSR's cumulative exception flags and hands `a` and `b` back through the
+/// same asm block, so the compiler cannot start a computation on them earlier.
+fn clear_flags_passing(a: f64, b: f64) -> (f64, f64) {
+    let (mut a_bits, mut b_bits) = (a.to_bits(), b.to_bits());
+    // SAFETY: FPSR only holds sticky status flags (writing zero changes no control
+    // state); FP/SIMD is enabled by the firmware (required by the UEFI spec).
+    unsafe {
+        asm!(
+            "msr fpsr, xzr",
+            inout("x0") a_bits,
+            inout("x1") b_bits,
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+    (f64::from_bits(a_bits), f64::from_bits(b_bits))
 }
 
-fn write_fpsr(value: u64) {
-    // SAFETY: FPSR only holds sticky status flags; writing it changes no control state.
-    unsafe { asm!("msr fpsr, {}", in(reg) value, options(nomem, nostack, preserves_flags)) };
+/// Reads FPSR once `result` exists (it is an input, so its computation comes first).
+fn flags_after(result: f64) -> u64 {
+    let value: u64;
+    // SAFETY: reading FPSR has no side effects; `result` is merely an input operand.
+    unsafe { asm!("mrs {v}, fpsr", v = out(reg) value, in("x0") result.to_bits(), options(nomem, nostack, preserves_flags)) };
+    value
 }
 
 /// Divides on the FP unit and reports whether FPSR recorded the inexact result.
 pub fn float_selfcheck() -> FloatCheck {
-    const CUMULATIVE_FLAGS: u64 = 0x9f;
     const INEXACT_FLAG: u64 = 1 << 4;
-    write_fpsr(read_fpsr() & !CUMULATIVE_FLAGS);
-    let third = black_box(1.0_f64) / black_box(3.0_f64);
-    let flags = read_fpsr();
+    let (one, three) = clear_flags_passing(1.0, 3.0);
+    let third = one / three;
+    let flags = flags_after(third);
     let sum = black_box(0.1_f64) + black_box(0.2_f64);
     FloatCheck { third, sum, hardware_inexact_flag: flags & INEXACT_FLAG != 0 }
 }

@@ -22,28 +22,42 @@ pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
     x86_64::instructions::interrupts::without_interrupts(f)
 }
 
-fn read_mxcsr() -> u32 {
-    let mut value: u32 = 0;
-    // SAFETY: `stmxcsr` only stores the SSE control/status register into our
-    // local; SSE is enabled by the firmware (the UEFI spec requires it on x64).
-    unsafe { asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags)) };
-    value
+/// Clears MXCSR's sticky exception flags and hands `a` and `b` back through the
+/// same asm block, so the compiler cannot start a computation on them earlier.
+fn clear_flags_passing(a: f64, b: f64) -> (f64, f64) {
+    let (mut a_bits, mut b_bits) = (a.to_bits(), b.to_bits());
+    let mut csr: u32 = 0;
+    // SAFETY: stores MXCSR into `csr`, clears only the six sticky exception flags
+    // (masks and rounding mode are kept, so no exception gets unmasked) and
+    // reloads it; SSE is enabled by the firmware (required by the UEFI spec on x64).
+    unsafe {
+        asm!(
+            "stmxcsr [{csr}]",
+            "and dword ptr [{csr}], 0xffffffc0",
+            "ldmxcsr [{csr}]",
+            csr = in(reg) &mut csr,
+            inout("rax") a_bits,
+            inout("rdx") b_bits,
+            options(nostack),
+        )
+    };
+    (f64::from_bits(a_bits), f64::from_bits(b_bits))
 }
 
-fn write_mxcsr(value: u32) {
-    // SAFETY: `ldmxcsr` loads the SSE control/status register; callers only
-    // clear sticky exception flags of a value read from it, keeping masks and
-    // rounding mode unchanged, so no exception can be unmasked by this.
-    unsafe { asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, preserves_flags, readonly)) };
+/// Reads MXCSR once `result` exists (it is an input, so its computation comes first).
+fn flags_after(result: f64) -> u32 {
+    let mut csr: u32 = 0;
+    // SAFETY: only stores MXCSR into our local; `result` is merely an input operand.
+    unsafe { asm!("stmxcsr [{csr}]", csr = in(reg) &mut csr, in("rax") result.to_bits(), options(nostack, preserves_flags)) };
+    csr
 }
 
 /// Divides on the SSE unit and reports whether MXCSR recorded the inexact result.
 pub fn float_selfcheck() -> FloatCheck {
-    const EXCEPTION_FLAGS: u32 = 0x3f;
     const PRECISION_FLAG: u32 = 1 << 5;
-    write_mxcsr(read_mxcsr() & !EXCEPTION_FLAGS);
-    let third = black_box(1.0_f64) / black_box(3.0_f64);
-    let flags = read_mxcsr();
+    let (one, three) = clear_flags_passing(1.0, 3.0);
+    let third = one / three;
+    let flags = flags_after(third);
     let sum = black_box(0.1_f64) + black_box(0.2_f64);
     FloatCheck { third, sum, hardware_inexact_flag: flags & PRECISION_FLAG != 0 }
 }
