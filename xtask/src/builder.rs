@@ -19,19 +19,6 @@ pub struct BuildOptions {
     pub model: Option<PathBuf>,
 }
 
-/// Where a build left its results.
-#[derive(Debug, Clone)]
-pub struct Artifacts {
-    /// The moteOS UEFI executable.
-    pub efi: PathBuf,
-    /// The firmware-floor UEFI executable used by the boot benchmark.
-    pub floor_efi: PathBuf,
-    /// The ESP folder.
-    pub esp: PathBuf,
-    /// The bootable GPT disk image.
-    pub image: PathBuf,
-}
-
 /// The repository root (the parent of this crate's folder).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -41,29 +28,36 @@ pub fn root() -> PathBuf {
 pub fn compile(arch: Arch, release: bool) -> Result<(PathBuf, PathBuf)> {
     // Separate invocations: the floor must not share `boot`'s crate features
     // (cargo unifies features across packages built together).
-    cargo_build_uefi(arch, release, "boot")?;
-    cargo_build_uefi(arch, release, "floor")?;
+    cargo_uefi("build", arch, release, "boot", &[])?;
+    cargo_uefi("build", arch, release, "floor", &[])?;
     let out = root().join("target").join(arch.target_dir_name()).join(if release { "release" } else { "debug" });
     Ok((out.join("moteos.efi"), out.join("floor.efi")))
 }
 
-fn cargo_build_uefi(arch: Arch, release: bool, package: &str) -> Result<()> {
+/// Lints the UEFI crates for `arch`, denying warnings.
+pub fn clippy_uefi(arch: Arch) -> Result<()> {
+    for package in ["boot", "floor"] {
+        cargo_uefi("clippy", arch, false, package, &["--", "-D", "warnings"])?;
+    }
+    Ok(())
+}
+
+/// Runs a cargo subcommand for one UEFI package with the build-std flags.
+fn cargo_uefi(subcommand: &str, arch: Arch, release: bool, package: &str, extra: &[&str]) -> Result<()> {
     let root = root();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(&root)
-        .args(["build", "--package", package, "--target"])
-        .arg(arch.cargo_target(&root))
-        .args([
-            "-Zbuild-std=core,alloc,compiler_builtins",
-            "-Zbuild-std-features=compiler-builtins-mem",
-            "-Zjson-target-spec",
-        ]);
+    cmd.current_dir(&root).args([subcommand, "--package", package, "--target"]).arg(arch.cargo_target(&root)).args([
+        "-Zbuild-std=core,alloc,compiler_builtins",
+        "-Zbuild-std-features=compiler-builtins-mem",
+        "-Zjson-target-spec",
+    ]);
     if release {
         cmd.arg("--release");
     }
-    let status = cmd.status().with_context(|| format!("running cargo build for {package}"))?;
+    cmd.args(extra);
+    let status = cmd.status().with_context(|| format!("running cargo {subcommand} for {package}"))?;
     if !status.success() {
-        bail!("building {package} for {arch} failed");
+        bail!("cargo {subcommand} of {package} for {arch} failed");
     }
     Ok(())
 }
@@ -86,9 +80,9 @@ pub fn layout_esp(esp: &Path, arch: Arch, efi: &Path, files: &[(&str, &Path)]) -
     Ok(())
 }
 
-/// Builds everything `cargo xtask build` promises.
-pub fn build(opts: &BuildOptions) -> Result<Artifacts> {
-    let (efi, floor_efi) = compile(opts.arch, opts.release)?;
+/// Builds everything `cargo xtask build` promises; returns the disk image's path.
+pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
+    let (efi, _) = compile(opts.arch, opts.release)?;
     let root = root();
     let esp = root.join("target").join(format!("esp-{}", opts.arch));
     let mut files: Vec<(&str, &Path)> = Vec::new();
@@ -102,12 +96,6 @@ pub fn build(opts: &BuildOptions) -> Result<Artifacts> {
     let image = root.join("target").join(format!("moteos-{}.img", opts.arch));
     image::write_disk_image(&esp, &image)?;
     let size = std::fs::metadata(&efi).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "built {} ({} KiB), ESP {}, disk image {}",
-        efi.display(),
-        size / 1024,
-        esp.display(),
-        image.display()
-    );
-    Ok(Artifacts { efi, floor_efi, esp, image })
+    println!("built {} ({} KiB), ESP {}, disk image {}", efi.display(), size / 1024, esp.display(), image.display());
+    Ok(image)
 }

@@ -104,8 +104,7 @@ pub fn run(arches: &[Arch], filter: Option<&str>) -> Result<()> {
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {
-                loop {
-                    let Some((name, arch, efi, run)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+                while let Some((name, arch, efi, run)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
                     let started = Instant::now();
                     let outcome = run_case(arch, efi, run);
                     let secs = started.elapsed().as_secs_f64();
@@ -117,7 +116,9 @@ pub fn run(arches: &[Arch], filter: Option<&str>) -> Result<()> {
                             }
                         }
                         Err((err, tail)) => {
-                            println!("test {name} ... FAILED ({secs:.1} s)\n    {err:#}\n--- serial tail ---\n{tail}\n---");
+                            println!(
+                                "test {name} ... FAILED ({secs:.1} s)\n    {err:#}\n--- serial tail ---\n{tail}\n---"
+                            );
                             if let Ok(mut f) = failures.lock() {
                                 f.push(name);
                             }
@@ -182,7 +183,13 @@ fn boots_to_ready(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     keep_screenshot(&shot, &format!("{}-ready", ctx.arch));
     let stats = ScreenStats::of(&shot)?;
     let width = number_after(&log, "display: framebuffer ")?;
-    ensure!(u64::from(stats.width) == width, "screenshot is {} wide, the kernel reported {width}", stats.width);
+    let height = number_after(&log, &format!("display: framebuffer {width}x"))?;
+    ensure!(
+        (u64::from(stats.width), u64::from(stats.height)) == (width, height),
+        "screenshot is {}x{}, the kernel reported {width}x{height}",
+        stats.width,
+        stats.height
+    );
     ensure!(stats.distinct_colors >= 8, "screen looks blank: only {} colours", stats.distinct_colors);
     ensure!(stats.foreground_fraction > 0.002, "screen looks blank: {:.3} % drawn", stats.foreground_fraction * 100.0);
     Ok(())
@@ -204,14 +211,21 @@ fn panic_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     m.screendump(&shot)?;
     keep_screenshot(&shot, &format!("{}-panic", ctx.arch));
     let stats = ScreenStats::of(&shot)?;
-    ensure!(stats.reddish_fraction > 0.05, "no panic screen: only {:.1} % of the screen is red", stats.reddish_fraction * 100.0);
+    ensure!(
+        stats.reddish_fraction > 0.05,
+        "no panic screen: only {:.1} % of the screen is red",
+        stats.reddish_fraction * 100.0
+    );
     Ok(())
 }
 
 fn unreadable_config(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.insert(ctx.boot(&[EspEntry::Dir("config.toml")], Display::Headless)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
-    ensure!(m.serial_text().contains("config: \\moteos\\config.toml could not be read"), "unreadable config not reported");
+    ensure!(
+        m.serial_text().contains("config: \\moteos\\config.toml could not be read"),
+        "unreadable config not reported"
+    );
     Ok(())
 }
 
@@ -255,7 +269,8 @@ impl ScreenStats {
         }
         let most = counts.values().copied().max().unwrap_or(0);
         let total = pixels.len().max(1) as f64;
-        let reddish = pixels.iter().filter(|[r, g, b]| *r as i32 > *g as i32 + 40 && *r as i32 > *b as i32 + 40).count();
+        let reddish =
+            pixels.iter().filter(|[r, g, b]| *r as i32 > *g as i32 + 40 && *r as i32 > *b as i32 + 40).count();
         Ok(ScreenStats {
             width: frame.width,
             height: frame.height,

@@ -65,8 +65,7 @@ pub struct ImageSummary {
 /// content (plus about 25% slack) but never smaller than 64 MiB. Any existing file at
 /// `out` is replaced; on failure no partial image is left behind.
 pub fn write_disk_image(esp_dir: &Path, out: &Path) -> Result<ImageSummary> {
-    let tree = scan_dir(esp_dir, 0)
-        .with_context(|| format!("reading ESP staging directory {}", esp_dir.display()))?;
+    let tree = scan_dir(esp_dir, 0).with_context(|| format!("reading ESP staging directory {}", esp_dir.display()))?;
     refuse_output_inside(esp_dir, out)?;
 
     let partition_bytes = partition_size(&tree)?;
@@ -81,8 +80,7 @@ pub fn write_disk_image(esp_dir: &Path, out: &Path) -> Result<ImageSummary> {
         }
     }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("creating output directory {}", parent.display()))?;
+        fs::create_dir_all(parent).with_context(|| format!("creating output directory {}", parent.display()))?;
     }
     let mut disk = OpenOptions::new()
         .read(true)
@@ -94,12 +92,7 @@ pub fn write_disk_image(esp_dir: &Path, out: &Path) -> Result<ImageSummary> {
     let result = build_image(&mut disk, &tree, disk_bytes, partition_bytes, cluster_bytes);
     drop(disk);
     match result {
-        Ok((files, fat_type)) => Ok(ImageSummary {
-            disk_bytes,
-            partition_bytes,
-            files,
-            fat_type,
-        }),
+        Ok((files, fat_type)) => Ok(ImageSummary { disk_bytes, partition_bytes, files, fat_type }),
         Err(e) => {
             // A half-written image could still carry a valid GPT and be booted by
             // mistake, so it must not survive a failed build.
@@ -124,8 +117,8 @@ fn build_image(
 
     let volume_id = write_partition_table(disk, disk_bytes, partition_bytes)?;
 
-    let total_sectors = u32::try_from(partition_bytes / SECTOR)
-        .context("partition has more sectors than FAT can address")?;
+    let total_sectors =
+        u32::try_from(partition_bytes / SECTOR).context("partition has more sectors than FAT can address")?;
     let options = fatfs::FormatVolumeOptions::new()
         .bytes_per_sector(SECTOR as u16)
         .total_sectors(total_sectors)
@@ -137,11 +130,8 @@ fn build_image(
     fatfs::format_volume(PartitionIo::new(disk, ALIGN, partition_bytes), options)
         .context("formatting the EFI System Partition")?;
 
-    let fs = fatfs::FileSystem::new(
-        PartitionIo::new(disk, ALIGN, partition_bytes),
-        fatfs::FsOptions::new(),
-    )
-    .context("mounting the freshly formatted partition")?;
+    let fs = fatfs::FileSystem::new(PartitionIo::new(disk, ALIGN, partition_bytes), fatfs::FsOptions::new())
+        .context("mounting the freshly formatted partition")?;
     let fat_type = fs.fat_type();
     // fatfs decides the FAT type from the cluster count; anything but FAT32 means the
     // sizing logic is wrong and firmware might reject or misread the ESP.
@@ -169,10 +159,8 @@ fn write_partition_table(disk: &mut File, disk_bytes: u64, partition_bytes: u64)
     let total_lbas = disk_bytes / SECTOR;
     // The protective entry covers the whole disk after LBA 0, saturating for disks
     // larger than 2 TiB as the UEFI spec requires.
-    let mbr =
-        gpt::mbr::ProtectiveMBR::with_lb_size(u32::try_from(total_lbas - 1).unwrap_or(u32::MAX));
-    mbr.overwrite_lba0(disk)
-        .context("writing the protective MBR")?;
+    let mbr = gpt::mbr::ProtectiveMBR::with_lb_size(u32::try_from(total_lbas - 1).unwrap_or(u32::MAX));
+    mbr.overwrite_lba0(disk).context("writing the protective MBR")?;
 
     let mut gpt = gpt::GptConfig::new()
         .writable(true)
@@ -180,20 +168,9 @@ fn write_partition_table(disk: &mut File, disk_bytes: u64, partition_bytes: u64)
         .create_from_device(&mut *disk, None)
         .context("creating the GPT")?;
     let id = gpt
-        .add_partition_at(
-            PARTITION_NAME,
-            1,
-            ALIGN / SECTOR,
-            partition_bytes / SECTOR,
-            gpt::partition_types::EFI,
-            0,
-        )
+        .add_partition_at(PARTITION_NAME, 1, ALIGN / SECTOR, partition_bytes / SECTOR, gpt::partition_types::EFI, 0)
         .context("adding the EFI System Partition to the GPT")?;
-    let part_guid = gpt
-        .partitions()
-        .get(&id)
-        .map(|p| p.part_guid)
-        .context("GPT lost the partition it just added")?;
+    let part_guid = gpt.partitions().get(&id).map(|p| p.part_guid).context("GPT lost the partition it just added")?;
     gpt.write().context("writing the GPT")?;
 
     let b = part_guid.as_bytes();
@@ -212,16 +189,8 @@ fn fat_type_name(t: fatfs::FatType) -> &'static str {
 /// before anything is written.
 #[derive(Debug)]
 enum Node {
-    File {
-        name: String,
-        src: PathBuf,
-        size: u64,
-    },
-    Dir {
-        name: String,
-        src: PathBuf,
-        children: Vec<Node>,
-    },
+    File { name: String, src: PathBuf, size: u64 },
+    Dir { name: String, src: PathBuf, children: Vec<Node> },
 }
 
 impl Node {
@@ -235,11 +204,7 @@ impl Node {
 /// Reads `dir` recursively, sorted by name so images are laid out the same way on
 /// every run regardless of the host's directory order.
 fn scan_dir(dir: &Path, depth: usize) -> Result<Vec<Node>> {
-    ensure!(
-        depth <= MAX_DEPTH,
-        "{} is nested more than {MAX_DEPTH} levels deep (symlink loop?)",
-        dir.display()
-    );
+    ensure!(depth <= MAX_DEPTH, "{} is nested more than {MAX_DEPTH} levels deep (symlink loop?)", dir.display());
     let mut nodes = Vec::new();
     let entries = fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     for entry in entries {
@@ -254,11 +219,7 @@ fn scan_dir(dir: &Path, depth: usize) -> Result<Vec<Node>> {
         let meta = fs::metadata(&src).with_context(|| format!("inspecting {}", src.display()))?;
         if meta.is_dir() {
             let children = scan_dir(&src, depth + 1)?;
-            nodes.push(Node::Dir {
-                name,
-                src,
-                children,
-            });
+            nodes.push(Node::Dir { name, src, children });
         } else if meta.is_file() {
             let size = meta.len();
             ensure!(
@@ -268,19 +229,13 @@ fn scan_dir(dir: &Path, depth: usize) -> Result<Vec<Node>> {
             );
             nodes.push(Node::File { name, src, size });
         } else {
-            bail!(
-                "{} is neither a regular file nor a directory",
-                src.display()
-            );
+            bail!("{} is neither a regular file nor a directory", src.display());
         }
     }
     nodes.sort_by(|a, b| a.name().cmp(b.name()));
     // FAT names are case-insensitive: fatfs would silently open the first file again
     // instead of creating the second, losing data without an error.
-    let mut folded: Vec<(String, &str)> = nodes
-        .iter()
-        .map(|n| (n.name().to_uppercase(), n.name()))
-        .collect();
+    let mut folded: Vec<(String, &str)> = nodes.iter().map(|n| (n.name().to_uppercase(), n.name())).collect();
     folded.sort();
     for pair in folded.windows(2) {
         if pair[0].0 == pair[1].0 {
@@ -301,11 +256,7 @@ fn refuse_output_inside(esp_dir: &Path, out: &Path) -> Result<()> {
     let Some(parent) = out.parent() else {
         return Ok(());
     };
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
-    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
     // A parent that does not exist yet cannot be inside an existing ESP directory.
     let (Ok(esp), Ok(parent)) = (esp_dir.canonicalize(), parent.canonicalize()) else {
         return Ok(());
@@ -327,23 +278,18 @@ fn round_up(n: u64, unit: u64) -> u64 {
 /// short entry plus long-name entries (13 UTF-16 units each), whether or not fatfs
 /// ends up needing them; two extra slots cover `.`/`..` or the volume label.
 fn dir_table_bytes(children: &[Node]) -> u64 {
-    let entries: u64 = children
-        .iter()
-        .map(|n| 1 + (n.name().encode_utf16().count() as u64).div_ceil(13))
-        .sum();
+    let entries: u64 = children.iter().map(|n| 1 + (n.name().encode_utf16().count() as u64).div_ceil(13)).sum();
     (entries + 2) * 32
 }
 
 /// Bytes of data clusters the tree occupies with clusters of `unit` bytes.
 fn content_bytes(children: &[Node], unit: u64) -> u64 {
-    children
-        .iter()
-        .fold(round_up(dir_table_bytes(children), unit), |acc, node| {
-            acc.saturating_add(match node {
-                Node::File { size, .. } => round_up(*size, unit),
-                Node::Dir { children, .. } => content_bytes(children, unit),
-            })
+    children.iter().fold(round_up(dir_table_bytes(children), unit), |acc, node| {
+        acc.saturating_add(match node {
+            Node::File { size, .. } => round_up(*size, unit),
+            Node::Dir { children, .. } => content_bytes(children, unit),
         })
+    })
 }
 
 /// Partition size for `tree`: content plus FAT overhead plus ~25% slack, rounded up
@@ -353,9 +299,7 @@ fn partition_size(tree: &[Node]) -> Result<u64> {
     // the smallest one overestimates both sides, so the real layout always fits.
     let data = content_bytes(tree, 4096);
     let fat = 2 * 4 * (data / SECTOR + 2);
-    let raw = data
-        .saturating_add(fat)
-        .saturating_add(FAT32_RESERVED_BYTES);
+    let raw = data.saturating_add(fat).saturating_add(FAT32_RESERVED_BYTES);
     let with_slack = raw.saturating_add(raw / 4);
     let size = round_up(with_slack, ALIGN).max(MIN_PARTITION);
     ensure!(
@@ -370,8 +314,7 @@ fn partition_size(tree: &[Node]) -> Result<u64> {
 fn cluster_size(partition_bytes: u64) -> u32 {
     for cluster in [4096u32, 2048, 1024] {
         // Each cluster also costs one 4-byte entry in each of the two FATs.
-        let clusters =
-            partition_bytes.saturating_sub(FAT32_RESERVED_BYTES) / (u64::from(cluster) + 8);
+        let clusters = partition_bytes.saturating_sub(FAT32_RESERVED_BYTES) / (u64::from(cluster) + 8);
         if clusters >= FAT32_MIN_CLUSTERS + FAT32_CLUSTER_MARGIN {
             return cluster;
         }
@@ -381,22 +324,12 @@ fn cluster_size(partition_bytes: u64) -> u32 {
 }
 
 /// Copies `nodes` into `dir`, returning how many regular files were written.
-fn copy_tree(
-    dir: &fatfs::Dir<'_, PartitionIo<'_>>,
-    nodes: &[Node],
-    buf: &mut [u8],
-) -> Result<usize> {
+fn copy_tree(dir: &fatfs::Dir<'_, PartitionIo<'_>>, nodes: &[Node], buf: &mut [u8]) -> Result<usize> {
     let mut files = 0;
     for node in nodes {
         match node {
-            Node::Dir {
-                name,
-                src,
-                children,
-            } => {
-                let sub = dir
-                    .create_dir(name)
-                    .with_context(|| format!("creating directory for {}", src.display()))?;
+            Node::Dir { name, src, children } => {
+                let sub = dir.create_dir(name).with_context(|| format!("creating directory for {}", src.display()))?;
                 files += copy_tree(&sub, children, buf)?;
             }
             Node::File { name, src, size } => {
@@ -431,10 +364,7 @@ fn copy_file(
     }
     // The partition was sized from the scanned sizes; a file that changed since
     // then could overflow it or leave a truncated copy.
-    ensure!(
-        copied == expected,
-        "file changed while building the image (was {expected} bytes, read {copied})"
-    );
+    ensure!(copied == expected, "file changed while building the image (was {expected} bytes, read {copied})");
     // fatfs updates the directory entry's size on flush; drop would too, silently.
     output.flush().context("finalising file on FAT")?;
     Ok(())
@@ -456,13 +386,7 @@ struct PartitionIo<'a> {
 
 impl<'a> PartitionIo<'a> {
     fn new(disk: &'a mut File, start: u64, len: u64) -> Self {
-        PartitionIo {
-            disk,
-            start,
-            len,
-            pos: 0,
-            disk_pos: None,
-        }
+        PartitionIo { disk, start, len, pos: 0, disk_pos: None }
     }
 
     fn sync_cursor(&mut self) -> io::Result<()> {
@@ -504,10 +428,7 @@ impl Write for PartitionIo<'_> {
         }
         let left = self.len.saturating_sub(self.pos);
         if left == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "write past the end of the partition",
-            ));
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "write past the end of the partition"));
         }
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         self.sync_cursor()?;
@@ -536,12 +457,8 @@ impl Seek for PartitionIo<'_> {
             SeekFrom::End(d) => self.len.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
-        let target = target.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start of the partition",
-            )
-        })?;
+        let target = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the partition"))?;
         // Like a file, seeking past the end is allowed; the read/write bounds checks
         // are what keep I/O inside the partition.
         self.pos = target;
@@ -589,21 +506,12 @@ mod tests {
         let mut t = Tree::new();
         t.insert("EFI".into(), None);
         t.insert("EFI/BOOT".into(), None);
-        t.insert(
-            "EFI/BOOT/BOOTX64.EFI".into(),
-            Some(b"MZ fake PE image".repeat(300)),
-        );
+        t.insert("EFI/BOOT/BOOTX64.EFI".into(), Some(b"MZ fake PE image".repeat(300)));
         t.insert("moteos".into(), None);
-        t.insert(
-            "moteos/config.toml".into(),
-            Some(b"[model]\npath = \"model.gguf\"\n".to_vec()),
-        );
+        t.insert("moteos/config.toml".into(), Some(b"[model]\npath = \"model.gguf\"\n".to_vec()));
         t.insert("moteos/model.gguf".into(), Some(pattern(5_000_017, 42)));
         t.insert("moteos/empty.bin".into(), Some(Vec::new()));
-        t.insert(
-            "moteos/Mixed Case Long-Name.Txt".into(),
-            Some(pattern(513, 7)),
-        );
+        t.insert("moteos/Mixed Case Long-Name.Txt".into(), Some(pattern(513, 7)));
         t.insert("a".into(), None);
         t.insert("a/b".into(), None);
         t.insert("a/b/c".into(), None);
@@ -621,11 +529,7 @@ mod tests {
             if name == "." || name == ".." {
                 continue;
             }
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
             if entry.is_dir() {
                 into.insert(rel.clone(), None);
                 read_fat_dir(&entry.to_dir(), &rel, into);
@@ -658,10 +562,7 @@ mod tests {
         assert_eq!(&mbr[510..], &[0x55, 0xAA]);
         assert_eq!(mbr[446 + 4], 0xEE);
         assert_eq!(u32::from_le_bytes(mbr[454..458].try_into().unwrap()), 1);
-        assert_eq!(
-            u64::from(u32::from_le_bytes(mbr[458..462].try_into().unwrap())),
-            len / 512 - 1
-        );
+        assert_eq!(u64::from(u32::from_le_bytes(mbr[458..462].try_into().unwrap())), len / 512 - 1);
 
         // only_valid_headers makes opening fail unless both headers parse with good CRCs.
         let gpt = gpt::GptConfig::new()
@@ -681,10 +582,7 @@ mod tests {
         assert_eq!(parts.len(), 1, "exactly one partition");
         let part = parts[0];
         assert_eq!(part.part_type_guid, gpt::partition_types::EFI);
-        assert_eq!(
-            part.part_type_guid.guid.to_string().to_uppercase(),
-            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-        );
+        assert_eq!(part.part_type_guid.guid.to_string().to_uppercase(), "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
         assert_eq!(part.name, "EFI System");
         let lb = gpt::disk::LogicalBlockSize::Lb512;
         let start = part.bytes_start(lb).unwrap();
@@ -693,11 +591,7 @@ mod tests {
         assert!(part.last_lba <= primary.last_usable);
         assert!(part.first_lba >= primary.first_usable);
 
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(image)
-            .unwrap();
+        let mut file = OpenOptions::new().read(true).write(true).open(image).unwrap();
         let fs = fatfs::FileSystem::new(
             PartitionIo::new(&mut file, start, summary.partition_bytes),
             fatfs::FsOptions::new(),
@@ -708,12 +602,7 @@ mod tests {
         let fat_type = fs.fat_type();
         let mut tree = Tree::new();
         read_fat_dir(&fs.root_dir(), "", &mut tree);
-        Checked {
-            tree,
-            label,
-            fat_type,
-            dirty,
-        }
+        Checked { tree, label, fat_type, dirty }
     }
 
     #[test]
@@ -767,10 +656,7 @@ mod tests {
         let image = tmp.path().join("disk.img");
         let err = write_disk_image(&missing, &image).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains(&missing.display().to_string()),
-            "error does not name the directory: {msg}"
-        );
+        assert!(msg.contains(&missing.display().to_string()), "error does not name the directory: {msg}");
         assert!(!image.exists(), "no image left behind");
     }
 
@@ -787,10 +673,7 @@ mod tests {
         let image = tmp.path().join("disk.img");
         let err = write_disk_image(&esp, &image).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains("bad:name.txt"),
-            "error does not name the file: {msg}"
-        );
+        assert!(msg.contains("bad:name.txt"), "error does not name the file: {msg}");
         assert!(!image.exists(), "partial image left behind");
     }
 
@@ -803,10 +686,7 @@ mod tests {
         fs::write(esp.join("README.TXT"), b"b").unwrap();
         let err = write_disk_image(&esp, &tmp.path().join("disk.img")).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(
-            msg.contains("readme.txt") && msg.contains("README.TXT"),
-            "{msg}"
-        );
+        assert!(msg.contains("readme.txt") && msg.contains("README.TXT"), "{msg}");
     }
 
     #[test]
@@ -819,11 +699,7 @@ mod tests {
 
     #[test]
     fn sizing_tracks_content_and_stays_fat32() {
-        let file = |size| Node::File {
-            name: "model.gguf".into(),
-            src: PathBuf::new(),
-            size,
-        };
+        let file = |size| Node::File { name: "model.gguf".into(), src: PathBuf::new(), size };
         assert_eq!(partition_size(&[]).unwrap(), MIN_PARTITION);
         for size in [0u64, 1, 40 << 20, 100_000_000, 300 << 20, 3 << 30] {
             let part = partition_size(&[file(size)]).unwrap();
@@ -831,10 +707,7 @@ mod tests {
             assert!(part >= MIN_PARTITION);
             assert!(part >= size + size / 5, "{size}-byte file gets only {part}");
             if size > 100 << 20 {
-                assert!(
-                    part <= size + size / 3 + ALIGN,
-                    "{size}-byte file gets {part}"
-                );
+                assert!(part <= size + size / 3 + ALIGN, "{size}-byte file gets {part}");
             }
             let cluster = u64::from(cluster_size(part));
             let clusters = (part - FAT32_RESERVED_BYTES) / (cluster + 8);
@@ -850,21 +723,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("disk");
         fs::write(&path, vec![0u8; 64]).unwrap();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
         {
             let mut io = PartitionIo::new(&mut file, 16, 32);
             io.write_all(&[1u8; 32]).unwrap();
             assert!(io.write(&[2]).is_err(), "write past the end must fail");
             io.seek(SeekFrom::End(-4)).unwrap();
-            assert_eq!(
-                io.write(&[3u8; 8]).unwrap(),
-                4,
-                "write is clipped at the end"
-            );
+            assert_eq!(io.write(&[3u8; 8]).unwrap(), 4, "write is clipped at the end");
             assert!(io.seek(SeekFrom::Current(-100)).is_err());
             io.seek(SeekFrom::Start(28)).unwrap();
             let mut buf = [0u8; 16];

@@ -114,12 +114,13 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Cmd::Run { arch, release, headless, config, model, memory } => {
             setup::run()?;
-            let artifacts = builder::build(&BuildOptions { arch, release, config, model })?;
-            run(arch, &artifacts.image, headless, memory)
+            let image = builder::build(&BuildOptions { arch, release, config, model })?;
+            run(arch, &image, headless, memory)
         }
         Cmd::Test { host_only, e2e_only, arch, filter } => {
             setup::run()?;
             if !e2e_only {
+                lint()?;
                 host_tests()?;
             }
             if !host_only {
@@ -134,6 +135,24 @@ fn dispatch(cli: Cli) -> Result<()> {
             bench::run(which, &arches, runs)
         }
     }
+}
+
+/// Clippy with warnings denied: host crates, then each UEFI crate on each architecture.
+fn lint() -> Result<()> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(builder::root()).args(["clippy", "--quiet", "--all-targets"]);
+    for krate in HOST_TESTED {
+        cmd.args(["--package", krate]);
+    }
+    cmd.args(["--", "-D", "warnings"]);
+    if !cmd.status().context("running cargo clippy")?.success() {
+        bail!("clippy found problems in the host crates");
+    }
+    for arch in Arch::ALL {
+        builder::clippy_uefi(arch)?;
+    }
+    println!("lint: clippy clean on host crates and both UEFI targets");
+    Ok(())
 }
 
 fn host_tests() -> Result<()> {

@@ -98,6 +98,7 @@ struct SerialLog {
 }
 
 /// A running guest under test. Dropping it kills QEMU.
+#[allow(dead_code, reason = "the input half of the harness (serial_tx, send_keys) is used by the kernel-core tests")]
 pub struct Machine {
     arch: Arch,
     child: Child,
@@ -114,6 +115,7 @@ impl std::fmt::Debug for Machine {
     }
 }
 
+#[allow(dead_code, reason = "the input half of the harness is used by the kernel-core tests")]
 impl Machine {
     /// Boots a guest with its serial port on a TCP socket we listen on and QMP on a
     /// unix socket, both private to this machine.

@@ -36,7 +36,10 @@ fn read(path: &str) -> FileLoad {
     let mut fs = FileSystem::new(sfs);
     match fs.metadata(path16.as_ref()) {
         Ok(meta) if meta.file_size() > MAX_SMALL_FILE => {
-            return FileLoad::Unreadable(format!("{} bytes is larger than the {MAX_SMALL_FILE}-byte limit", meta.file_size()));
+            return FileLoad::Unreadable(format!(
+                "{} bytes is larger than the {MAX_SMALL_FILE}-byte limit",
+                meta.file_size()
+            ));
         }
         Ok(_) => {}
         Err(e) if is_not_found(&e) => return FileLoad::Missing,

@@ -50,7 +50,7 @@ pub fn set_up() -> Result<FramebufferInfo, FramebufferError> {
         gop::PixelFormat::Bgr => PixelFormat::Bgr,
         gop::PixelFormat::Bitmask => match mode.pixel_bitmask() {
             Some(mask) => PixelFormat::Bitmask { red: mask.red, green: mask.green, blue: mask.blue },
-            None => return Err(FramebufferError::Firmware(format!("bitmask format without masks"))),
+            None => return Err(FramebufferError::Firmware("bitmask format without masks".into())),
         },
         gop::PixelFormat::BltOnly => return Err(FramebufferError::BltOnly),
     };
@@ -68,5 +68,5 @@ pub fn set_up() -> Result<FramebufferInfo, FramebufferError> {
 }
 
 fn too_big() -> FramebufferError {
-    FramebufferError::Firmware(format!("the display mode is implausibly large"))
+    FramebufferError::Firmware("the display mode is implausibly large".into())
 }

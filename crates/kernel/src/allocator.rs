@@ -71,9 +71,5 @@ pub unsafe fn claim_usable(map: &[MemoryRegion]) -> usize {
 pub fn stats() -> HeapStats {
     let talc = ALLOCATOR.lock();
     let counters = talc.get_counters();
-    HeapStats {
-        claimed: counters.claimed_bytes,
-        allocated: counters.allocated_bytes,
-        heaps: counters.heap_count,
-    }
+    HeapStats { claimed: counters.claimed_bytes, allocated: counters.allocated_bytes, heaps: counters.heap_count }
 }

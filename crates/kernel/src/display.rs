@@ -35,12 +35,7 @@ impl Display {
             PixelFormat::Bgr => PixelLayout::Bgrx,
             PixelFormat::Bitmask { red, green, blue } => PixelLayout::Bitmask { red, green, blue },
         };
-        Ok(Self {
-            info,
-            layout,
-            canvas: Canvas::new(info.width, info.height),
-            row: vec![0; info.width as usize],
-        })
+        Ok(Self { info, layout, canvas: Canvas::new(info.width, info.height), row: vec![0; info.width as usize] })
     }
 
     /// The back buffer to draw on.

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+#[cfg(target_arch = "aarch64")]
 mod acpi_tables;
 pub mod allocator;
 pub mod arch;
@@ -21,9 +22,9 @@ mod panic;
 
 use alloc::format;
 use alloc::string::String;
-use boot_info::FileLoad;
 pub use boot_info::BootInfo;
-use display::{Display, DISPLAY};
+use boot_info::FileLoad;
+use display::{DISPLAY, Display};
 use log::{error, info, warn};
 use memory::MemorySummary;
 
@@ -112,11 +113,8 @@ pub fn start(info: BootInfo) -> ! {
         fp.sum
     );
 
-    let status = [
-        format!("{} MiB memory", mib(summary.usable + summary.loader)),
-        String::new(),
-        String::from("Starting..."),
-    ];
+    let status =
+        [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Starting...")];
     show_splash(&info, status);
 
     if info.options.test_panic {

@@ -48,13 +48,13 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         let _ = write!(text, "\n\nat {}:{}:{}", location.file(), location.line(), location.column());
     }
     emergency_write(format_args!("\n!!! moteOS panic: {}\n", text.as_str()));
-    if first {
-        if let Some(mut guard) = DISPLAY.try_lock() {
-            if let Some(display) = guard.as_mut() {
-                tui::screens::draw_panic(display.canvas(), "moteOS stopped", text.as_str());
-                display.present();
-            }
-        }
+    // A panic while drawing the panic screen must not try to draw it again.
+    if first
+        && let Some(mut guard) = DISPLAY.try_lock()
+        && let Some(display) = guard.as_mut()
+    {
+        tui::screens::draw_panic(display.canvas(), "moteOS stopped", text.as_str());
+        display.present();
     }
     crate::arch::halt_forever()
 }

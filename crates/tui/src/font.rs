@@ -23,12 +23,7 @@ pub enum FontSize {
 
 impl FontSize {
     /// Every size, smallest first.
-    pub const ALL: [FontSize; 4] = [
-        FontSize::Small,
-        FontSize::Normal,
-        FontSize::Large,
-        FontSize::Title,
-    ];
+    pub const ALL: [FontSize; 4] = [FontSize::Small, FontSize::Normal, FontSize::Large, FontSize::Title];
 
     const fn raster(self) -> RasterHeight {
         match self {
@@ -84,19 +79,12 @@ pub struct TextStyle {
 impl TextStyle {
     /// Regular-weight text of `size` in `color`.
     pub const fn new(size: FontSize, color: Rgb) -> TextStyle {
-        TextStyle {
-            size,
-            weight: FontWeight::Regular,
-            color,
-        }
+        TextStyle { size, weight: FontWeight::Regular, color }
     }
 
     /// The same style in bold.
     pub const fn bold(self) -> TextStyle {
-        TextStyle {
-            weight: FontWeight::Bold,
-            ..self
-        }
+        TextStyle { weight: FontWeight::Bold, ..self }
     }
 }
 
@@ -129,17 +117,12 @@ pub(crate) fn glyph(c: char, weight: FontWeight, size: FontSize) -> Option<Glyph
         .or_else(|| if c.is_whitespace() { lookup(' ') } else { None })
         .or_else(|| lookup(char::REPLACEMENT_CHARACTER))
         .or_else(|| lookup('?'))?;
-    Some(Glyph {
-        coverage: raster.pixels(),
-        width: raster.width(),
-        height: raster.height(),
-    })
+    Some(Glyph { coverage: raster.pixels(), width: raster.width(), height: raster.height() })
 }
 
 /// Latin-1 letters U+00C0..=U+00FF without their diacritics; 0 where no ASCII
 /// letter reads the same (Æ, Þ, ß, ÷ ...).
-const LATIN1_BASE: &[u8; 64] =
-    b"AAAAAA\0CEEEEIIIIDNOOOOOxOUUUUY\0\0aaaaaa\0ceeeeiiiidnooooo\0ouuuuy\0y";
+const LATIN1_BASE: &[u8; 64] = b"AAAAAA\0CEEEEIIIIDNOOOOOxOUUUUY\0\0aaaaaa\0ceeeeiiiidnooooo\0ouuuuy\0y";
 
 fn look_alike(c: char) -> Option<char> {
     let ascii = match c {
@@ -183,21 +166,13 @@ mod tests {
     #[test]
     fn width_counts_chars_not_bytes() {
         assert_eq!(text_width("", FontSize::Normal), 0);
-        assert_eq!(
-            text_width("abc", FontSize::Small),
-            3 * FontSize::Small.advance()
-        );
-        assert_eq!(
-            text_width("h\u{e9}\u{6f22}", FontSize::Title),
-            3 * FontSize::Title.advance()
-        );
+        assert_eq!(text_width("abc", FontSize::Small), 3 * FontSize::Small.advance());
+        assert_eq!(text_width("h\u{e9}\u{6f22}", FontSize::Title), 3 * FontSize::Title.advance());
     }
 
     fn same_glyph(a: char, b: char) -> bool {
-        let (ga, gb) = (
-            glyph(a, FontWeight::Regular, FontSize::Normal),
-            glyph(b, FontWeight::Regular, FontSize::Normal),
-        );
+        let (ga, gb) =
+            (glyph(a, FontWeight::Regular, FontSize::Normal), glyph(b, FontWeight::Regular, FontSize::Normal));
         ga.unwrap().coverage == gb.unwrap().coverage
     }
 

@@ -53,12 +53,7 @@ impl Rect {
         }
         let x = self.x.min(other.x);
         let y = self.y.min(other.y);
-        Rect {
-            x,
-            y,
-            w: self.right().max(other.right()) - x,
-            h: self.bottom().max(other.bottom()) - y,
-        }
+        Rect { x, y, w: self.right().max(other.right()) - x, h: self.bottom().max(other.bottom()) - y }
     }
 
     /// The pixels both cover; empty (zero width or height) when they are disjoint.
@@ -67,12 +62,7 @@ impl Rect {
         let y = self.y.max(other.y);
         let right = self.right().min(other.right());
         let bottom = self.bottom().min(other.bottom());
-        Rect {
-            x,
-            y,
-            w: right.saturating_sub(x),
-            h: bottom.saturating_sub(y),
-        }
+        Rect { x, y, w: right.saturating_sub(x), h: bottom.saturating_sub(y) }
     }
 }
 

@@ -33,9 +33,7 @@ impl PixelLayout {
         match *self {
             PixelLayout::Rgbx => rgbx_from_canonical(c.to_u32()),
             PixelLayout::Bgrx => c.to_u32(),
-            PixelLayout::Bitmask { red, green, blue } => {
-                MaskEncoder::new(red, green, blue).encode(c.to_u32())
-            }
+            PixelLayout::Bitmask { red, green, blue } => MaskEncoder::new(red, green, blue).encode(c.to_u32()),
         }
     }
 
@@ -45,11 +43,9 @@ impl PixelLayout {
         match *self {
             PixelLayout::Rgbx => Rgb::from_u32(rgbx_from_canonical(raw)),
             PixelLayout::Bgrx => Rgb::from_u32(raw),
-            PixelLayout::Bitmask { red, green, blue } => Rgb(
-                Channel::new(red).unscale(raw),
-                Channel::new(green).unscale(raw),
-                Channel::new(blue).unscale(raw),
-            ),
+            PixelLayout::Bitmask { red, green, blue } => {
+                Rgb(Channel::new(red).unscale(raw), Channel::new(green).unscale(raw), Channel::new(blue).unscale(raw))
+            }
         }
     }
 
@@ -94,18 +90,10 @@ struct Channel {
 impl Channel {
     fn new(mask: u32) -> Channel {
         if mask == 0 {
-            return Channel {
-                mask: 0,
-                shift: 0,
-                max: 0,
-            };
+            return Channel { mask: 0, shift: 0, max: 0 };
         }
         let shift = mask.trailing_zeros();
-        Channel {
-            mask,
-            shift,
-            max: mask >> shift,
-        }
+        Channel { mask, shift, max: mask >> shift }
     }
 
     /// Scales 8-bit `v` to the mask's width (rounding to nearest, so 255 is
@@ -137,18 +125,12 @@ struct MaskEncoder {
 
 impl MaskEncoder {
     fn new(red: u32, green: u32, blue: u32) -> MaskEncoder {
-        MaskEncoder {
-            red: Channel::new(red),
-            green: Channel::new(green),
-            blue: Channel::new(blue),
-        }
+        MaskEncoder { red: Channel::new(red), green: Channel::new(green), blue: Channel::new(blue) }
     }
 
     #[inline]
     fn encode(&self, p: u32) -> u32 {
-        self.red.scale((p >> 16) & 0xff)
-            | self.green.scale((p >> 8) & 0xff)
-            | self.blue.scale(p & 0xff)
+        self.red.scale((p >> 16) & 0xff) | self.green.scale((p >> 8) & 0xff) | self.blue.scale(p & 0xff)
     }
 }
 
@@ -156,16 +138,8 @@ impl MaskEncoder {
 mod tests {
     use super::*;
 
-    const RGB565: PixelLayout = PixelLayout::Bitmask {
-        red: 0xf800,
-        green: 0x07e0,
-        blue: 0x001f,
-    };
-    const TEN_BIT: PixelLayout = PixelLayout::Bitmask {
-        red: 0x3ff0_0000,
-        green: 0x000f_fc00,
-        blue: 0x0000_03ff,
-    };
+    const RGB565: PixelLayout = PixelLayout::Bitmask { red: 0xf800, green: 0x07e0, blue: 0x001f };
+    const TEN_BIT: PixelLayout = PixelLayout::Bitmask { red: 0x3ff0_0000, green: 0x000f_fc00, blue: 0x0000_03ff };
 
     #[test]
     fn rgbx_puts_red_in_byte_zero() {
@@ -181,17 +155,8 @@ mod tests {
 
     #[test]
     fn rgbx_and_bitmask_8bit_agree() {
-        let as_mask = PixelLayout::Bitmask {
-            red: 0xff,
-            green: 0xff00,
-            blue: 0xff_0000,
-        };
-        for c in [
-            Rgb(0, 0, 0),
-            Rgb(255, 255, 255),
-            Rgb(1, 128, 254),
-            Rgb(0xab, 0xcd, 0xef),
-        ] {
+        let as_mask = PixelLayout::Bitmask { red: 0xff, green: 0xff00, blue: 0xff_0000 };
+        for c in [Rgb(0, 0, 0), Rgb(255, 255, 255), Rgb(1, 128, 254), Rgb(0xab, 0xcd, 0xef)] {
             assert_eq!(as_mask.encode(c), PixelLayout::Rgbx.encode(c));
         }
     }
@@ -204,10 +169,7 @@ mod tests {
         assert_eq!(RGB565.encode(Rgb(0, 255, 0)), 0x07e0);
         assert_eq!(RGB565.encode(Rgb(0, 0, 255)), 0x001f);
         // 128/255 of 31 is 15.56 -> 16; of 63 is 31.6 -> 32.
-        assert_eq!(
-            RGB565.encode(Rgb(128, 128, 128)),
-            (16 << 11) | (32 << 5) | 16
-        );
+        assert_eq!(RGB565.encode(Rgb(128, 128, 128)), (16 << 11) | (32 << 5) | 16);
     }
 
     #[test]
@@ -221,35 +183,19 @@ mod tests {
 
     #[test]
     fn one_bit_and_full_width_masks() {
-        let tiny = PixelLayout::Bitmask {
-            red: 1 << 31,
-            green: 1 << 7,
-            blue: 1,
-        };
+        let tiny = PixelLayout::Bitmask { red: 1 << 31, green: 1 << 7, blue: 1 };
         assert_eq!(tiny.encode(Rgb(255, 255, 255)), (1 << 31) | (1 << 7) | 1);
         assert_eq!(tiny.encode(Rgb(127, 128, 0)), 1 << 7);
-        let wide = PixelLayout::Bitmask {
-            red: u32::MAX,
-            green: 0,
-            blue: 0,
-        };
+        let wide = PixelLayout::Bitmask { red: u32::MAX, green: 0, blue: 0 };
         assert_eq!(wide.encode(Rgb(255, 0, 0)), u32::MAX);
         assert_eq!(wide.encode(Rgb(0, 255, 255)), 0);
     }
 
     #[test]
     fn zero_masks_drop_the_channel() {
-        let no_blue = PixelLayout::Bitmask {
-            red: 0xff_0000,
-            green: 0xff00,
-            blue: 0,
-        };
+        let no_blue = PixelLayout::Bitmask { red: 0xff_0000, green: 0xff00, blue: 0 };
         assert_eq!(no_blue.encode(Rgb(1, 2, 255)), 0x0001_0200);
-        let nothing = PixelLayout::Bitmask {
-            red: 0,
-            green: 0,
-            blue: 0,
-        };
+        let nothing = PixelLayout::Bitmask { red: 0, green: 0, blue: 0 };
         assert_eq!(nothing.encode(Rgb::WHITE), 0);
         assert_eq!(nothing.decode(u32::MAX), Rgb::BLACK);
     }
@@ -262,8 +208,6 @@ mod tests {
         }
         // Five bits keep 32 levels: a round trip lands within one step.
         let back = RGB565.decode(RGB565.encode(c));
-        assert!(
-            back.0.abs_diff(c.0) <= 4 && back.1.abs_diff(c.1) <= 2 && back.2.abs_diff(c.2) <= 4
-        );
+        assert!(back.0.abs_diff(c.0) <= 4 && back.1.abs_diff(c.1) <= 2 && back.2.abs_diff(c.2) <= 4);
     }
 }

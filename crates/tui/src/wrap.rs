@@ -28,19 +28,12 @@ pub struct WrapLines<'a> {
 pub fn wrap_lines(text: &str, size: FontSize, max_width: u32) -> WrapLines<'_> {
     let max_chars = (max_width / size.advance()).max(1) as usize;
     let paragraphs = (!text.is_empty()).then(|| text.split('\n'));
-    WrapLines {
-        paragraphs,
-        rest: None,
-        emitted: false,
-        max_chars,
-    }
+    WrapLines { paragraphs, rest: None, emitted: false, max_chars }
 }
 
 /// [`wrap_lines`] collected into owned strings.
 pub fn wrap_text(text: &str, size: FontSize, max_width: u32) -> Vec<String> {
-    wrap_lines(text, size, max_width)
-        .map(String::from)
-        .collect()
+    wrap_lines(text, size, max_width).map(String::from).collect()
 }
 
 impl<'a> Iterator for WrapLines<'a> {
@@ -115,10 +108,7 @@ mod tests {
 
     #[test]
     fn breaks_greedily_at_spaces() {
-        assert_eq!(
-            wrap("the quick brown fox jumps", 11),
-            vec!["the quick", "brown fox", "jumps"]
-        );
+        assert_eq!(wrap("the quick brown fox jumps", 11), vec!["the quick", "brown fox", "jumps"]);
         assert_eq!(wrap("the quick brown", 9), vec!["the quick", "brown"]);
         assert_eq!(wrap("abc     def", 5), vec!["abc", "def"]);
     }
@@ -152,10 +142,7 @@ mod tests {
 
     #[test]
     fn counts_chars_not_bytes() {
-        assert_eq!(
-            wrap("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}", 2),
-            vec!["\u{e9}\u{e9}", "\u{e9}\u{e9}", "\u{e9}"]
-        );
+        assert_eq!(wrap("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}", 2), vec!["\u{e9}\u{e9}", "\u{e9}\u{e9}", "\u{e9}"]);
     }
 
     #[test]
@@ -166,10 +153,7 @@ mod tests {
             for width in [0, 30, 100, 333, 800] {
                 let lines: Vec<&str> = wrap_lines(text, size, width).collect();
                 for line in &lines {
-                    assert!(
-                        text_width(line, size) <= width.max(size.advance()),
-                        "{line:?} at {width}"
-                    );
+                    assert!(text_width(line, size) <= width.max(size.advance()), "{line:?} at {width}");
                 }
                 let ink = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
                 assert_eq!(ink(&lines.concat()), ink(text));

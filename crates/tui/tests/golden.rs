@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 use tui::Canvas;
 use tui::screens::{SplashInfo, draw_panic, draw_splash};
 
-const SPLASH: SplashInfo<'static> = SplashInfo {
-    version: "0.1.0",
-    arch: "x86_64",
-    lines: &["1024 MiB memory", "1280x800 framebuffer", "Booting..."],
-};
+const SPLASH: SplashInfo<'static> =
+    SplashInfo { version: "0.1.0", arch: "x86_64", lines: &["1024 MiB memory", "1280x800 framebuffer", "Booting..."] };
 
 const PANIC_MESSAGE: &str = "panicked at crates/kernel/src/memory.rs:88:17:\n\
     the firmware memory map lists 4294967295 descriptors of 48 bytes each, which cannot fit \
@@ -45,18 +42,13 @@ fn panic_800x600() {
 }
 
 fn golden_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.png"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.png"))
 }
 
 /// `target/golden-actual/`, beside the test binaries' scratch directory.
 fn actual_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent()
-        .unwrap_or(tmp)
-        .join("golden-actual")
-        .join(format!("{name}.png"))
+    tmp.parent().unwrap_or(tmp).join("golden-actual").join(format!("{name}.png"))
 }
 
 fn check(name: &str, canvas: &Canvas) {
@@ -73,11 +65,7 @@ fn check(name: &str, canvas: &Canvas) {
     );
     let (width, height, expected) = read_png(&golden);
     let differing = if (width, height) == (canvas.width(), canvas.height()) {
-        actual
-            .chunks_exact(3)
-            .zip(expected.chunks_exact(3))
-            .filter(|(a, e)| a != e)
-            .count()
+        actual.chunks_exact(3).zip(expected.chunks_exact(3)).filter(|(a, e)| a != e).count()
     } else {
         (canvas.width() * canvas.height()) as usize
     };
@@ -99,11 +87,7 @@ fn check(name: &str, canvas: &Canvas) {
 }
 
 fn to_rgb_bytes(canvas: &Canvas) -> Vec<u8> {
-    canvas
-        .pixels()
-        .iter()
-        .flat_map(|p| [(p >> 16) as u8, (p >> 8) as u8, *p as u8])
-        .collect()
+    canvas.pixels().iter().flat_map(|p| [(p >> 16) as u8, (p >> 8) as u8, *p as u8]).collect()
 }
 
 fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) {
@@ -125,19 +109,11 @@ fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!(
-        info.bit_depth,
-        png::BitDepth::Eight,
-        "{}: expected 8-bit channels",
-        path.display()
-    );
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}: expected 8-bit channels", path.display());
     let bytes = &buf[..info.buffer_size()];
     let rgb = match info.color_type {
         png::ColorType::Rgb => bytes.to_vec(),
-        png::ColorType::Rgba => bytes
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
+        png::ColorType::Rgba => bytes.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
         other => panic!("{}: unsupported colour type {other:?}", path.display()),
     };
     (info.width, info.height, rgb)

@@ -39,8 +39,7 @@ fn allocations() -> usize {
 
 #[test]
 fn panic_screen_does_not_allocate() {
-    let message =
-        "panicked at crates/kernel/src/lib.rs:1:1:\n".to_string() + &"a long message ".repeat(400);
+    let message = "panicked at crates/kernel/src/lib.rs:1:1:\n".to_string() + &"a long message ".repeat(400);
     for (width, height) in [(640, 480), (1920, 1080), (5, 5)] {
         let mut canvas = Canvas::new(width, height);
         let before = allocations();

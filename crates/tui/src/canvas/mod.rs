@@ -38,12 +38,7 @@ impl Canvas {
     /// now, it is not this canvas yet.
     pub fn new(width: u32, height: u32) -> Canvas {
         let len = (width as usize).saturating_mul(height as usize);
-        Canvas {
-            width,
-            height,
-            pixels: vec![0; len],
-            damage: Rect::new(0, 0, width, height),
-        }
+        Canvas { width, height, pixels: vec![0; len], damage: Rect::new(0, 0, width, height) }
     }
 
     /// Width in pixels.
@@ -214,11 +209,7 @@ mod tests {
         assert_eq!(out, [0x11_2233, 0xaa_bbcc, 0, 0]);
         canvas.encode_row_into(1, 1, 3, PixelLayout::Rgbx, &mut out);
         assert_eq!(out, [0x33_2211, 0xcc_bbaa, 0, 0]);
-        let rgb565 = PixelLayout::Bitmask {
-            red: 0xf800,
-            green: 0x07e0,
-            blue: 0x1f,
-        };
+        let rgb565 = PixelLayout::Bitmask { red: 0xf800, green: 0x07e0, blue: 0x1f };
         canvas.encode_row_into(1, 2, 3, rgb565, &mut out);
         assert_eq!(out[0], rgb565.encode(Rgb(0xaa, 0xbb, 0xcc)));
         assert_eq!(out[1], 0xcc_bbaa, "only x1 - x0 words are written");

@@ -56,14 +56,7 @@ impl Canvas {
     }
 
     /// [`fill_circle`](Self::fill_circle) at opacity `alpha`.
-    pub fn blend_circle(
-        &mut self,
-        center_x: u32,
-        center_y: u32,
-        radius: u32,
-        color: Rgb,
-        alpha: u8,
-    ) {
+    pub fn blend_circle(&mut self, center_x: u32, center_y: u32, radius: u32, color: Rgb, alpha: u8) {
         let radius = radius.min(MAX_RADIUS);
         let square = Rect::new(
             center_x.saturating_sub(radius),
@@ -125,14 +118,7 @@ impl Canvas {
 
     /// A soft radial glow centred on the pixel corner `(center_x, center_y)`:
     /// opacity `strength` at the centre falling smoothly to nothing at `radius`.
-    pub fn draw_glow(
-        &mut self,
-        center_x: u32,
-        center_y: u32,
-        radius: u32,
-        color: Rgb,
-        strength: u8,
-    ) {
+    pub fn draw_glow(&mut self, center_x: u32, center_y: u32, radius: u32, color: Rgb, strength: u8) {
         let radius = radius.min(MAX_RADIUS);
         let square = Rect::new(
             center_x.saturating_sub(radius),
@@ -262,11 +248,7 @@ mod tests {
             assert_eq!(v, red(x, 19 - y));
             assert_eq!(v, red(y, x));
         }
-        let soft = canvas
-            .pixels()
-            .iter()
-            .filter(|&&p| p != 0 && p != 0xff_0000)
-            .count();
+        let soft = canvas.pixels().iter().filter(|&&p| p != 0 && p != 0xff_0000).count();
         assert!(soft >= 8, "{soft} edge pixels");
         // Area within 10% of pi r^2.
         let area: u32 = canvas.pixels().iter().map(|p| p >> 16).sum::<u32>() / 255;

@@ -22,14 +22,7 @@ impl Canvas {
     ///
     /// Enlarging interpolates the glyph's coverage and then steepens the
     /// edges, so big letters stay crisp instead of blocky or blurred.
-    pub fn draw_text_scaled(
-        &mut self,
-        x: u32,
-        y: u32,
-        text: &str,
-        style: TextStyle,
-        scale: u32,
-    ) -> u32 {
+    pub fn draw_text_scaled(&mut self, x: u32, y: u32, text: &str, style: TextStyle, scale: u32) -> u32 {
         let scale = scale.max(1);
         let advance = style.size.advance().saturating_mul(scale);
         let line = style.size.line_height().saturating_mul(scale);
@@ -77,12 +70,8 @@ impl Canvas {
     /// Blends a glyph enlarged `scale` (>= 2) times at `(x, y)`, which must lie
     /// on the canvas.
     fn blit_scaled(&mut self, x: u32, y: u32, glyph: Glyph, ink: u32, scale: u32) {
-        let out_w = (glyph.width as u32)
-            .saturating_mul(scale)
-            .min(self.width - x);
-        let out_h = (glyph.height as u32)
-            .saturating_mul(scale)
-            .min(self.height - y);
+        let out_w = (glyph.width as u32).saturating_mul(scale).min(self.width - x);
+        let out_h = (glyph.height as u32).saturating_mul(scale).min(self.height - y);
         for oy in 0..out_h {
             let (sy, fy) = source_position(oy, scale);
             let dst = self.span_mut(y + oy, x, x + out_w);
@@ -159,15 +148,9 @@ mod tests {
         for size in FontSize::ALL {
             for text in ["", "a", "moteOS 0.1.0", "\u{e9}t\u{e9} \u{6f22}\u{5b57}"] {
                 let style = TextStyle::new(size, Rgb::WHITE);
-                assert_eq!(
-                    canvas.draw_text(5, 5, text, style),
-                    5 + text_width(text, size)
-                );
+                assert_eq!(canvas.draw_text(5, 5, text, style), 5 + text_width(text, size));
                 assert_eq!(canvas.text_width(text, size), text_width(text, size));
-                assert_eq!(
-                    canvas.draw_text_scaled(5, 5, text, style, 3),
-                    5 + 3 * text_width(text, size)
-                );
+                assert_eq!(canvas.draw_text_scaled(5, 5, text, style, 3), 5 + 3 * text_width(text, size));
             }
         }
     }
@@ -188,12 +171,7 @@ mod tests {
     fn glyphs_are_antialiased_against_the_background() {
         let mut canvas = fresh(40, 40);
         canvas.fill(palette::BACKGROUND);
-        canvas.draw_text(
-            0,
-            0,
-            "O",
-            TextStyle::new(FontSize::Title, palette::FOREGROUND),
-        );
+        canvas.draw_text(0, 0, "O", TextStyle::new(FontSize::Title, palette::FOREGROUND));
         let mut partial = 0;
         for p in canvas.pixels() {
             let c = Rgb::from_u32(*p);
@@ -210,12 +188,7 @@ mod tests {
         let mut regular = fresh(100, 40);
         let mut bold = fresh(100, 40);
         regular.draw_text(0, 0, "mote", TextStyle::new(FontSize::Large, Rgb::WHITE));
-        bold.draw_text(
-            0,
-            0,
-            "mote",
-            TextStyle::new(FontSize::Large, Rgb::WHITE).bold(),
-        );
+        bold.draw_text(0, 0, "mote", TextStyle::new(FontSize::Large, Rgb::WHITE).bold());
         let ink = |c: &Canvas| c.pixels().iter().map(|p| u64::from(p & 0xff)).sum::<u64>();
         assert!(ink(&bold) > ink(&regular) * 11 / 10);
     }
@@ -232,10 +205,7 @@ mod tests {
         canvas.draw_text(30, 0, "right", WHITE_SMALL);
         canvas.draw_text_scaled(25, 5, "big", WHITE_SMALL, 40);
         assert_eq!(canvas.take_damage(), Some(Rect::new(25, 5, 5, 5)));
-        assert_eq!(
-            canvas.draw_text(u32::MAX - 3, 0, "saturates", WHITE_SMALL),
-            u32::MAX
-        );
+        assert_eq!(canvas.draw_text(u32::MAX - 3, 0, "saturates", WHITE_SMALL), u32::MAX);
     }
 
     #[test]
@@ -255,18 +225,8 @@ mod tests {
         // times wider, so sharp enlargement has about s, not s², times as many.
         let soft = |scale: u32| {
             let mut canvas = fresh(200, 140);
-            canvas.draw_text_scaled(
-                0,
-                0,
-                "mO",
-                TextStyle::new(FontSize::Title, Rgb::WHITE).bold(),
-                scale,
-            );
-            canvas
-                .pixels()
-                .iter()
-                .filter(|&&p| p != 0 && p != 0xff_ffff)
-                .count()
+            canvas.draw_text_scaled(0, 0, "mO", TextStyle::new(FontSize::Title, Rgb::WHITE).bold(), scale);
+            canvas.pixels().iter().filter(|&&p| p != 0 && p != 0xff_ffff).count()
         };
         let (one, four) = (soft(1), soft(4));
         assert!(one > 20, "{one}");

@@ -21,20 +21,12 @@ pub(crate) fn is_large(canvas: &Canvas) -> bool {
 
 /// Body text size for the canvas.
 pub(crate) fn body_size(canvas: &Canvas) -> FontSize {
-    if is_large(canvas) {
-        FontSize::Large
-    } else {
-        FontSize::Normal
-    }
+    if is_large(canvas) { FontSize::Large } else { FontSize::Normal }
 }
 
 /// Detail text size (status lines, hints) for the canvas.
 pub(crate) fn detail_size(canvas: &Canvas) -> FontSize {
-    if is_large(canvas) {
-        FontSize::Normal
-    } else {
-        FontSize::Small
-    }
+    if is_large(canvas) { FontSize::Normal } else { FontSize::Small }
 }
 
 /// A font size and integer enlargement for display type (titles) close to

@@ -31,10 +31,7 @@ pub fn draw_splash(canvas: &mut Canvas, info: &SplashInfo<'_>) {
     let u = |n: u32| n * em / 64;
     let title = TextStyle::new(title_size, palette::FOREGROUND).bold();
     let version = TextStyle::new(body_size(canvas), palette::MUTED);
-    let status = TextStyle::new(
-        detail_size(canvas),
-        palette::MUTED.mix(palette::BACKGROUND, 50),
-    );
+    let status = TextStyle::new(detail_size(canvas), palette::MUTED.mix(palette::BACKGROUND, 50));
 
     let logo_h = u(56);
     let rule_h = (em / 32).max(2);
@@ -55,10 +52,7 @@ pub fn draw_splash(canvas: &mut Canvas, info: &SplashInfo<'_>) {
     y += em + gaps[1];
 
     let rule_w = u(80);
-    canvas.fill_rect(
-        Rect::new(centred(width, rule_w), y, rule_w, rule_h),
-        palette::ACCENT,
-    );
+    canvas.fill_rect(Rect::new(centred(width, rule_w), y, rule_w, rule_h), palette::ACCENT);
     y += rule_h + gaps[2];
 
     draw_version_line(canvas, y, info, version);
@@ -73,11 +67,7 @@ pub fn draw_splash(canvas: &mut Canvas, info: &SplashInfo<'_>) {
 /// "v0.1.0 • x86_64", the bullet drawn as a small accent dot because the
 /// font has no bullet glyph.
 fn draw_version_line(canvas: &mut Canvas, y: u32, info: &SplashInfo<'_>, style: TextStyle) {
-    let prefix = if info.version.starts_with(|c: char| c.is_ascii_digit()) {
-        "v"
-    } else {
-        ""
-    };
+    let prefix = if info.version.starts_with(|c: char| c.is_ascii_digit()) { "v" } else { "" };
     let cell = style.size.advance();
     let separator_w = 3 * cell;
     let line_w = text_width(prefix, style.size)
@@ -90,12 +80,7 @@ fn draw_version_line(canvas: &mut Canvas, y: u32, info: &SplashInfo<'_>, style: 
     // Level with the middle of the lower-case letters.
     let dot_r = (cell / 5).max(2);
     let dot_y = y + style.size.line_height() * 9 / 16;
-    canvas.fill_circle(
-        x.saturating_add(separator_w / 2),
-        dot_y,
-        dot_r,
-        palette::ACCENT,
-    );
+    canvas.fill_circle(x.saturating_add(separator_w / 2), dot_y, dot_r, palette::ACCENT);
     canvas.draw_text(x.saturating_add(separator_w), y, info.arch, style);
 }
 
@@ -111,12 +96,7 @@ fn draw_mote(canvas: &mut Canvas, cx: u32, cy: u32, em: u32) {
     canvas.draw_glow(cx, cy, u(11), Rgb::WHITE, 210);
     // (dx, dy, radius, opacity) in 64ths of em: placed by eye so the specks
     // drift rather than orbit.
-    let specks: [(i32, i32, u32, u8); 4] = [
-        (44, -18, 4, 210),
-        (-38, 14, 4, 150),
-        (26, 28, 2, 140),
-        (-22, -30, 2, 120),
-    ];
+    let specks: [(i32, i32, u32, u8); 4] = [(44, -18, 4, 210), (-38, 14, 4, 150), (26, 28, 2, 140), (-22, -30, 2, 120)];
     for (dx, dy, r, alpha) in specks {
         let scaled = |d: i32| d * em as i32 / 64;
         let x = cx.saturating_add_signed(scaled(dx));

@@ -49,7 +49,9 @@ fn clear_flags_passing(a: f64, b: f64) -> (f64, f64) {
 fn flags_after(result: f64) -> u64 {
     let value: u64;
     // SAFETY: reading FPSR has no side effects; `result` is merely an input operand.
-    unsafe { asm!("mrs {v}, fpsr", v = out(reg) value, in("x0") result.to_bits(), options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("mrs {v}, fpsr", v = out(reg) value, in("x0") result.to_bits(), options(nomem, nostack, preserves_flags))
+    };
     value
 }
 

@@ -1,8 +1,8 @@
 //! The PL011 UART named by the ACPI SPCR table (QEMU `virt` and most Arm servers).
 
 use crate::acpi_tables;
-use acpi::spcr::SpcrInterfaceType;
 use acpi::address::AddressSpace;
+use acpi::spcr::SpcrInterfaceType;
 use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use core::ptr::NonNull;
 use spin::Mutex;
@@ -14,9 +14,7 @@ static PORT: Mutex<Option<Uart<'static>>> = Mutex::new(None);
 pub fn init(rsdp: Option<u64>) -> Result<&'static str, &'static str> {
     let rsdp = rsdp.ok_or("no ACPI tables, so no SPCR to find the console UART")?;
     let tables = acpi_tables::from_rsdp(rsdp).map_err(|_| "the ACPI tables are unreadable")?;
-    let spcr = tables
-        .find_table::<acpi::spcr::Spcr>()
-        .map_err(|_| "no SPCR table names a console UART")?;
+    let spcr = tables.find_table::<acpi::spcr::Spcr>().map_err(|_| "no SPCR table names a console UART")?;
     match spcr.interface_type() {
         SpcrInterfaceType::ArmPL011 | SpcrInterfaceType::ArmSBSAGeneric => {}
         _ => return Err("the SPCR console UART is not a PL011"),
@@ -49,9 +47,9 @@ pub fn write_bytes(bytes: &[u8]) {
 
 /// Writes raw bytes without waiting for the port lock (for the panic path).
 pub fn try_write_bytes(bytes: &[u8]) {
-    if let Some(mut guard) = PORT.try_lock() {
-        if let Some(uart) = guard.as_mut() {
-            send(uart, bytes);
-        }
+    if let Some(mut guard) = PORT.try_lock()
+        && let Some(uart) = guard.as_mut()
+    {
+        send(uart, bytes);
     }
 }

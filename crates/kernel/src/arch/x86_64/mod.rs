@@ -48,7 +48,9 @@ fn clear_flags_passing(a: f64, b: f64) -> (f64, f64) {
 fn flags_after(result: f64) -> u32 {
     let mut csr: u32 = 0;
     // SAFETY: only stores MXCSR into our local; `result` is merely an input operand.
-    unsafe { asm!("stmxcsr [{csr}]", csr = in(reg) &mut csr, in("rax") result.to_bits(), options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("stmxcsr [{csr}]", csr = in(reg) &mut csr, in("rax") result.to_bits(), options(nostack, preserves_flags))
+    };
     csr
 }
 

@@ -30,9 +30,9 @@ pub fn write_bytes(bytes: &[u8]) {
 /// Writes raw bytes without waiting for the port lock (for the panic path, where the
 /// lock may be held by the code that panicked). Output is dropped if it is busy.
 pub fn try_write_bytes(bytes: &[u8]) {
-    if let Some(mut guard) = PORT.try_lock() {
-        if let Some(uart) = guard.as_mut() {
-            uart.send_bytes_exact(bytes);
-        }
+    if let Some(mut guard) = PORT.try_lock()
+        && let Some(uart) = guard.as_mut()
+    {
+        uart.send_bytes_exact(bytes);
     }
 }
