@@ -13,6 +13,8 @@ use std::time::Duration;
 pub enum Which {
     /// Boot to `moteOS ready`, against a trivial UEFI app that prints and powers off.
     Boot,
+    /// CPU use of an idle guest at its prompt (against a paused QEMU), and key-to-echo latency.
+    Idle,
 }
 
 /// Runs a benchmark on each architecture.
@@ -21,6 +23,12 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Boot => {
             for &arch in arches {
                 boot(arch, runs.max(1))?;
+            }
+            Ok(())
+        }
+        Which::Idle => {
+            for &arch in arches {
+                idle(arch, runs.max(1))?;
             }
             Ok(())
         }
@@ -79,6 +87,93 @@ fn boot(arch: Arch, runs: usize) -> Result<()> {
         o.as_secs_f64() / f.as_secs_f64().max(1e-9),
         if arch == Arch::X86_64 { "X64" } else { "AA64" },
         size / 1024
+    );
+    Ok(())
+}
+
+/// CPU seconds (user + system) QEMU has used so far, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let hz = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    Ok(ticks as f64 / hz)
+}
+
+fn cpu_share_over(m: &Machine, window: Duration) -> Result<f64> {
+    let before = cpu_seconds(m.pid())?;
+    std::thread::sleep(window);
+    let after = cpu_seconds(m.pid())?;
+    Ok((after - before) / window.as_secs_f64() * 100.0)
+}
+
+fn idle(arch: Arch, runs: usize) -> Result<()> {
+    let (efi, _) = builder::compile(arch, true)?;
+    let dir = tempfile::tempdir()?;
+    let esp = dir.path().join("esp");
+    let disk = dir.path().join("moteos.img");
+    builder::layout_esp(&esp, arch, &efi, &[])?;
+    image::write_disk_image(&esp, &disk)?;
+    let window = Duration::from_secs(10);
+
+    let mut m = Machine::launch(&QemuOptions {
+        arch,
+        disk: disk.clone(),
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+    })?;
+    m.wait_for("moteOS ready", Duration::from_secs(120))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = cpu_share_over(&m, window)?;
+
+    // Key-to-echo latency over the serial console: byte in, decoded key logged back.
+    let mut latencies = Vec::new();
+    for i in 0..runs.max(5) {
+        let c = (b'a' + (i % 26) as u8) as char;
+        let marker = format!("key: {c}\n");
+        let seen_before = m.serial_text().matches(&marker).count();
+        let sent = std::time::Instant::now();
+        m.send_serial(&[c as u8])?;
+        while m.serial_text().matches(&marker).count() == seen_before {
+            if sent.elapsed() > Duration::from_secs(10) {
+                anyhow::bail!("no echo for {c:?}");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        latencies.push(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    m.kill();
+
+    // Baseline: the same QEMU with its CPU paused (-S): the emulator's own overhead.
+    let floor_dir = tempfile::tempdir()?;
+    let vars = qemu::fresh_vars(arch, floor_dir.path())?;
+    let opts = QemuOptions { arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display: Display::Headless };
+    let mut paused = qemu::base_command(&opts, &vars)
+        .args(["-S", "-serial", "none"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(2));
+    let before = cpu_seconds(paused.id())?;
+    std::thread::sleep(window);
+    let paused_share = (cpu_seconds(paused.id())? - before) / window.as_secs_f64() * 100.0;
+    let _ = paused.kill();
+    let _ = paused.wait();
+
+    let latency = median(latencies);
+    println!(
+        "bench idle {arch}: idle guest {idle:.2} % of a host core over {}s (target < 5 %), paused-QEMU floor {paused_share:.2} %; serial key-to-echo latency median {:.1} ms",
+        window.as_secs(),
+        latency.as_secs_f64() * 1000.0
     );
     Ok(())
 }

@@ -77,6 +77,10 @@ fn cases() -> Vec<Case> {
         Case { name: "panic_screen", arches: BOTH, run: panic_screen },
         Case { name: "unreadable_config", arches: &[Arch::X86_64], run: unreadable_config },
         Case { name: "no_display", arches: &[Arch::Aarch64], run: no_display },
+        Case { name: "keyboard_to_screen", arches: &[Arch::X86_64], run: keyboard_to_screen },
+        Case { name: "serial_input", arches: BOTH, run: serial_input },
+        Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
+        Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
     ]
 }
 
@@ -236,6 +240,85 @@ fn no_display(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     Ok(())
 }
 
+fn keyboard_to_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let before = ctx.screenshot_path("before-typing");
+    m.screendump(&before)?;
+    // QMP send-key goes through the emulated PS/2 keyboard: IRQ 1 -> I/O APIC -> decoder.
+    m.send_keys(&["m", "o", "t", "e", "shift-1"])?;
+    m.wait_for("key: !", Duration::from_secs(20))?;
+    let during = ctx.screenshot_path("typing");
+    m.screendump(&during)?;
+    keep_screenshot(&during, &format!("{}-typing", ctx.arch));
+    let changed = ScreenStats::changed_pixels(&before, &during)?;
+    ensure!(changed > 200, "typing changed only {changed} pixels on screen");
+    m.send_keys(&["ret"])?;
+    m.wait_for("line: mote!", Duration::from_secs(20)).context("the typed line did not arrive")?;
+    // Ctrl chords and navigation keys decode too.
+    m.send_keys(&["ctrl-c", "up", "f5"])?;
+    m.wait_for("key: F5", Duration::from_secs(20))?;
+    let log = m.serial_text();
+    ensure!(log.contains("key: Ctrl+C") && log.contains("key: Up"), "Ctrl+C or Up was not decoded");
+    Ok(())
+}
+
+fn serial_input(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    m.send_serial(b"hello serial\r")?;
+    m.wait_for("line: hello serial", Duration::from_secs(20))?;
+    // Escape sequences become keys; garbage is dropped without harm.
+    m.send_serial(b"\x1b[A\x1b[1;5C\x1b[99;99;99;99;99;99;99;99Z\xff\xfe")?;
+    m.wait_for("key: Ctrl+Right", Duration::from_secs(20))?;
+    m.send_serial(b"still fine\r")?;
+    m.wait_for("line: still fine", Duration::from_secs(20)).context("input stopped working after garbage")?;
+    let log = m.serial_text();
+    ensure!(log.contains("key: Up"), "ESC [ A was not decoded as Up");
+    let last = log.rfind("input: ignored so far: ").map(|i| &log[i..]).context("ignored input was not reported")?;
+    let malformed = number_after(last, "unknown scancodes, ")?;
+    ensure!(malformed >= 1, "the malformed escape sequence was not counted");
+    Ok(())
+}
+
+fn sleep_matches_host_clock(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[EspEntry::File("boot-options", b"test-sleep\n".to_vec())], Display::Headless)?);
+    let start = m.wait_for("sleep: 2 s starting", BOOT_TIMEOUT)?;
+    let end = m.wait_for("sleep: done", Duration::from_secs(30))?;
+    let host = end.saturating_sub(start).as_secs_f64();
+    ensure!((1.9..=2.1).contains(&host), "a 2 s kernel sleep took {host:.3} s by the host clock (more than 5 % off)");
+    m.wait_for("moteOS ready", Duration::from_secs(30))?;
+    Ok(())
+}
+
+fn exception_diagnostics(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot(&[EspEntry::File("boot-options", b"test-fault\n".to_vec())], Display::Headless)?);
+    m.wait_for("moteOS panic: CPU exception:", BOOT_TIMEOUT)?;
+    // The report ends with the location of the code that reported it.
+    m.wait_for("at crates/kernel/src/arch/", Duration::from_secs(10))?;
+    let log = m.serial_text();
+    match ctx.arch {
+        Arch::X86_64 => {
+            ensure!(log.contains("general protection fault (#GP)") && log.contains("at RIP 0x"), "no #GP diagnostics")
+        }
+        Arch::Aarch64 => ensure!(
+            log.contains("data abort") && log.contains("faulting address 0xffffdead0000"),
+            "no data-abort diagnostics"
+        ),
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("fault");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-fault", ctx.arch));
+    let stats = ScreenStats::of(&shot)?;
+    ensure!(stats.reddish_fraction > 0.05, "no diagnostic screen after the exception");
+    // No reset: the machine is still there, halted on the diagnostic screen.
+    std::thread::sleep(Duration::from_secs(1));
+    // QEMU runs with -no-reboot, so a triple fault or reset would end the process.
+    ensure!(m.is_running()?, "the machine reset instead of showing the diagnostics");
+    Ok(())
+}
+
 /// Simple measurements of a screenshot.
 #[derive(Debug)]
 pub struct ScreenStats {
@@ -252,17 +335,17 @@ pub struct ScreenStats {
 }
 
 impl ScreenStats {
+    /// How many pixels differ between two screenshots of the same size.
+    pub fn changed_pixels(a: &Path, b: &Path) -> Result<usize> {
+        let (wa, ha, pa) = decode_rgb(a)?;
+        let (wb, hb, pb) = decode_rgb(b)?;
+        ensure!((wa, ha) == (wb, hb), "screenshots differ in size");
+        Ok(pa.iter().zip(&pb).filter(|(x, y)| x != y).count())
+    }
+
     /// Decodes a PNG screenshot and measures it.
     pub fn of(path: &Path) -> Result<ScreenStats> {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-        let mut reader = decoder.read_info()?;
-        let mut buf = vec![0; reader.output_buffer_size().context("screenshot too large")?];
-        let frame = reader.next_frame(&mut buf)?;
-        let channels = frame.color_type.samples();
-        ensure!(channels >= 3, "unexpected screenshot colour type {:?}", frame.color_type);
-        let pixels: Vec<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+        let (width, height, pixels) = decode_rgb(path)?;
         let mut counts = std::collections::HashMap::new();
         for p in &pixels {
             *counts.entry(*p).or_insert(0usize) += 1;
@@ -272,11 +355,25 @@ impl ScreenStats {
         let reddish =
             pixels.iter().filter(|[r, g, b]| *r as i32 > *g as i32 + 40 && *r as i32 > *b as i32 + 40).count();
         Ok(ScreenStats {
-            width: frame.width,
-            height: frame.height,
+            width,
+            height,
             distinct_colors: counts.len(),
             foreground_fraction: (pixels.len() - most) as f64 / total,
             reddish_fraction: reddish as f64 / total,
         })
     }
+}
+
+/// Decodes a PNG into RGB triples.
+fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info()?;
+    let mut buf = vec![0; reader.output_buffer_size().context("screenshot too large")?];
+    let frame = reader.next_frame(&mut buf)?;
+    let channels = frame.color_type.samples();
+    ensure!(channels >= 3, "unexpected screenshot colour type {:?}", frame.color_type);
+    let pixels = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    Ok((frame.width, frame.height, pixels))
 }

@@ -93,7 +93,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["tui", "xtask"];
+const HOST_TESTED: &[&str] = &["hal", "tui", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {

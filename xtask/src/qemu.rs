@@ -98,7 +98,6 @@ struct SerialLog {
 }
 
 /// A running guest under test. Dropping it kills QEMU.
-#[allow(dead_code, reason = "the input half of the harness (serial_tx, send_keys) is used by the kernel-core tests")]
 pub struct Machine {
     arch: Arch,
     child: Child,
@@ -115,7 +114,6 @@ impl std::fmt::Debug for Machine {
     }
 }
 
-#[allow(dead_code, reason = "the input half of the harness is used by the kernel-core tests")]
 impl Machine {
     /// Boots a guest with its serial port on a TCP socket we listen on and QMP on a
     /// unix socket, both private to this machine.
@@ -165,11 +163,6 @@ impl Machine {
 
         let qmp = Qmp::connect(&qmp_path, Duration::from_secs(10)).ok();
         Ok(Machine { arch: opts.arch, child, serial, serial_tx: stream, qmp, started, _dir: dir })
-    }
-
-    /// The guest's architecture.
-    pub fn arch(&self) -> Arch {
-        self.arch
     }
 
     /// Waits until `needle` appears on the serial console; returns the time since launch.
@@ -230,6 +223,11 @@ impl Machine {
         }
         qmp.execute("screendump", json!({ "filename": path.display().to_string(), "format": "png" }))?;
         Ok(())
+    }
+
+    /// Whether QEMU is still running (with `-no-reboot`, a guest reset ends it).
+    pub fn is_running(&mut self) -> Result<bool> {
+        Ok(self.child.try_wait()?.is_none())
     }
 
     /// QEMU's process id.

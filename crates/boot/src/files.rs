@@ -65,6 +65,8 @@ pub fn boot_options() -> BootOptions {
     for word in text.split_whitespace() {
         match word {
             "test-panic" => options.test_panic = true,
+            "test-fault" => options.test_fault = true,
+            "test-sleep" => options.test_sleep = true,
             other => log::warn!("boot: unknown boot option {other:?} ignored"),
         }
     }

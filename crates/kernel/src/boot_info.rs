@@ -34,6 +34,10 @@ pub struct BootInfo {
 pub struct BootOptions {
     /// Panic on purpose once the kernel is up, to exercise the panic screen.
     pub test_panic: bool,
+    /// Raise a CPU exception on purpose, to exercise the exception diagnostics.
+    pub test_fault: bool,
+    /// Sleep 2 s with the kernel timer and report it, to check the clock against the host.
+    pub test_sleep: bool,
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

@@ -6,19 +6,23 @@
 //! stages) interrupts, devices and the chat application.
 
 #![no_std]
+#![cfg_attr(target_arch = "x86_64", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
 
 extern crate alloc;
 
-#[cfg(target_arch = "aarch64")]
 mod acpi_tables;
 pub mod allocator;
 pub mod arch;
 pub mod boot_info;
+mod demo;
 pub mod display;
+pub mod events;
+mod input;
 mod logger;
 pub mod memory;
 mod panic;
+pub mod time;
 
 use alloc::format;
 use alloc::string::String;
@@ -113,15 +117,35 @@ pub fn start(info: BootInfo) -> ! {
         fp.sum
     );
 
-    let status =
-        [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Starting...")];
+    let setup = match arch::init_interrupts(info.rsdp) {
+        Ok(setup) => setup,
+        Err(why) => {
+            error!("interrupts: {why}; moteOS cannot take input without them");
+            panic!("interrupt setup failed: {why}");
+        }
+    };
+    time::init(setup.counter);
+    info!("interrupts: {}", setup.description);
+
+    let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
     show_splash(&info, status);
 
     if info.options.test_panic {
         panic!("test panic requested by the boot options");
     }
+    if info.options.test_fault {
+        info!("test: triggering a CPU exception on purpose");
+        arch::trigger_test_fault();
+    }
+    if info.options.test_sleep {
+        let started = time::now();
+        info!("sleep: 2 s starting");
+        time::sleep(core::time::Duration::from_secs(2));
+        let took = time::now().saturating_duration_since(started);
+        info!("sleep: done after {} ms by the kernel clock", took.as_millis());
+    }
 
-    main_loop()
+    main_loop(input::Input::new(setup.ps2_keyboard))
 }
 
 fn show_splash(info: &BootInfo, mut status: [String; 3]) {
@@ -149,11 +173,38 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
     }
 }
 
-/// The kernel's main loop. Until interrupts and input exist there is nothing to
-/// react to, so it announces readiness and sleeps.
-fn main_loop() -> ! {
+/// The kernel's main loop: input first, then time-driven work, then a redraw if
+/// anything changed; with nothing to do the CPU halts until the next interrupt.
+fn main_loop(mut input: input::Input) -> ! {
+    let mut demo = demo::TypingDemo::new();
+    let mut ignored = (0, 0, 0, 0, 0);
     info!("moteOS ready");
-    arch::halt_forever()
+    loop {
+        let now = time::now();
+        while let Some(event) = events::pop() {
+            input.handle(event, now, &mut |key| demo.on_key(key));
+        }
+        input.poll(time::now(), &mut |key| demo.on_key(key));
+        // Bad input is dropped, never fatal; say so once per change.
+        let (scancodes, sequences, keycodes) = input.rejected();
+        let now_ignored = (scancodes, sequences, keycodes, arch::spurious_interrupts(), events::dropped());
+        if now_ignored != ignored {
+            ignored = now_ignored;
+            warn!(
+                "input: ignored so far: {scancodes} unknown scancodes, {sequences} malformed serial sequences, \
+                 {keycodes} unknown key codes, {} spurious interrupts, {} events lost to a full queue",
+                ignored.3, ignored.4
+            );
+        }
+        if let Some(display) = DISPLAY.lock().as_mut() {
+            demo.draw(display);
+            display.present();
+        }
+        if let Some(deadline) = input.next_deadline() {
+            arch::arm_timer(deadline.saturating_duration_since(time::now()));
+        }
+        arch::wait_for_work(|| !events::is_empty());
+    }
 }
 
 fn mib(bytes: u64) -> u64 {

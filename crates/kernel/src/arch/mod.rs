@@ -21,3 +21,16 @@ pub struct FloatCheck {
     /// proves the hardware unit did the work.
     pub hardware_inexact_flag: bool,
 }
+
+/// What interrupt setup produced.
+#[derive(Debug)]
+pub struct InterruptSetup {
+    /// Rate of the monotonic counter (`cycle_counter`).
+    pub counter: hal::clock::TickRate,
+    /// Rate of the wake-up timer.
+    pub timer: hal::clock::TickRate,
+    /// The PS/2 keyboard's scancode set, if there is one.
+    pub ps2_keyboard: Option<hal::ps2::ScancodeSet>,
+    /// One line for the log.
+    pub description: alloc::string::String,
+}

@@ -3,11 +3,15 @@
 use crate::acpi_tables;
 use acpi::address::AddressSpace;
 use acpi::spcr::SpcrInterfaceType;
+use arm_pl011_uart::Interrupts;
 use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 
 static PORT: Mutex<Option<Uart<'static>>> = Mutex::new(None);
+/// The UART's global system interrupt from SPCR (`u32::MAX` = none).
+static GSI: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// Finds the console UART through SPCR and takes it over (the firmware has already
 /// programmed its baud rate). Returns a description of the port, or why there is none.
@@ -28,6 +32,9 @@ pub fn init(rsdp: Option<u64>) -> Result<&'static str, &'static str> {
     // identity-mapped as device memory, and only this module accesses it.
     let regs = unsafe { UniqueMmioPointer::new(base) };
     *PORT.lock() = Some(Uart::new(regs));
+    if let Some(gsi) = spcr.global_system_interrupt() {
+        GSI.store(gsi, Ordering::Relaxed);
+    }
     Ok("PL011 (from ACPI SPCR)")
 }
 
@@ -40,8 +47,44 @@ fn send(uart: &mut Uart<'static>, bytes: &[u8]) {
 
 /// Writes raw bytes, blocking while the transmit FIFO is full.
 pub fn write_bytes(bytes: &[u8]) {
-    if let Some(uart) = PORT.lock().as_mut() {
-        send(uart, bytes);
+    // IRQs off: the receive interrupt handler takes the same lock.
+    super::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            send(uart, bytes);
+        }
+    });
+}
+
+/// The UART's interrupt number, if SPCR gave one.
+pub fn interrupt() -> Option<u32> {
+    let gsi = GSI.load(Ordering::Relaxed);
+    (gsi != u32::MAX).then_some(gsi)
+}
+
+/// Unmasks the receive and receive-timeout interrupts.
+pub fn enable_receive_interrupt() {
+    super::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            uart.set_interrupt_masks(Interrupts::RXI | Interrupts::RTI);
+        }
+    });
+}
+
+/// One received byte, if any (called from the interrupt handler). Line errors
+/// drop the byte.
+pub fn read_byte() -> Option<u8> {
+    let mut guard = PORT.lock();
+    let uart = guard.as_mut()?;
+    loop {
+        match uart.read_word() {
+            Ok(byte) => return byte,
+            Err(_) => {
+                uart.clear_interrupts(Interrupts::OEI | Interrupts::BEI | Interrupts::PEI | Interrupts::FEI);
+                if uart.is_rx_fifo_empty() {
+                    return None;
+                }
+            }
+        }
     }
 }
 

@@ -1,10 +1,16 @@
 //! x86_64 (PC, QEMU q35).
 
+mod apic;
+mod gdt;
+mod interrupts;
+mod pit;
+mod ps2;
 pub mod serial;
 
-use super::FloatCheck;
+use super::{FloatCheck, InterruptSetup};
 use core::arch::asm;
 use core::hint::black_box;
+use core::time::Duration;
 
 /// Architecture name as shown to users.
 pub const NAME: &str = "x86_64";
@@ -15,6 +21,71 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::interrupts::disable();
         x86_64::instructions::hlt();
     }
+}
+
+/// Sets up descriptor tables, interrupt controllers, the calibrated clock and the
+/// input devices, then enables interrupts.
+pub fn init_interrupts(rsdp: Option<u64>) -> Result<InterruptSetup, &'static str> {
+    gdt::init();
+    interrupts::init();
+    let summary = apic::init(rsdp)?;
+    let keyboard = match ps2::init() {
+        Ok(set) => Some(set),
+        Err(why) => {
+            log::warn!("keyboard: {why}");
+            None
+        }
+    };
+    serial::enable_receive_interrupt();
+    x86_64::instructions::interrupts::enable();
+    Ok(InterruptSetup {
+        counter: summary.tsc,
+        timer: summary.lapic_timer,
+        ps2_keyboard: keyboard,
+        description: alloc::format!(
+            "local APIC id {} + {} I/O APIC(s), legacy PIC masked; TSC {} MHz, APIC timer {} kHz",
+            summary.lapic_id,
+            summary.io_apics,
+            summary.tsc.hz() / 1_000_000,
+            summary.lapic_timer.hz() / 1_000
+        ),
+    })
+}
+
+/// Arms the one-shot timer so the CPU wakes after `after` at the latest.
+pub fn arm_timer(after: Duration) {
+    apic::arm(after);
+}
+
+/// Enables interrupts and halts until one arrives (atomically: `sti; hlt`, so an
+/// interrupt between the check and the halt cannot be missed).
+pub fn halt_until_interrupt() {
+    x86_64::instructions::interrupts::enable_and_hlt();
+}
+
+/// Halts unless `pending()` (evaluated with interrupts off) says there is work.
+pub fn wait_for_work(pending: impl FnOnce() -> bool) {
+    x86_64::instructions::interrupts::disable();
+    if pending() {
+        x86_64::instructions::interrupts::enable();
+    } else {
+        x86_64::instructions::interrupts::enable_and_hlt();
+    }
+}
+
+/// Interrupts counted as spurious or unexpected since boot.
+pub fn spurious_interrupts() -> u64 {
+    interrupts::spurious_count()
+}
+
+/// Deliberately faults (a load through a non-canonical address raises #GP), to
+/// test the exception diagnostics.
+pub fn trigger_test_fault() {
+    let address = black_box(0xdead_beef_0000_0000_u64) as *const u64;
+    // SAFETY: not safe at all, on purpose: this access faults and the exception
+    // handler reports it. Only reachable through the `test-fault` boot option.
+    let value = unsafe { core::ptr::read_volatile(address) };
+    black_box(value);
 }
 
 /// Runs `f` with maskable interrupts disabled, restoring the previous state after.

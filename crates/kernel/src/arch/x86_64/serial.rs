@@ -22,9 +22,26 @@ pub fn init(_rsdp: Option<u64>) -> Result<&'static str, &'static str> {
 
 /// Writes raw bytes, blocking while the transmitter is busy.
 pub fn write_bytes(bytes: &[u8]) {
-    if let Some(uart) = PORT.lock().as_mut() {
-        uart.send_bytes_exact(bytes);
-    }
+    // Interrupts off: the receive interrupt handler takes the same lock.
+    super::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            uart.send_bytes_exact(bytes);
+        }
+    });
+}
+
+/// Turns on the "data ready" interrupt (ISA IRQ 4).
+pub fn enable_receive_interrupt() {
+    super::without_interrupts(|| {
+        if let Some(uart) = PORT.lock().as_mut() {
+            uart.enable_interrupts(uart_16550::spec::registers::IER::DATA_READY);
+        }
+    });
+}
+
+/// One received byte, if any (called from the interrupt handler).
+pub fn read_byte() -> Option<u8> {
+    PORT.lock().as_mut().and_then(|uart| uart.try_receive_byte().ok())
 }
 
 /// Writes raw bytes without waiting for the port lock (for the panic path, where the
