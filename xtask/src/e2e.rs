@@ -77,7 +77,7 @@ fn cases() -> Vec<Case> {
         Case { name: "panic_screen", arches: BOTH, run: panic_screen },
         Case { name: "unreadable_config", arches: &[Arch::X86_64], run: unreadable_config },
         Case { name: "no_display", arches: &[Arch::Aarch64], run: no_display },
-        Case { name: "keyboard_to_screen", arches: &[Arch::X86_64], run: keyboard_to_screen },
+        Case { name: "keyboard_to_screen", arches: BOTH, run: keyboard_to_screen },
         Case { name: "serial_input", arches: BOTH, run: serial_input },
         Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
@@ -245,7 +245,8 @@ fn keyboard_to_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
     let before = ctx.screenshot_path("before-typing");
     m.screendump(&before)?;
-    // QMP send-key goes through the emulated PS/2 keyboard: IRQ 1 -> I/O APIC -> decoder.
+    // QMP send-key goes through the emulated keyboard: PS/2 (IRQ 1 -> I/O APIC) on
+    // x86_64, virtio-input on AArch64.
     m.send_keys(&["m", "o", "t", "e", "shift-1"])?;
     m.wait_for("key: !", Duration::from_secs(20))?;
     let during = ctx.screenshot_path("typing");

@@ -73,7 +73,7 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
         (Arch::Aarch64, display) => {
             // ramfb gives a linear framebuffer that survives ExitBootServices
             // (virtio-gpu's GOP is Blt-only).
-            cmd.args(["-device", "ramfb"]);
+            cmd.args(["-device", "ramfb", "-device", "virtio-keyboard-pci"]);
             if display == Display::Headless {
                 cmd.args(["-display", "none"]);
             }

@@ -22,11 +22,13 @@ const CAPACITY: usize = 512;
 
 static QUEUE: Mutex<EventQueue<Event, CAPACITY>> = Mutex::new(EventQueue::new());
 
-/// Queues an event. Called from interrupt handlers (interrupts are off there, so
-/// the lock cannot be contended by the main loop, which takes it with interrupts off).
+/// Queues an event, from an interrupt handler or the main loop (the lock is
+/// only ever taken with interrupts off, so a handler can never find it held).
 /// A full queue drops the event and counts it.
 pub fn push(event: Event) {
-    let _ = QUEUE.lock().push(event);
+    crate::arch::without_interrupts(|| {
+        let _ = QUEUE.lock().push(event);
+    });
 }
 
 /// Takes the oldest event, if any.

@@ -17,6 +17,7 @@ pub mod arch;
 pub mod boot_info;
 mod demo;
 pub mod display;
+mod drivers;
 pub mod events;
 mod input;
 mod logger;
@@ -145,7 +146,15 @@ pub fn start(info: BootInfo) -> ! {
         info!("sleep: done after {} ms by the kernel clock", took.as_millis());
     }
 
-    main_loop(input::Input::new(setup.ps2_keyboard))
+    let keyboards = match drivers::pci::PciBus::open(info.rsdp) {
+        Ok(mut bus) => drivers::virtio_input::VirtioKeyboard::probe(&mut bus),
+        Err(why) => {
+            warn!("pci: {why}");
+            alloc::vec::Vec::new()
+        }
+    };
+
+    main_loop(input::Input::new(setup.ps2_keyboard), keyboards)
 }
 
 fn show_splash(info: &BootInfo, mut status: [String; 3]) {
@@ -175,11 +184,14 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 
 /// The kernel's main loop: input first, then time-driven work, then a redraw if
 /// anything changed; with nothing to do the CPU halts until the next interrupt.
-fn main_loop(mut input: input::Input) -> ! {
+fn main_loop(mut input: input::Input, mut keyboards: alloc::vec::Vec<drivers::virtio_input::VirtioKeyboard>) -> ! {
     let mut demo = demo::TypingDemo::new();
     let mut ignored = (0, 0, 0, 0, 0);
     info!("moteOS ready");
     loop {
+        for keyboard in &mut keyboards {
+            keyboard.poll();
+        }
         let now = time::now();
         while let Some(event) = events::pop() {
             input.handle(event, now, &mut |key| demo.on_key(key));
@@ -200,8 +212,13 @@ fn main_loop(mut input: input::Input) -> ! {
             demo.draw(display);
             display.present();
         }
-        if let Some(deadline) = input.next_deadline() {
-            arch::arm_timer(deadline.saturating_duration_since(time::now()));
+        let mut wake = input.next_deadline().map(|d| d.saturating_duration_since(time::now()));
+        if !keyboards.is_empty() {
+            let poll = drivers::virtio_input::POLL_INTERVAL;
+            wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+        if let Some(after) = wake {
+            arch::arm_timer(after);
         }
         arch::wait_for_work(|| !events::is_empty());
     }
