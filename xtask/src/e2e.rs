@@ -182,6 +182,11 @@ fn boots_to_ready(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
         "hardware floating point check missing or wrong"
     );
 
+    // Wall-clock time comes from the firmware clock, which QEMU sets from the host.
+    let guest_unix = number_after(&log, "(unix ")?;
+    let host_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    ensure!(guest_unix.abs_diff(host_unix) < 300, "guest wall clock {guest_unix} is far from the host's {host_unix}");
+
     let shot = ctx.screenshot_path("ready");
     m.screendump(&shot)?;
     keep_screenshot(&shot, &format!("{}-ready", ctx.arch));

@@ -127,6 +127,13 @@ pub fn start(info: BootInfo) -> ! {
     };
     time::init(setup.counter);
     info!("interrupts: {}", setup.description);
+    match info.boot_time.as_ref().and_then(time::init_wall_clock) {
+        Some(_) => match (time::utc_now(), time::unix_now()) {
+            (Some(utc), Some(unix)) => info!("clock: wall time {utc} UTC (unix {unix})"),
+            _ => warn!("clock: wall time unavailable"),
+        },
+        None => warn!("clock: the firmware time is missing or invalid; certificate dates cannot be checked"),
+    }
 
     let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
     show_splash(&info, status);
