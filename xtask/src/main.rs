@@ -93,7 +93,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["hal", "tui", "xtask"];
+const HOST_TESTED: &[&str] = &["config", "hal", "http", "net", "tui", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {
