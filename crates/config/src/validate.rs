@@ -1,0 +1,195 @@
+//! Whether a configuration can be used: the checks that need the whole picture.
+//!
+//! Reading a file only checks that each value has the right shape. Here the values are judged
+//! together (is the active provider set up, is the gateway on the network), and the same checks
+//! apply to configurations built by the wizard, which never went through a file.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::model::{MoteConfig, NetworkConfig, NetworkMode};
+use crate::problem::{ConfigProblem, HostAddressIssue, ProblemKind, Severity};
+use crate::provider::ProviderKind;
+use crate::url::{host_is_local, parse_base_url};
+
+impl MoteConfig {
+    /// Every problem that makes this configuration unusable (errors) or suspicious (warnings).
+    ///
+    /// The kernel opens the wizard when any error is present and logs the warnings otherwise.
+    /// Problems carry a `field` but no `location`; [`crate::parse_file`] adds locations.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Problems::default();
+        self.check_providers(&mut problems);
+        check_network(&self.network, &mut problems);
+        if let Some(path) = &self.tls.extra_ca_file {
+            check_path(&mut problems, "tls.extra_ca_file", "[tls] extra_ca_file", path);
+        }
+        problems.0
+    }
+
+    fn check_providers(&self, problems: &mut Problems) {
+        let active = self.provider.active;
+        for kind in ProviderKind::CLOUD {
+            let Some(cloud) = self.providers.cloud(kind) else { continue };
+            let table = format!("providers.{kind}");
+            let key = cloud.api_key.as_str();
+            if key.trim().is_empty() {
+                // An unused provider may stay half set up; only the active one must work.
+                if kind == active {
+                    problems.error(format!("{table}.api_key"), ProblemKind::EmptyApiKey { kind });
+                }
+            } else if key.chars().any(char::is_whitespace) {
+                problems.warning(format!("{table}.api_key"), ProblemKind::ApiKeyWhitespace { kind });
+            } else if cloud.base_url.is_none() && kind.key_looks_foreign(key) {
+                // With a custom base_url the key belongs to the gateway, whose format is unknown.
+                problems.warning(format!("{table}.api_key"), ProblemKind::ApiKeyLooksForeign { kind });
+            }
+            if let Some(url) = &cloud.base_url {
+                check_url(problems, kind, kind == active, url, true);
+            }
+        }
+
+        if let Some(compatible) = &self.providers.openai_compatible {
+            let kind = ProviderKind::OpenAiCompatible;
+            let is_active = kind == active;
+            let sends_key = compatible.api_key.as_deref().is_some_and(|k| !k.is_empty());
+            if compatible.base_url.is_empty() {
+                if is_active {
+                    problems.error("providers.openai-compatible.base_url".into(), missing(kind, "base_url"));
+                }
+            } else {
+                check_url(problems, kind, is_active, &compatible.base_url, sends_key);
+            }
+            if compatible.model.trim().is_empty() && is_active {
+                problems.error("providers.openai-compatible.model".into(), missing(kind, "model"));
+            }
+            if compatible.api_key.as_deref().is_some_and(|k| k.chars().any(char::is_whitespace)) {
+                problems.warning("providers.openai-compatible.api_key".into(), ProblemKind::ApiKeyWhitespace { kind });
+            }
+        }
+
+        let local_file = self.providers.local.as_ref().map(|l| l.model_file.as_str());
+        match local_file {
+            Some(file) if file.trim().is_empty() => {
+                if active == ProviderKind::Local {
+                    problems.error("providers.local.model_file".into(), missing(ProviderKind::Local, "model_file"));
+                }
+            }
+            Some(file) => check_path(problems, "providers.local.model_file", "[providers.local] model_file", file),
+            None => {}
+        }
+
+        // The local provider works without its table: it then loads DEFAULT_MODEL_FILE.
+        if !self.providers.is_configured(active) && active != ProviderKind::Local {
+            problems.error("provider.active".into(), ProblemKind::ActiveWithoutSection { kind: active });
+        }
+    }
+}
+
+fn missing(kind: ProviderKind, key: &'static str) -> ProblemKind {
+    ProblemKind::MissingSetting { kind, key }
+}
+
+/// A `base_url` must be usable; plain HTTP that carries a key off the local network is suspicious.
+fn check_url(problems: &mut Problems, kind: ProviderKind, is_active: bool, url: &str, sends_key: bool) {
+    let field = format!("providers.{kind}.base_url");
+    match parse_base_url(url) {
+        Err(error) => {
+            let problem = ProblemKind::BadBaseUrl { kind, url: url.to_owned(), error };
+            // A broken URL in a provider that is not in use does not stop the chat.
+            let severity = if is_active { Severity::Error } else { Severity::Warning };
+            problems.push(severity, field, problem);
+        }
+        Ok(parsed) => {
+            if !parsed.secure && sends_key && !host_is_local(parsed.host) {
+                problems.warning(field, ProblemKind::PlainHttp { kind, url: url.to_owned() });
+            }
+        }
+    }
+}
+
+fn check_network(network: &NetworkConfig, problems: &mut Problems) {
+    match network.mode {
+        NetworkMode::Static => {
+            match network.address {
+                None => problems.error("network.address".into(), ProblemKind::StaticWithoutAddress),
+                Some(address) => {
+                    if let Some(issue) = host_address_issue(address) {
+                        problems.error("network.address".into(), ProblemKind::NotAHostAddress { address, issue });
+                    } else if let Some(gateway) = network.gateway.filter(|g| !address.contains(*g)) {
+                        problems
+                            .warning("network.gateway".into(), ProblemKind::GatewayOutsideNetwork { gateway, address });
+                    }
+                }
+            }
+            if network.gateway.is_none() {
+                problems.warning("network.gateway".into(), ProblemKind::StaticWithoutGateway);
+            }
+            if network.dns.is_empty() {
+                problems.warning("network.dns".into(), ProblemKind::StaticWithoutDns);
+            }
+        }
+        NetworkMode::Dhcp => {
+            if network.address.is_some() {
+                problems.warning("network.address".into(), ProblemKind::IgnoredWithDhcp { key: "address" });
+            }
+            if network.gateway.is_some() {
+                problems.warning("network.gateway".into(), ProblemKind::IgnoredWithDhcp { key: "gateway" });
+            }
+        }
+    }
+    for &server in &network.dns {
+        if server.is_unspecified() || server.is_multicast_or_reserved() {
+            problems.warning("network.dns".into(), ProblemKind::UnusableDnsServer { server });
+        }
+    }
+}
+
+fn host_address_issue(cidr: crate::addr::Ipv4Cidr) -> Option<HostAddressIssue> {
+    let address = cidr.address;
+    let issue = if cidr.prefix_len > crate::addr::Ipv4Cidr::MAX_PREFIX_LEN {
+        HostAddressIssue::PrefixTooLong
+    } else if address.is_unspecified() {
+        HostAddressIssue::Unspecified
+    } else if address.is_loopback() {
+        HostAddressIssue::Loopback
+    } else if address.is_multicast_or_reserved() {
+        HostAddressIssue::MulticastOrReserved
+    } else if cidr.prefix_len == 0 {
+        HostAddressIssue::ZeroPrefix
+    } else if cidr.prefix_len <= 30 && address == cidr.network() {
+        // /31 and /32 have no network or broadcast address (RFC 3021), so only shorter prefixes.
+        HostAddressIssue::NetworkAddress
+    } else if cidr.prefix_len <= 30 && address == cidr.broadcast() {
+        HostAddressIssue::BroadcastAddress
+    } else {
+        return None;
+    };
+    Some(issue)
+}
+
+/// Files are opened on the boot partition from its root; a relative path has nothing to be relative to.
+fn check_path(problems: &mut Problems, field: &str, shown: &'static str, path: &str) {
+    if !path.starts_with(['\\', '/']) {
+        problems.warning(field.to_owned(), ProblemKind::RelativePath { key: shown, path: path.to_owned() });
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn push(&mut self, severity: Severity, field: String, kind: ProblemKind) {
+        self.0.push(ConfigProblem::new(severity, Some(field), kind));
+    }
+
+    fn error(&mut self, field: String, kind: ProblemKind) {
+        self.push(Severity::Error, field, kind);
+    }
+
+    fn warning(&mut self, field: String, kind: ProblemKind) {
+        self.push(Severity::Warning, field, kind);
+    }
+}
