@@ -44,6 +44,7 @@ fn time_to(arch: Arch, disk: &Path, marker: &str) -> Result<Duration> {
         disk: copy,
         memory_mib: qemu::DEFAULT_MEMORY_MIB,
         display: Display::Headless,
+        nic: qemu::Nic::VirtioNet,
     })?;
     m.wait_for(marker, Duration::from_secs(120))
 }
@@ -129,6 +130,7 @@ fn idle(arch: Arch, runs: usize) -> Result<()> {
         disk: disk.clone(),
         memory_mib: qemu::DEFAULT_MEMORY_MIB,
         display: Display::Headless,
+        nic: qemu::Nic::VirtioNet,
     })?;
     m.wait_for("moteOS ready", Duration::from_secs(120))?;
     std::thread::sleep(Duration::from_secs(2));
@@ -156,7 +158,13 @@ fn idle(arch: Arch, runs: usize) -> Result<()> {
     // Baseline: the same QEMU with its CPU paused (-S): the emulator's own overhead.
     let floor_dir = tempfile::tempdir()?;
     let vars = qemu::fresh_vars(arch, floor_dir.path())?;
-    let opts = QemuOptions { arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display: Display::Headless };
+    let opts = QemuOptions {
+        arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic: qemu::Nic::VirtioNet,
+    };
     let mut paused = qemu::base_command(&opts, &vars)
         .args(["-S", "-serial", "none"])
         .stdin(std::process::Stdio::null())

@@ -8,11 +8,14 @@
 use crate::arch::Arch;
 use crate::builder;
 use crate::image;
-use crate::qemu::{self, Display, Machine, QemuOptions};
+use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
+use crate::servers::{self, DnsServer, Framing, HttpServer};
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
@@ -36,8 +39,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Boots moteOS from a fresh image holding `entries`.
+    /// Boots moteOS from a fresh image holding `entries`, with a virtio-net card.
     pub fn boot(&self, entries: &[EspEntry], display: Display) -> Result<Machine> {
+        self.boot_with(entries, display, Nic::VirtioNet)
+    }
+
+    /// Boots moteOS from a fresh image holding `entries`.
+    pub fn boot_with(&self, entries: &[EspEntry], display: Display, nic: Nic) -> Result<Machine> {
         let esp = self.dir.path().join("esp");
         builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
         for entry in entries {
@@ -52,7 +60,7 @@ impl Ctx {
         }
         let disk = self.dir.path().join("disk.img");
         image::write_disk_image(&esp, &disk)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display })
+        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display, nic })
     }
 
     /// A path for a screenshot, inside this case's temporary folder.
@@ -76,8 +84,11 @@ fn cases() -> Vec<Case> {
         Case { name: "boots_to_ready", arches: BOTH, run: boots_to_ready },
         Case { name: "panic_screen", arches: BOTH, run: panic_screen },
         Case { name: "unreadable_config", arches: &[Arch::X86_64], run: unreadable_config },
+        Case { name: "broken_config", arches: &[Arch::X86_64], run: broken_config },
         Case { name: "no_display", arches: &[Arch::Aarch64], run: no_display },
         Case { name: "keyboard_to_screen", arches: BOTH, run: keyboard_to_screen },
+        Case { name: "network_virtio_net", arches: BOTH, run: network_virtio_net },
+        Case { name: "network_e1000", arches: &[Arch::X86_64], run: network_e1000 },
         Case { name: "serial_input", arches: BOTH, run: serial_input },
         Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
@@ -238,6 +249,20 @@ fn unreadable_config(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     Ok(())
 }
 
+fn broken_config(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let config =
+        b"[provider]\nactive = \"antropic\"\n\n[providers.anthropic]\napi_key = \"sk-ant-secret-1234\"\n".to_vec();
+    let m = slot.insert(ctx.boot(&[EspEntry::File("config.toml", config)], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let log = m.serial_text();
+    ensure!(
+        log.contains("config: config.toml line 2") && log.contains("is not a provider"),
+        "the broken config was not explained with its line"
+    );
+    ensure!(!log.contains("sk-ant-secret-1234"), "the API key leaked onto the serial console");
+    Ok(())
+}
+
 fn no_display(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.insert(ctx.boot(&[], Display::NoDevice)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
@@ -301,7 +326,7 @@ fn exception_diagnostics(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.insert(ctx.boot(&[EspEntry::File("boot-options", b"test-fault\n".to_vec())], Display::Headless)?);
     m.wait_for("moteOS panic: CPU exception:", BOOT_TIMEOUT)?;
     // The report ends with the location of the code that reported it.
-    m.wait_for("at crates/kernel/src/arch/", Duration::from_secs(10))?;
+    m.wait_for_line("at crates/kernel/src/arch/", Duration::from_secs(10))?;
     let log = m.serial_text();
     match ctx.arch {
         Arch::X86_64 => {
@@ -323,6 +348,82 @@ fn exception_diagnostics(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     // QEMU runs with -no-reboot, so a triple fault or reset would end the process.
     ensure!(m.is_running()?, "the machine reset instead of showing the diagnostics");
     Ok(())
+}
+
+/// The servers every network test shares (DNS must own UDP port 53).
+struct Servers {
+    dns: DnsServer,
+    http: HttpServer,
+    blob_sha256: String,
+}
+
+/// Size of the download the network tests verify.
+const BLOB_LEN: usize = 1024 * 1024;
+
+fn servers() -> Result<&'static Servers> {
+    static SERVERS: OnceLock<std::result::Result<Servers, String>> = OnceLock::new();
+    let started = SERVERS.get_or_init(|| {
+        let blob = Arc::new(servers::test_payload(BLOB_LEN, 0x6d6f_7465));
+        let blob_sha256 = servers::sha256_hex(&blob);
+        let routes = HashMap::from([
+            ("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob))),
+            ("/blob-chunked".to_string(), (Framing::Chunked, blob)),
+        ]);
+        let records = HashMap::from([(servers::TEST_HOST.to_string(), servers::HOST_FROM_GUEST)]);
+        let dns = DnsServer::start(records).map_err(|e| format!("{e:#}"))?;
+        let http = HttpServer::start(routes).map_err(|e| format!("{e:#}"))?;
+        Ok(Servers { dns, http, blob_sha256 })
+    });
+    started.as_ref().map_err(|e| anyhow!("test servers: {e}"))
+}
+
+/// Boots with DHCP plus the test DNS server, downloads the 1 MiB blob with both
+/// framings and checks the checksums the guest computed.
+fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> {
+    let servers = servers()?;
+    let port = servers.http.port;
+    let config = "[provider]\nactive = \"local\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n";
+    let urls = [
+        format!("http://{}:{port}/blob-cl", servers::TEST_HOST),
+        format!("http://{}:{port}/blob-chunked", servers::TEST_HOST),
+    ];
+    let options: String = urls.iter().map(|u| format!("test-fetch={u}\n")).collect();
+    let entries = [
+        EspEntry::File("config.toml", config.as_bytes().to_vec()),
+        EspEntry::File("boot-options", options.into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot_with(&entries, Display::Headless, nic)?);
+    m.wait_for("network: configured 10.0.2.15/24", BOOT_TIMEOUT).context("no DHCP lease")?;
+    for url in &urls {
+        let line = m.wait_for_line(&format!("fetch: done: {url}:"), Duration::from_secs(120))?;
+        let expected = format!("fetch: done: {url}: HTTP 200, {BLOB_LEN} bytes, sha256 {}", servers.blob_sha256);
+        ensure!(line.starts_with(&expected), "wrong download: got `{line}`, expected `{expected}`");
+    }
+    let queries = servers.dns.queries.lock().map_err(|_| anyhow!("poisoned"))?.clone();
+    ensure!(
+        queries.iter().any(|q| q == servers::TEST_HOST),
+        "the DNS server was never asked for {}",
+        servers::TEST_HOST
+    );
+    let requests = servers.http.requests.lock().map_err(|_| anyhow!("poisoned"))?;
+    ensure!(
+        requests.iter().any(|r| r.request_line == "GET /blob-chunked HTTP/1.1" && r.body.is_empty()),
+        "the server never saw `GET /blob-chunked HTTP/1.1`"
+    );
+    let host = format!("{}:{port}", servers::TEST_HOST);
+    ensure!(
+        requests.iter().any(|r| r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("host") && *v == host)),
+        "the server never saw a request with Host: {host}"
+    );
+    Ok(())
+}
+
+fn network_virtio_net(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    network_fetch(ctx, slot, Nic::VirtioNet)
+}
+
+fn network_e1000(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    network_fetch(ctx, slot, Nic::E1000)
 }
 
 /// Simple measurements of a screenshot.

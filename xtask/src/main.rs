@@ -7,6 +7,7 @@ mod builder;
 mod e2e;
 mod image;
 mod qemu;
+mod servers;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -176,7 +177,7 @@ fn run(arch: Arch, image: &std::path::Path, headless: bool, memory_mib: u32) -> 
     let disk = dir.path().join("disk.img");
     std::fs::copy(image, &disk).context("copying the disk image")?;
     let vars = qemu::fresh_vars(arch, dir.path())?;
-    let opts = qemu::QemuOptions { arch, disk, memory_mib, display };
+    let opts = qemu::QemuOptions { arch, disk, memory_mib, display, nic: qemu::Nic::VirtioNet };
     let mut cmd = qemu::base_command(&opts, &vars);
     // mon:stdio multiplexes the serial console and the QEMU monitor (Ctrl-A X quits).
     cmd.args(["-serial", "mon:stdio"]);

@@ -26,6 +26,15 @@ pub enum Display {
     NoDevice,
 }
 
+/// The guest's network card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nic {
+    /// virtio-net (both architectures).
+    VirtioNet,
+    /// Intel e1000 (x86_64).
+    E1000,
+}
+
 /// Everything that varies between QEMU launches.
 #[derive(Debug, Clone)]
 pub struct QemuOptions {
@@ -37,6 +46,8 @@ pub struct QemuOptions {
     pub memory_mib: u32,
     /// Display setup.
     pub display: Display,
+    /// Network card.
+    pub nic: Nic,
 }
 
 /// The QEMU arguments common to interactive runs and tests; serial and QMP are added by the caller.
@@ -58,8 +69,16 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
         .args(["-drive", &pflash(&code, true), "-drive", &pflash(vars_copy, false)])
         .args(["-drive", &format!("if=none,id=disk,format=raw,file={}", opts.disk.display())])
         .args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"])
-        // User networking; `romfile=` skips the iPXE option ROM (the firmware drives virtio-net itself).
-        .args(["-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile="]);
+        .args(["-netdev", "user,id=net0"]);
+    // `romfile=` skips the iPXE option ROM: the firmware drives virtio-net itself,
+    // and moteOS has its own drivers for both cards.
+    cmd.args([
+        "-device",
+        match opts.nic {
+            Nic::VirtioNet => "virtio-net-pci,netdev=net0,romfile=",
+            Nic::E1000 => "e1000,netdev=net0,romfile=",
+        },
+    ]);
     match (opts.arch, opts.display) {
         (_, Display::NoDevice) => {
             cmd.args(["-vga", "none", "-display", "none"]);
@@ -182,6 +201,25 @@ impl Machine {
             }
             let wait = (deadline - now).min(Duration::from_millis(200));
             bytes = self.serial.grew.wait_timeout(bytes, wait).map_err(|_| anyhow!("serial log poisoned"))?.0;
+        }
+    }
+
+    /// Waits for a whole serial line starting with `prefix` (anywhere in the line)
+    /// and returns it, from the prefix to the end of the line.
+    pub fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        self.wait_for(prefix, timeout)?;
+        loop {
+            let text = self.serial_text();
+            if let Some(start) = text.find(prefix)
+                && let Some(end) = text[start..].find('\n')
+            {
+                return Ok(text[start..start + end].to_string());
+            }
+            if Instant::now() >= deadline {
+                bail!("the line starting {prefix:?} did not end within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -67,6 +67,9 @@ pub fn boot_options() -> BootOptions {
             "test-panic" => options.test_panic = true,
             "test-fault" => options.test_fault = true,
             "test-sleep" => options.test_sleep = true,
+            other if other.starts_with("test-fetch=") => {
+                options.test_fetch.push(other["test-fetch=".len()..].into());
+            }
             other => log::warn!("boot: unknown boot option {other:?} ignored"),
         }
     }

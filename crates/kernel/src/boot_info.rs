@@ -30,7 +30,7 @@ pub struct BootInfo {
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BootOptions {
     /// Panic on purpose once the kernel is up, to exercise the panic screen.
     pub test_panic: bool,
@@ -38,6 +38,8 @@ pub struct BootOptions {
     pub test_fault: bool,
     /// Sleep 2 s with the kernel timer and report it, to check the clock against the host.
     pub test_sleep: bool,
+    /// Download these URLs once the network is up and report size, SHA-256 and timing.
+    pub test_fetch: alloc::vec::Vec<String>,
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

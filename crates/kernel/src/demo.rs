@@ -11,6 +11,7 @@ use tui::{FontSize, Rect, TextStyle, palette};
 #[derive(Debug, Default)]
 pub struct TypingDemo {
     line: String,
+    status: String,
     dirty: bool,
 }
 
@@ -20,7 +21,16 @@ const MAX_CHARS: usize = 200;
 impl TypingDemo {
     /// Starts with an empty line, drawn on the first redraw.
     pub fn new() -> Self {
-        Self { line: String::new(), dirty: true }
+        Self { line: String::new(), status: String::new(), dirty: true }
+    }
+
+    /// Sets the status line shown above the input field (network state for now).
+    pub fn set_status(&mut self, status: &str) {
+        if self.status != status {
+            self.status.clear();
+            self.status.push_str(status);
+            self.dirty = true;
+        }
     }
 
     /// Applies one key.
@@ -56,6 +66,20 @@ impl TypingDemo {
         let field_w = (w * 2 / 3).clamp(200.min(w), 900.min(w));
         let line_h = canvas.line_height(FontSize::Normal);
         let field = Rect::new((w - field_w) / 2, h - h / 6 - line_h, field_w, line_h + 20);
+        // The status line sits above the field; repaint its band from the
+        // background's left-edge colour so the splash gradient stays intact.
+        let small = canvas.line_height(FontSize::Small);
+        let status_y = field.y.saturating_sub(small + 14);
+        for y in status_y..status_y + small + 4 {
+            if let Some(bg) = canvas.pixel(0, y) {
+                canvas.fill_rect(Rect::new(field.x, y, field.w, 1), bg);
+            }
+        }
+        if !self.status.is_empty() {
+            let width = canvas.text_width(&self.status, FontSize::Small);
+            let x = field.x + field.w.saturating_sub(width) / 2;
+            canvas.draw_text(x, status_y, &self.status, TextStyle::new(FontSize::Small, palette::MUTED));
+        }
         canvas.fill_rounded_rect(field, 10, palette::SURFACE);
         let x = field.x + 16;
         let y = field.y + 10;

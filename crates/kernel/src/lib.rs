@@ -19,14 +19,17 @@ mod demo;
 pub mod display;
 mod drivers;
 pub mod events;
+mod fetch;
 mod input;
 mod logger;
 pub mod memory;
+mod network;
 mod panic;
 pub mod time;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 pub use boot_info::BootInfo;
 use boot_info::FileLoad;
 use display::{DISPLAY, Display};
@@ -104,11 +107,7 @@ pub fn start(info: BootInfo) -> ! {
         Some(rsdp) => info!("acpi: RSDP at {rsdp:#x}"),
         None => warn!("acpi: the firmware published no ACPI tables"),
     }
-    match &info.config_file {
-        FileLoad::Loaded(bytes) => info!("config: \\moteos\\config.toml read ({} bytes)", bytes.len()),
-        FileLoad::Missing => info!("config: no \\moteos\\config.toml on the boot partition (first boot)"),
-        FileLoad::Unreadable(why) => warn!("config: \\moteos\\config.toml could not be read: {why}"),
-    }
+    let settings = load_config(&info.config_file);
 
     let fp = arch::float_selfcheck();
     info!(
@@ -153,15 +152,64 @@ pub fn start(info: BootInfo) -> ! {
         info!("sleep: done after {} ms by the kernel clock", took.as_millis());
     }
 
-    let keyboards = match drivers::pci::PciBus::open(info.rsdp) {
-        Ok(mut bus) => drivers::virtio_input::VirtioKeyboard::probe(&mut bus),
+    let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
+    let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
+        Ok(mut bus) => {
+            let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
+            let network = network::Network::start(&mut bus, settings.as_ref().map(|c| &c.network), seed);
+            (keyboards, network)
+        }
         Err(why) => {
-            warn!("pci: {why}");
-            alloc::vec::Vec::new()
+            warn!("pci: {why}; no network and no virtio devices");
+            (Vec::new(), None)
         }
     };
+    let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url)).collect();
 
-    main_loop(input::Input::new(setup.ps2_keyboard), keyboards)
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches })
+}
+
+/// What the main loop drives.
+struct Devices {
+    input: input::Input,
+    keyboards: Vec<drivers::virtio_input::VirtioKeyboard>,
+    network: Option<network::Network>,
+    fetches: Vec<fetch::Fetch>,
+}
+
+/// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
+/// unusable file gives `None` (the setup wizard will show the error) and never
+/// stops the boot.
+fn load_config(file: &FileLoad) -> Option<config::MoteConfig> {
+    match file {
+        FileLoad::Loaded(bytes) => {
+            info!("config: \\moteos\\config.toml read ({} bytes)", bytes.len());
+            match config::parse_file(bytes) {
+                Ok(parsed) => {
+                    for warning in &parsed.warnings {
+                        warn!("config: {warning}");
+                    }
+                    info!("config: {}", parsed.config);
+                    Some(parsed.config)
+                }
+                Err(e) => {
+                    error!("config: {e}");
+                    for problem in e.problems().iter().skip(1) {
+                        error!("config: {problem}");
+                    }
+                    None
+                }
+            }
+        }
+        FileLoad::Missing => {
+            info!("config: no \\moteos\\config.toml on the boot partition (first boot)");
+            None
+        }
+        FileLoad::Unreadable(why) => {
+            warn!("config: \\moteos\\config.toml could not be read: {why}");
+            None
+        }
+    }
 }
 
 fn show_splash(info: &BootInfo, mut status: [String; 3]) {
@@ -191,9 +239,13 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 
 /// The kernel's main loop: input first, then time-driven work, then a redraw if
 /// anything changed; with nothing to do the CPU halts until the next interrupt.
-fn main_loop(mut input: input::Input, mut keyboards: alloc::vec::Vec<drivers::virtio_input::VirtioKeyboard>) -> ! {
+fn main_loop(devices: Devices) -> ! {
+    let Devices { mut input, mut keyboards, mut network, mut fetches } = devices;
     let mut demo = demo::TypingDemo::new();
     let mut ignored = (0, 0, 0, 0, 0);
+    if network.is_none() {
+        demo.set_status("No network");
+    }
     info!("moteOS ready");
     loop {
         for keyboard in &mut keyboards {
@@ -215,14 +267,28 @@ fn main_loop(mut input: input::Input, mut keyboards: alloc::vec::Vec<drivers::vi
                 ignored.3, ignored.4
             );
         }
-        if let Some(display) = DISPLAY.lock().as_mut() {
-            demo.draw(display);
-            display.present();
-        }
+
         let mut wake = input.next_deadline().map(|d| d.saturating_duration_since(time::now()));
+        if let Some(net) = network.as_mut() {
+            net.poll();
+            // Test downloads run one after another, each as far as it can go now.
+            if let Some(fetch) = fetches.iter_mut().find(|f| !f.is_finished()) {
+                while fetch.step(net) {
+                    net.poll();
+                }
+            }
+            demo.set_status(net.status_line());
+            let after = net.next_wake();
+            wake = Some(wake.map_or(after, |w| w.min(after)));
+        }
         if !keyboards.is_empty() {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+
+        if let Some(display) = DISPLAY.lock().as_mut() {
+            demo.draw(display);
+            display.present();
         }
         if let Some(after) = wake {
             arch::arm_timer(after);

@@ -1,5 +1,61 @@
 //! Device drivers shared by both architectures.
 
+pub mod e1000;
+pub mod nic;
 pub mod pci;
 pub mod virtio_hal;
 pub mod virtio_input;
+pub mod virtio_net;
+
+use alloc::boxed::Box;
+use nic::NicDevice;
+use pci::PciBus;
+use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::pci::bus::BarInfo;
+use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
+
+/// Finds the first usable network card: virtio-net first (fastest under QEMU),
+/// then e1000-compatible Intel cards.
+pub fn probe_nic(bus: &mut PciBus) -> Option<NicDevice> {
+    let functions = bus.functions();
+    for (function, info) in &functions {
+        if virtio_device_type(info) != Some(DeviceType::Network) {
+            continue;
+        }
+        bus.enable(*function);
+        let started = PciTransport::new::<virtio_hal::VirtioHal, _>(bus.root(), *function)
+            .map_err(|e| alloc::format!("{e:?}"))
+            .and_then(|t| virtio_net::VirtioNet::new(t).map_err(|e| alloc::format!("{e:?}")));
+        match started {
+            Ok(card) => {
+                log::info!("net: virtio-net at PCI {function}");
+                return Some(NicDevice::new(Box::new(card)));
+            }
+            Err(e) => log::warn!("net: virtio-net at PCI {function} failed to start: {e}"),
+        }
+    }
+    for (function, info) in &functions {
+        if info.vendor_id != e1000::VENDOR_INTEL || !e1000::DEVICE_IDS.contains(&info.device_id) {
+            continue;
+        }
+        let address = match bus.root().bar_info(*function, 0) {
+            Ok(Some(BarInfo::Memory { address, .. })) if address != 0 => address,
+            _ => {
+                log::warn!("net: e1000 at PCI {function} has no memory BAR assigned");
+                continue;
+            }
+        };
+        bus.enable(*function);
+        // SAFETY: BAR 0 of an Intel 8254x-compatible function, assigned by the
+        // firmware and identity-mapped; decoding and bus mastering were just
+        // enabled and no other driver claims this function.
+        match unsafe { e1000::E1000::new(address) } {
+            Ok(card) => {
+                log::info!("net: e1000 ({:04x}:{:04x}) at PCI {function}", info.vendor_id, info.device_id);
+                return Some(NicDevice::new(Box::new(card)));
+            }
+            Err(e) => log::warn!("net: e1000 at PCI {function} failed to start: {e}"),
+        }
+    }
+    None
+}

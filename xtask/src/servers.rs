@@ -1,0 +1,228 @@
+//! Test servers on the host's loopback, reached by guests through QEMU user
+//! networking (the guest's 10.0.2.2 is the host's 127.0.0.1): a DNS server and
+//! an HTTP server that records what it was asked.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use simple_dns::rdata::{A, RData};
+use simple_dns::{CLASS, Packet, QTYPE, RCODE, ResourceRecord, TYPE};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The name the guest resolves through the test DNS server.
+pub const TEST_HOST: &str = "files.moteos.test";
+/// Where that name points: the host, as seen from the guest.
+pub const HOST_FROM_GUEST: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+/// A DNS server on 127.0.0.1:53 answering A queries from a fixed table.
+#[derive(Debug)]
+pub struct DnsServer {
+    stop: Arc<AtomicBool>,
+    /// Queries answered so far.
+    pub queries: Arc<Mutex<Vec<String>>>,
+}
+
+impl DnsServer {
+    /// Binds UDP port 53 on loopback (guests can only send DNS to port 53).
+    pub fn start(records: HashMap<String, Ipv4Addr>) -> Result<DnsServer> {
+        let socket = UdpSocket::bind("127.0.0.1:53")
+            .context("the DNS test server needs UDP port 53 on 127.0.0.1 (run as root, and nothing else may use it)")?;
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, queries2) = (Arc::clone(&stop), Arc::clone(&queries));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((len, peer)) = socket.recv_from(&mut buf) else { continue };
+                if let Some(reply) = answer(&buf[..len], &records, &queries2) {
+                    let _ = socket.send_to(&reply, peer);
+                }
+            }
+        });
+        Ok(DnsServer { stop, queries })
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn answer(query: &[u8], records: &HashMap<String, Ipv4Addr>, log: &Mutex<Vec<String>>) -> Option<Vec<u8>> {
+    let packet = Packet::parse(query).ok()?;
+    let mut reply = Packet::new_reply(packet.id());
+    let mut found = false;
+    for question in &packet.questions {
+        let name = question.qname.to_string();
+        if let Ok(mut l) = log.lock() {
+            l.push(name.clone());
+        }
+        reply.questions.push(question.clone());
+        if let (Some(address), QTYPE::TYPE(TYPE::A)) = (records.get(&name), question.qtype) {
+            let rdata = RData::A(A { address: u32::from(*address) });
+            reply.answers.push(ResourceRecord::new(question.qname.clone(), CLASS::IN, 60, rdata));
+            found = true;
+        }
+    }
+    if !found {
+        *reply.rcode_mut() = RCODE::NameError;
+    }
+    reply.build_bytes_vec().ok()
+}
+
+/// A request the HTTP test server received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// Request line, e.g. `GET /blob HTTP/1.1`.
+    pub request_line: String,
+    /// Header lines as received.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// How the server frames a response body.
+#[derive(Debug, Clone, Copy)]
+pub enum Framing {
+    /// `Content-Length`.
+    ContentLength,
+    /// `Transfer-Encoding: chunked` with varying chunk sizes.
+    Chunked,
+}
+
+/// A plain-HTTP server on 127.0.0.1 (random port) serving fixed bodies.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// The port it listens on.
+    pub port: u16,
+    /// Every request received.
+    pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// A route: path → (framing, body).
+pub type Routes = HashMap<String, (Framing, Arc<Vec<u8>>)>;
+
+impl HttpServer {
+    /// Starts serving `routes`; unknown paths get 404.
+    pub fn start(routes: Routes) -> Result<HttpServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, requests2) = (Arc::clone(&stop), Arc::clone(&requests));
+        let routes = Arc::new(routes);
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (routes, requests) = (Arc::clone(&routes), Arc::clone(&requests2));
+                        std::thread::spawn(move || {
+                            let _ = serve(stream, &routes, &requests);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Ok(HttpServer { port, requests, stop })
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    if let Ok(mut l) = log.lock() {
+        l.push(RecordedRequest { request_line: request_line.trim_end().to_string(), headers, body });
+    }
+    let mut out = stream;
+    match routes.get(&path) {
+        Some((Framing::ContentLength, data)) => {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            )?;
+            out.write_all(data)?;
+        }
+        Some((Framing::Chunked, data)) => {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut offset = 0;
+            let mut size = 1usize;
+            while offset < data.len() {
+                // Chunk sizes from 1 byte to 32 KiB, with an extension now and then.
+                let n = size.min(data.len() - offset);
+                if n % 3 == 0 {
+                    write!(out, "{n:x};note=moteos\r\n")?;
+                } else {
+                    write!(out, "{n:x}\r\n")?;
+                }
+                out.write_all(&data[offset..offset + n])?;
+                out.write_all(b"\r\n")?;
+                offset += n;
+                size = (size * 7 + 13) % 32768 + 1;
+            }
+            out.write_all(b"0\r\nX-Trailer: done\r\n\r\n")?;
+        }
+        None => {
+            out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Deterministic pseudo-random test data.
+pub fn test_payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// SHA-256 of `data`, lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
