@@ -398,6 +398,9 @@ fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> 
         let line = m.wait_for_line(&format!("fetch: done: {url}:"), Duration::from_secs(120))?;
         let expected = format!("fetch: done: {url}: HTTP 200, {BLOB_LEN} bytes, sha256 {}", servers.blob_sha256);
         ensure!(line.starts_with(&expected), "wrong download: got `{line}`, expected `{expected}`");
+        if let Some(timing) = line.rsplit(", ").nth(1) {
+            println!("    {} {nic:?} {}: {timing}, {}", ctx.arch, url.rsplit('/').next().unwrap_or(""), line.rsplit(", ").next().unwrap_or(""));
+        }
     }
     let queries = servers.dns.queries.lock().map_err(|_| anyhow!("poisoned"))?.clone();
     ensure!(
