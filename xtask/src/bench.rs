@@ -15,6 +15,8 @@ pub enum Which {
     Boot,
     /// CPU use of an idle guest at its prompt (against a paused QEMU), and key-to-echo latency.
     Idle,
+    /// 1 MiB HTTP download in the guest against `curl` on the host, same server, same run.
+    Net,
 }
 
 /// Runs a benchmark on each architecture.
@@ -29,6 +31,15 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Idle => {
             for &arch in arches {
                 idle(arch, runs.max(1))?;
+            }
+            Ok(())
+        }
+        Which::Net => {
+            for &arch in arches {
+                net(arch, qemu::Nic::VirtioNet, runs.max(1))?;
+                if arch == Arch::X86_64 {
+                    net(arch, qemu::Nic::E1000, runs.max(1))?;
+                }
             }
             Ok(())
         }
@@ -182,6 +193,78 @@ fn idle(arch: Arch, runs: usize) -> Result<()> {
         "bench idle {arch}: idle guest {idle:.2} % of a host core over {}s (target < 5 %), paused-QEMU floor {paused_share:.2} %; serial key-to-echo latency median {:.1} ms",
         window.as_secs(),
         latency.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// Milliseconds in a guest `fetch: done:` line: (total, first byte).
+fn fetch_times(line: &str) -> Option<(f64, f64)> {
+    let total = line.split(", ").find(|p| p.ends_with(" ms") || p.contains(" ms ("))?;
+    let total: f64 = total.split(' ').next()?.parse().ok()?;
+    let first = line.rsplit("first byte after ").next()?.trim_end_matches(" ms").trim().parse().ok()?;
+    Some((total, first))
+}
+
+/// (total, time to first byte) for one host `curl` download, in ms.
+fn curl_times(url: &str) -> Result<(f64, f64)> {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{time_total} %{time_starttransfer}", url])
+        .output()
+        .map_err(|e| anyhow::anyhow!("running curl (the host baseline) failed: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace().map(|p| p.parse::<f64>().unwrap_or(f64::NAN) * 1000.0);
+    Ok((parts.next().unwrap_or(f64::NAN), parts.next().unwrap_or(f64::NAN)))
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn net(arch: Arch, nic: qemu::Nic, runs: usize) -> Result<()> {
+    let servers = crate::servers::shared()?;
+    let port = servers.http.port;
+    let (efi, _) = builder::compile(arch, true)?;
+    let dir = tempfile::tempdir()?;
+    let esp = dir.path().join("esp");
+    let disk = dir.path().join("moteos.img");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, crate::servers::NETWORK_TEST_CONFIG)?;
+    let options = dir.path().join("boot-options");
+    let url = format!("http://{}:{port}/blob-cl", crate::servers::TEST_HOST);
+    std::fs::write(&options, (0..runs).map(|_| format!("test-fetch={url}\n")).collect::<String>())?;
+    builder::layout_esp(&esp, arch, &efi, &[("config.toml", &config), ("boot-options", &options)])?;
+    image::write_disk_image(&esp, &disk)?;
+    let mut m = Machine::launch(&QemuOptions {
+        arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic,
+    })?;
+    let prefix = format!("fetch: done: {url}:");
+    m.wait_for("moteOS ready", Duration::from_secs(120))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while m.serial_text().matches(&prefix).count() < runs {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the guest finished only {} of {runs} downloads", m.serial_text().matches(&prefix).count());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let text = m.serial_text();
+    let guest: Vec<(f64, f64)> = text.lines().filter(|l| l.contains(&prefix)).filter_map(fetch_times).collect();
+    m.kill();
+    let host: Vec<(f64, f64)> =
+        (0..runs).map(|_| curl_times(&format!("http://127.0.0.1:{port}/blob-cl"))).collect::<Result<_>>()?;
+    let (g_total, g_first) = (median_f(guest.iter().map(|t| t.0).collect()), median_f(guest.iter().map(|t| t.1).collect()));
+    let (h_total, h_first) = (median_f(host.iter().map(|t| t.0).collect()), median_f(host.iter().map(|t| t.1).collect()));
+    let mib = crate::servers::BLOB_LEN as f64 / (1024.0 * 1024.0);
+    println!(
+        "bench net {arch} {nic:?}: 1 MiB in the guest {g_total:.0} ms ({:.1} MiB/s), host curl {h_total:.1} ms ({:.0} MiB/s), ratio {:.1}x; request to first byte: guest {g_first:.0} ms, host {h_first:.2} ms (median of {runs})",
+        mib / (g_total / 1000.0),
+        mib / (h_total / 1000.0),
+        g_total / h_total,
     );
     Ok(())
 }

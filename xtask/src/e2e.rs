@@ -9,13 +9,11 @@ use crate::arch::Arch;
 use crate::builder;
 use crate::image;
 use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
-use crate::servers::{self, DnsServer, Framing, HttpServer};
+use crate::servers::{self, BLOB_LEN};
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
@@ -89,6 +87,7 @@ fn cases() -> Vec<Case> {
         Case { name: "keyboard_to_screen", arches: BOTH, run: keyboard_to_screen },
         Case { name: "network_virtio_net", arches: BOTH, run: network_virtio_net },
         Case { name: "network_e1000", arches: &[Arch::X86_64], run: network_e1000 },
+        Case { name: "network_static_and_bad_servers", arches: &[Arch::X86_64], run: network_static_and_bad_servers },
         Case { name: "serial_input", arches: BOTH, run: serial_input },
         Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
@@ -350,39 +349,12 @@ fn exception_diagnostics(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     Ok(())
 }
 
-/// The servers every network test shares (DNS must own UDP port 53).
-struct Servers {
-    dns: DnsServer,
-    http: HttpServer,
-    blob_sha256: String,
-}
-
-/// Size of the download the network tests verify.
-const BLOB_LEN: usize = 1024 * 1024;
-
-fn servers() -> Result<&'static Servers> {
-    static SERVERS: OnceLock<std::result::Result<Servers, String>> = OnceLock::new();
-    let started = SERVERS.get_or_init(|| {
-        let blob = Arc::new(servers::test_payload(BLOB_LEN, 0x6d6f_7465));
-        let blob_sha256 = servers::sha256_hex(&blob);
-        let routes = HashMap::from([
-            ("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob))),
-            ("/blob-chunked".to_string(), (Framing::Chunked, blob)),
-        ]);
-        let records = HashMap::from([(servers::TEST_HOST.to_string(), servers::HOST_FROM_GUEST)]);
-        let dns = DnsServer::start(records).map_err(|e| format!("{e:#}"))?;
-        let http = HttpServer::start(routes).map_err(|e| format!("{e:#}"))?;
-        Ok(Servers { dns, http, blob_sha256 })
-    });
-    started.as_ref().map_err(|e| anyhow!("test servers: {e}"))
-}
-
 /// Boots with DHCP plus the test DNS server, downloads the 1 MiB blob with both
 /// framings and checks the checksums the guest computed.
 fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> {
-    let servers = servers()?;
+    let servers = servers::shared()?;
     let port = servers.http.port;
-    let config = "[provider]\nactive = \"local\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n";
+    let config = servers::NETWORK_TEST_CONFIG;
     let urls = [
         format!("http://{}:{port}/blob-cl", servers::TEST_HOST),
         format!("http://{}:{port}/blob-chunked", servers::TEST_HOST),
@@ -418,6 +390,38 @@ fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> 
         requests.iter().any(|r| r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("host") && *v == host)),
         "the server never saw a request with Host: {host}"
     );
+    Ok(())
+}
+
+/// Static addressing (no DHCP), then servers that misbehave: each failure is a
+/// clear sentence and the next download still works.
+fn network_static_and_bad_servers(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let servers = servers::shared()?;
+    let port = servers.http.port;
+    let config = "[provider]\nactive = \"local\"\n\n[network]\nmode = \"static\"\naddress = \"10.0.2.15/24\"\n\
+                  gateway = \"10.0.2.2\"\ndns = [\"10.0.2.2\"]\n";
+    let base = format!("http://{}:{port}", servers::TEST_HOST);
+    let options = format!(
+        "test-fetch={base}/garbage\ntest-fetch={base}/truncated\ntest-fetch=http://no-such-host.moteos.test/\n\
+         test-fetch={base}/missing\ntest-fetch={base}/blob-cl\n"
+    );
+    let entries = [
+        EspEntry::File("config.toml", config.as_bytes().to_vec()),
+        EspEntry::File("boot-options", options.into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    m.wait_for("network: configured 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.2 (static)", BOOT_TIMEOUT)?;
+    let garbage = m.wait_for_line(&format!("fetch: failed: {base}/garbage:"), Duration::from_secs(60))?;
+    ensure!(garbage.contains("HTTP: "), "garbage was not reported as an HTTP error: {garbage}");
+    let truncated = m.wait_for_line(&format!("fetch: failed: {base}/truncated:"), Duration::from_secs(60))?;
+    ensure!(truncated.contains("HTTP: "), "the truncated body was not reported: {truncated}");
+    let dns = m.wait_for_line("fetch: failed: http://no-such-host.moteos.test/:", Duration::from_secs(60))?;
+    ensure!(dns.contains("DNS"), "the unknown host was not reported as a DNS failure: {dns}");
+    let missing = m.wait_for_line(&format!("fetch: done: {base}/missing:"), Duration::from_secs(60))?;
+    ensure!(missing.contains("HTTP 404"), "the 404 was not reported: {missing}");
+    let good = m.wait_for_line(&format!("fetch: done: {base}/blob-cl:"), Duration::from_secs(60))?;
+    ensure!(good.contains(&servers.blob_sha256), "the download after the failures was wrong: {good}");
+    println!("    {garbage}\n    {truncated}\n    {dns}");
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The name the guest resolves through the test DNS server.
@@ -94,6 +94,10 @@ pub enum Framing {
     ContentLength,
     /// `Transfer-Encoding: chunked` with varying chunk sizes.
     Chunked,
+    /// Not HTTP at all: the body bytes are sent raw.
+    Garbage,
+    /// Promises the whole body, sends a tenth of it, then closes.
+    Truncated,
 }
 
 /// A plain-HTTP server on 127.0.0.1 (random port) serving fixed bodies.
@@ -114,22 +118,22 @@ impl HttpServer {
     pub fn start(routes: Routes) -> Result<HttpServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (stop2, requests2) = (Arc::clone(&stop), Arc::clone(&requests));
         let routes = Arc::new(routes);
+        // Blocking accept, so the benchmark's host baseline is not padded by a
+        // polling delay; `Drop` wakes it with a connection of its own.
         std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (routes, requests) = (Arc::clone(&routes), Arc::clone(&requests2));
-                        std::thread::spawn(move || {
-                            let _ = serve(stream, &routes, &requests);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::Relaxed) {
+                    break;
                 }
+                let Ok(stream) = stream else { continue };
+                let (routes, requests) = (Arc::clone(&routes), Arc::clone(&requests2));
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &routes, &requests);
+                });
             }
         });
         Ok(HttpServer { port, requests, stop })
@@ -139,11 +143,11 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
 fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
-    stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -201,6 +205,11 @@ fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) 
             }
             out.write_all(b"0\r\nX-Trailer: done\r\n\r\n")?;
         }
+        Some((Framing::Garbage, data)) => out.write_all(data)?,
+        Some((Framing::Truncated, data)) => {
+            write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len())?;
+            out.write_all(&data[..data.len() / 10])?;
+        }
         None => {
             out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")?;
         }
@@ -226,3 +235,39 @@ pub fn test_payload(len: usize, seed: u64) -> Vec<u8> {
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A config that asks for DHCP and adds the test DNS server.
+pub const NETWORK_TEST_CONFIG: &str = "[provider]\nactive = \"local\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n";
+
+/// The servers every network test and benchmark shares (DNS must own UDP port 53).
+pub struct TestServers {
+    /// The DNS server (port 53).
+    pub dns: DnsServer,
+    /// The HTTP server with `/blob-cl` and `/blob-chunked`.
+    pub http: HttpServer,
+    /// SHA-256 of the blob, hex.
+    pub blob_sha256: String,
+}
+
+/// Size of the download the network tests verify.
+pub const BLOB_LEN: usize = 1024 * 1024;
+
+pub fn shared() -> Result<&'static TestServers> {
+    static SERVERS: OnceLock<std::result::Result<TestServers, String>> = OnceLock::new();
+    let started = SERVERS.get_or_init(|| {
+        let blob = Arc::new(test_payload(BLOB_LEN, 0x6d6f_7465));
+        let blob_sha256 = sha256_hex(&blob);
+        let routes = HashMap::from([
+            ("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob))),
+            ("/blob-chunked".to_string(), (Framing::Chunked, Arc::clone(&blob))),
+            ("/garbage".to_string(), (Framing::Garbage, Arc::new(b"SSH-2.0-OpenSSH_9.6\r\n\x00\xff garbage".to_vec()))),
+            ("/truncated".to_string(), (Framing::Truncated, blob)),
+        ]);
+        let records = HashMap::from([(TEST_HOST.to_string(), HOST_FROM_GUEST)]);
+        let dns = DnsServer::start(records).map_err(|e| format!("{e:#}"))?;
+        let http = HttpServer::start(routes).map_err(|e| format!("{e:#}"))?;
+        Ok(TestServers { dns, http, blob_sha256 })
+    });
+    started.as_ref().map_err(|e| anyhow::anyhow!("test servers: {e}"))
+}
+
