@@ -17,6 +17,8 @@ pub enum Which {
     Idle,
     /// 1 MiB HTTP download in the guest against `curl` on the host, same server, same run.
     Net,
+    /// TLS handshake time in the guest (TCG) against the same client code built for the host.
+    Tls,
 }
 
 /// Runs a benchmark on each architecture.
@@ -31,6 +33,13 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Idle => {
             for &arch in arches {
                 idle(arch, runs.max(1))?;
+            }
+            Ok(())
+        }
+        Which::Tls => {
+            let host = host_handshake_ms(runs.max(5))?;
+            for &arch in arches {
+                tls_guest(arch, runs.max(1), host)?;
             }
             Ok(())
         }
@@ -257,14 +266,121 @@ fn net(arch: Arch, nic: qemu::Nic, runs: usize) -> Result<()> {
     m.kill();
     let host: Vec<(f64, f64)> =
         (0..runs).map(|_| curl_times(&format!("http://127.0.0.1:{port}/blob-cl"))).collect::<Result<_>>()?;
-    let (g_total, g_first) = (median_f(guest.iter().map(|t| t.0).collect()), median_f(guest.iter().map(|t| t.1).collect()));
-    let (h_total, h_first) = (median_f(host.iter().map(|t| t.0).collect()), median_f(host.iter().map(|t| t.1).collect()));
+    let (g_total, g_first) =
+        (median_f(guest.iter().map(|t| t.0).collect()), median_f(guest.iter().map(|t| t.1).collect()));
+    let (h_total, h_first) =
+        (median_f(host.iter().map(|t| t.0).collect()), median_f(host.iter().map(|t| t.1).collect()));
     let mib = crate::servers::BLOB_LEN as f64 / (1024.0 * 1024.0);
     println!(
         "bench net {arch} {nic:?}: 1 MiB in the guest {g_total:.0} ms ({:.1} MiB/s), host curl {h_total:.1} ms ({:.0} MiB/s), ratio {:.1}x; request to first byte: guest {g_first:.0} ms, host {h_first:.2} ms (median of {runs})",
         mib / (g_total / 1000.0),
         mib / (h_total / 1000.0),
         g_total / h_total,
+    );
+    Ok(())
+}
+
+/// Median handshake time of the kernel's TLS client (`tls` crate, rustcrypto)
+/// against an in-process rustls server, on the host.
+fn host_handshake_ms(runs: usize) -> Result<f64> {
+    struct HostClock;
+    impl tls::WallClock for HostClock {
+        fn unix_seconds(&self) -> Option<u64> {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+        }
+    }
+    let pki = crate::servers::TestPki::new()?;
+    let (chain, key) = pki.server_cert(crate::servers::CertKind::Good)?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::ALL_VERSIONS)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?,
+    );
+    let mut trust = tls::TrustStore::with_webpki_roots();
+    trust.add_pem(pki.ca_pem.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client_config =
+        tls::client_config(&trust, std::sync::Arc::new(HostClock)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let mut client = tls::TlsSession::new(std::sync::Arc::clone(&client_config), crate::servers::TEST_HOST)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut server = rustls::ServerConnection::new(std::sync::Arc::clone(&server_config))?;
+        for _ in 0..20 {
+            let out = client.take_outgoing();
+            if !out.is_empty() {
+                server.read_tls(&mut out.as_slice())?;
+                server.process_new_packets()?;
+            }
+            let mut back = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut back)?;
+            }
+            client.feed(&back);
+            client.process().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        anyhow::ensure!(!client.is_handshaking(), "the host handshake did not complete");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median_f(times))
+}
+
+fn tls_guest(arch: Arch, runs: usize, host_ms: f64) -> Result<()> {
+    crate::servers::shared()?;
+    let servers = crate::servers::shared_tls()?;
+    let (efi, _) = builder::compile(arch, true)?;
+    let dir = tempfile::tempdir()?;
+    let esp = dir.path().join("esp");
+    let disk = dir.path().join("moteos.img");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{}\n[tls]\nextra_ca_file = \"/moteos/ca.pem\"\n", crate::servers::NETWORK_TEST_CONFIG),
+    )?;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &servers.pki.ca_pem)?;
+    let options = dir.path().join("boot-options");
+    let url = format!("https://{}:{}/blob-cl", crate::servers::TEST_HOST, servers.good.port);
+    std::fs::write(&options, (0..runs).map(|_| format!("test-fetch={url}\n")).collect::<String>())?;
+    builder::layout_esp(&esp, arch, &efi, &[("config.toml", &config), ("ca.pem", &ca), ("boot-options", &options)])?;
+    image::write_disk_image(&esp, &disk)?;
+    let m = Machine::launch(&QemuOptions {
+        arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic: qemu::Nic::VirtioNet,
+    })?;
+    let done = format!("fetch: done: {url}:");
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while m.serial_text().matches(&done).count() < runs {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the guest did not finish its HTTPS downloads");
+        anyhow::ensure!(!m.serial_text().contains("fetch: failed"), "an HTTPS download failed:\n{}", m.serial_tail(5));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = m.serial_text();
+    let guest: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.split("; handshake ").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").trim().parse().ok())
+        .collect();
+    let version = text
+        .lines()
+        .find_map(|l| l.split("fetch: TLS ").nth(1))
+        .unwrap_or("?")
+        .split(" with")
+        .next()
+        .unwrap_or("?")
+        .to_string();
+    let guest_ms = median_f(guest);
+    println!(
+        "bench tls {arch}: {version} handshake in the guest {guest_ms:.0} ms (TCG, release build), same client code on the host {host_ms:.2} ms, ratio {:.0}x (median of {runs})",
+        guest_ms / host_ms
     );
     Ok(())
 }

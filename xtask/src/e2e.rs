@@ -88,6 +88,8 @@ fn cases() -> Vec<Case> {
         Case { name: "network_virtio_net", arches: BOTH, run: network_virtio_net },
         Case { name: "network_e1000", arches: &[Arch::X86_64], run: network_e1000 },
         Case { name: "network_static_and_bad_servers", arches: &[Arch::X86_64], run: network_static_and_bad_servers },
+        Case { name: "tls_verified_and_refused", arches: BOTH, run: tls_verified_and_refused },
+        Case { name: "tls_without_test_ca", arches: &[Arch::X86_64], run: tls_without_test_ca },
         Case { name: "serial_input", arches: BOTH, run: serial_input },
         Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
@@ -371,7 +373,12 @@ fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> 
         let expected = format!("fetch: done: {url}: HTTP 200, {BLOB_LEN} bytes, sha256 {}", servers.blob_sha256);
         ensure!(line.starts_with(&expected), "wrong download: got `{line}`, expected `{expected}`");
         if let Some(timing) = line.rsplit(", ").nth(1) {
-            println!("    {} {nic:?} {}: {timing}, {}", ctx.arch, url.rsplit('/').next().unwrap_or(""), line.rsplit(", ").next().unwrap_or(""));
+            println!(
+                "    {} {nic:?} {}: {timing}, {}",
+                ctx.arch,
+                url.rsplit('/').next().unwrap_or(""),
+                line.rsplit(", ").next().unwrap_or("")
+            );
         }
     }
     let queries = servers.dns.queries.lock().map_err(|_| anyhow!("poisoned"))?.clone();
@@ -422,6 +429,60 @@ fn network_static_and_bad_servers(ctx: &Ctx, slot: &mut Option<Machine>) -> Resu
     let good = m.wait_for_line(&format!("fetch: done: {base}/blob-cl:"), Duration::from_secs(60))?;
     ensure!(good.contains(&servers.blob_sha256), "the download after the failures was wrong: {good}");
     println!("    {garbage}\n    {truncated}\n    {dns}");
+    Ok(())
+}
+
+/// HTTPS with the test CA on the ESP: a verified download, then a wrong host
+/// name and an expired certificate, each refused with its reason.
+fn tls_verified_and_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let plain = servers::shared()?;
+    let tls = servers::shared_tls()?;
+    let config = format!("{}\n[tls]\nextra_ca_file = \"\\\\moteos\\\\ca.pem\"\n", servers::NETWORK_TEST_CONFIG);
+    let url = |port: u16| format!("https://{}:{port}/blob-cl", servers::TEST_HOST);
+    let (good, wrong, expired) = (url(tls.good.port), url(tls.wrong_host.port), url(tls.expired.port));
+    let options = format!("test-fetch={good}\ntest-fetch={wrong}\ntest-fetch={expired}\n");
+    let entries = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        EspEntry::File("ca.pem", tls.pki.ca_pem.clone().into_bytes()),
+        EspEntry::File("boot-options", options.into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    let line = m.wait_for_line(&format!("fetch: done: {good}:"), BOOT_TIMEOUT)?;
+    ensure!(line.contains(&plain.blob_sha256) && line.contains("HTTP 200"), "wrong HTTPS download: {line}");
+    let wrong_line = m.wait_for_line(&format!("fetch: failed: {wrong}:"), Duration::from_secs(60))?;
+    ensure!(
+        wrong_line.contains("TLS") && wrong_line.contains(servers::TEST_HOST),
+        "wrong host not explained: {wrong_line}"
+    );
+    let expired_line = m.wait_for_line(&format!("fetch: failed: {expired}:"), Duration::from_secs(60))?;
+    ensure!(expired_line.contains("TLS") && expired_line.contains("expired"), "expiry not explained: {expired_line}");
+    // The refusal happened in the handshake: the server saw it fail.
+    let refused = tls.wrong_host.failed_handshakes.lock().map_err(|_| anyhow!("poisoned"))?.len();
+    ensure!(refused > 0, "the wrong-host server never saw a failed handshake");
+    println!("    {}\n    {wrong_line}\n    {expired_line}", line.split(", first").next().unwrap_or(&line));
+    Ok(())
+}
+
+/// HTTPS to the test server without its CA (and with a corrupt CA file): the
+/// built-in roots do not know it, so the connection is refused, never downgraded.
+fn tls_without_test_ca(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let tls = servers::shared_tls()?;
+    let config = format!("{}\n[tls]\nextra_ca_file = \"/moteos/ca.pem\"\n", servers::NETWORK_TEST_CONFIG);
+    let good = format!("https://{}:{}/blob-cl", servers::TEST_HOST, tls.good.port);
+    let entries = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        EspEntry::File(
+            "ca.pem",
+            b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".to_vec(),
+        ),
+        EspEntry::File("boot-options", format!("test-fetch={good}\n").into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    let line = m.wait_for_line(&format!("fetch: failed: {good}:"), BOOT_TIMEOUT)?;
+    ensure!(line.contains("TLS") && line.contains("trusted"), "unknown issuer not explained: {line}");
+    let log = m.serial_text();
+    ensure!(log.contains("tls: \\moteos\\ca.pem") && log.contains("ignored"), "the corrupt CA file was not reported");
+    ensure!(!log.contains(&format!("fetch: done: {good}")), "the download succeeded without the CA");
     Ok(())
 }
 

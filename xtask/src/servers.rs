@@ -149,7 +149,12 @@ impl Drop for HttpServer {
 
 fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    serve_on(stream, routes, log)
+}
+
+/// Answers one request on any byte stream (plain TCP or TLS).
+fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut headers = Vec::new();
@@ -173,7 +178,7 @@ fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) 
     if let Ok(mut l) = log.lock() {
         l.push(RecordedRequest { request_line: request_line.trim_end().to_string(), headers, body });
     }
-    let mut out = stream;
+    let out = reader.get_mut();
     match routes.get(&path) {
         Some((Framing::ContentLength, data)) => {
             write!(
@@ -218,6 +223,132 @@ fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) 
     Ok(())
 }
 
+/// The certificates for the TLS tests: a test CA made fresh for each run, and
+/// server certificates signed by it (or not).
+pub struct TestPki {
+    /// The CA certificate, PEM (what the guest gets as `extra_ca_file`).
+    pub ca_pem: String,
+    ca_params: rcgen::CertificateParams,
+    ca_key: rcgen::KeyPair,
+}
+
+impl std::fmt::Debug for TestPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestPki")
+    }
+}
+
+/// What kind of server certificate to present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertKind {
+    /// Valid, for [`TEST_HOST`], signed by the test CA.
+    Good,
+    /// Valid, but for another name.
+    WrongHost,
+    /// For [`TEST_HOST`], signed by the test CA, expired last year.
+    Expired,
+}
+
+impl TestPki {
+    /// Makes a new CA.
+    pub fn new() -> Result<TestPki> {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "moteOS test CA");
+        ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let ca_key = rcgen::KeyPair::generate()?;
+        let ca_pem = ca_params.self_signed(&ca_key)?.pem();
+        Ok(TestPki { ca_pem, ca_params, ca_key })
+    }
+
+    /// A server certificate chain and key of the given kind.
+    pub fn server_cert(
+        &self,
+        kind: CertKind,
+    ) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
+        let name = if kind == CertKind::WrongHost { "other.moteos.test" } else { TEST_HOST };
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()])?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let now = time::OffsetDateTime::now_utc();
+        if kind == CertKind::Expired {
+            params.not_before = now - time::Duration::days(400);
+            params.not_after = now - time::Duration::days(30);
+        } else {
+            params.not_before = now - time::Duration::days(1);
+            params.not_after = now + time::Duration::days(30);
+        }
+        let key = rcgen::KeyPair::generate()?;
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params.signed_by(&key, &issuer)?;
+        let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        Ok((vec![cert.der().clone()], key_der))
+    }
+}
+
+/// An HTTPS server on 127.0.0.1 presenting one certificate.
+#[derive(Debug)]
+pub struct HttpsServer {
+    /// The port it listens on.
+    pub port: u16,
+    /// Handshakes that failed on the server side (e.g. the client sent an alert).
+    pub failed_handshakes: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HttpsServer {
+    /// Serves `routes` over TLS with `cert`.
+    pub fn start(
+        routes: Routes,
+        cert: (Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>),
+    ) -> Result<HttpsServer> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::ALL_VERSIONS)?
+            .with_no_client_auth()
+            .with_single_cert(cert.0, cert.1)?;
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, failed2) = (Arc::clone(&stop), Arc::clone(&failed));
+        let routes = Arc::new(routes);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (config, routes, log, failed) =
+                    (Arc::clone(&config), Arc::clone(&routes), Arc::clone(&log), Arc::clone(&failed2));
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                    let mut tls = rustls::StreamOwned::new(conn, stream);
+                    if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.push(e.to_string());
+                        }
+                        return;
+                    }
+                    let _ = serve_on(&mut tls, &routes, &log);
+                    tls.conn.send_close_notify();
+                    let _ = tls.conn.complete_io(&mut tls.sock);
+                });
+            }
+        });
+        Ok(HttpsServer { port, failed_handshakes: failed, stop })
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
 /// Deterministic pseudo-random test data.
 pub fn test_payload(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed | 1;
@@ -237,7 +368,8 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// A config that asks for DHCP and adds the test DNS server.
-pub const NETWORK_TEST_CONFIG: &str = "[provider]\nactive = \"local\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n";
+pub const NETWORK_TEST_CONFIG: &str =
+    "[provider]\nactive = \"local\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n";
 
 /// The servers every network test and benchmark shares (DNS must own UDP port 53).
 pub struct TestServers {
@@ -271,3 +403,34 @@ pub fn shared() -> Result<&'static TestServers> {
     started.as_ref().map_err(|e| anyhow::anyhow!("test servers: {e}"))
 }
 
+/// The HTTPS servers the TLS tests share: one per certificate kind.
+#[derive(Debug)]
+pub struct TlsServers {
+    /// The CA that signed the good and expired certificates.
+    pub pki: TestPki,
+    /// Valid certificate for [`TEST_HOST`].
+    pub good: HttpsServer,
+    /// Valid certificate for another name.
+    pub wrong_host: HttpsServer,
+    /// Expired certificate for [`TEST_HOST`].
+    pub expired: HttpsServer,
+}
+
+/// Starts (once) the HTTPS servers, serving the same routes as the plain server.
+pub fn shared_tls() -> Result<&'static TlsServers> {
+    static SERVERS: OnceLock<std::result::Result<TlsServers, String>> = OnceLock::new();
+    let started = SERVERS.get_or_init(|| {
+        let start = || -> Result<TlsServers> {
+            let blob = Arc::new(test_payload(BLOB_LEN, 0x6d6f_7465));
+            let routes =
+                || -> Routes { HashMap::from([("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob)))]) };
+            let pki = TestPki::new()?;
+            let good = HttpsServer::start(routes(), pki.server_cert(CertKind::Good)?)?;
+            let wrong_host = HttpsServer::start(routes(), pki.server_cert(CertKind::WrongHost)?)?;
+            let expired = HttpsServer::start(routes(), pki.server_cert(CertKind::Expired)?)?;
+            Ok(TlsServers { pki, good, wrong_host, expired })
+        };
+        start().map_err(|e| format!("{e:#}"))
+    });
+    started.as_ref().map_err(|e| anyhow::anyhow!("TLS test servers: {e}"))
+}

@@ -57,6 +57,21 @@ fn is_not_found(e: &FsError) -> bool {
         || matches!(io.context, IoErrorContext::OpenError) && io.uefi_error.status() == Status::NOT_FOUND)
 }
 
+/// Reads the files the configuration points at (today: `[tls] extra_ca_file`).
+/// The config is only peeked at here; the kernel parses it again and reports
+/// its problems, so a broken file simply names nothing.
+pub fn referenced_files(config_file: &FileLoad) -> Option<(alloc::string::String, FileLoad)> {
+    let FileLoad::Loaded(bytes) = config_file else { return None };
+    let named = config::parse_bytes(bytes).ok()?.tls.extra_ca_file?;
+    // UEFI paths use backslashes from the volume root; accept `/moteos/ca.pem` too.
+    let mut path: alloc::string::String = named.chars().map(|c| if c == '/' { '\\' } else { c }).collect();
+    if !path.starts_with('\\') {
+        path.insert(0, '\\');
+    }
+    let load = read_optional(&path);
+    Some((path, load))
+}
+
 /// Reads the test switches; unknown words are logged and ignored.
 pub fn boot_options() -> BootOptions {
     let mut options = BootOptions::default();

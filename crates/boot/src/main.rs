@@ -53,6 +53,7 @@ fn main() -> Status {
     let boot_time = read_clock();
     let entropy = entropy::gather();
     let config_file = files::read_optional(files::CONFIG_PATH);
+    let extra_ca_file = files::referenced_files(&config_file);
     let options = files::boot_options();
 
     info!("boot: exiting boot services");
@@ -62,7 +63,17 @@ fn main() -> Status {
     let map = unsafe { boot::exit_boot_services(None) };
     let memory_map = memory_map::convert(&map);
 
-    kernel::start(BootInfo { memory_map, framebuffer, rsdp, boot_time, entropy, config_file, firmware, options })
+    kernel::start(BootInfo {
+        memory_map,
+        framebuffer,
+        rsdp,
+        boot_time,
+        entropy,
+        config_file,
+        extra_ca_file,
+        firmware,
+        options,
+    })
 }
 
 /// The ACPI 2.0+ RSDP if published, else the ACPI 1.0 one.

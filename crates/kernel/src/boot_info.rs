@@ -23,6 +23,8 @@ pub struct BootInfo {
     pub entropy: Entropy,
     /// `\moteos\config.toml` from the boot partition, raw bytes.
     pub config_file: FileLoad,
+    /// The PEM bundle named by `[tls] extra_ca_file`, if the config names one.
+    pub extra_ca_file: Option<(String, FileLoad)>,
     /// Firmware vendor string and revision, for the log.
     pub firmware: String,
     /// Boot options baked into the image (see [`BootOptions`]).

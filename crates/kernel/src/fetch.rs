@@ -4,8 +4,10 @@
 
 use crate::network::Network;
 use crate::time;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use http::{Request, ResponseEvent, ResponseParser, TimeoutTracker, Timeouts, Url};
 use log::{info, warn};
@@ -17,19 +19,82 @@ enum Step {
     WaitingForNetwork,
     Resolving(DnsQuery),
     Connecting(TcpHandle),
-    Sending {
-        handle: TcpHandle,
-        request: Vec<u8>,
-        sent: usize,
-    },
-    Receiving(TcpHandle),
+    /// Connected: the request is queued in `Conn::pending` (plain) or in the TLS
+    /// session (which sends it once its handshake completes).
+    Exchanging(Conn),
     Finished,
+}
+
+/// A TCP connection, plain or wrapped in TLS.
+struct Conn {
+    handle: TcpHandle,
+    tls: Option<Box<tls::TlsSession>>,
+    /// Bytes (plaintext or ciphertext) waiting for room in the TCP send buffer.
+    pending: Vec<u8>,
+    sent: usize,
+    handshake_logged: bool,
+    connected_ms: u64,
+}
+
+impl Conn {
+    /// Moves queued output into TCP as far as it goes.
+    fn pump_out(&mut self, stack: &mut net::NetStack<crate::drivers::nic::NicDevice>) -> Result<(), String> {
+        if let Some(session) = self.tls.as_mut() {
+            self.pending.extend(session.take_outgoing());
+        }
+        while self.sent < self.pending.len() {
+            let n = stack.send(self.handle, &self.pending[self.sent..]).map_err(|e| format!("{e}"))?;
+            if n == 0 {
+                break;
+            }
+            self.sent += n;
+        }
+        if self.sent == self.pending.len() {
+            self.pending.clear();
+            self.sent = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads what TCP has into `plain` (decrypting if needed). Returns true when the
+    /// server closed the connection.
+    fn pump_in(
+        &mut self,
+        stack: &mut net::NetStack<crate::drivers::nic::NicDevice>,
+        plain: &mut Vec<u8>,
+    ) -> Result<bool, String> {
+        let mut buffer = [0u8; 8192];
+        let mut closed = false;
+        loop {
+            match stack.recv(self.handle, &mut buffer) {
+                Ok(0) => break,
+                Ok(n) => match self.tls.as_mut() {
+                    Some(session) => session.feed(&buffer[..n]),
+                    None => plain.extend_from_slice(&buffer[..n]),
+                },
+                Err(NetError::ConnectionClosed { .. }) => {
+                    closed = true;
+                    break;
+                }
+                Err(e) => return Err(format!("{e}")),
+            }
+        }
+        if let Some(session) = self.tls.as_mut() {
+            session.process().map_err(|e| format!("{e}"))?;
+            let start = plain.len();
+            plain.resize(start + session.available(), 0);
+            let got = session.read(&mut plain[start..]);
+            plain.truncate(start + got);
+        }
+        Ok(closed)
+    }
 }
 
 /// One download in progress.
 pub struct Fetch {
     text: String,
     url: Url,
+    tls: Option<Arc<tls::rustls::ClientConfig>>,
     step: Step,
     parser: ResponseParser,
     hasher: Sha256,
@@ -49,16 +114,17 @@ impl core::fmt::Debug for Fetch {
 const NETWORK_WAIT_MS: u64 = 60_000;
 
 impl Fetch {
-    /// Plans a download; bad URLs are reported and yield `None`.
-    pub fn new(text: &str) -> Option<Fetch> {
+    /// Plans a download; bad URLs are reported and yield `None`. `https://` needs
+    /// a TLS configuration; there is never a fallback to plain HTTP.
+    pub fn new(text: &str, tls: Option<Arc<tls::rustls::ClientConfig>>) -> Option<Fetch> {
         let url = match Url::parse(text) {
-            Ok(url) if !url.is_tls() => url,
-            Ok(_) => {
-                warn!("fetch: {text}: https is not available yet");
+            Ok(url) if url.is_tls() && tls.is_none() => {
+                warn!("fetch: failed: {text}: TLS is not available (see the tls: lines above)");
                 return None;
             }
+            Ok(url) => url,
             Err(e) => {
-                warn!("fetch: {text}: {e}");
+                warn!("fetch: failed: {text}: {e}");
                 return None;
             }
         };
@@ -66,6 +132,7 @@ impl Fetch {
         Some(Fetch {
             text: String::from(text),
             url,
+            tls,
             step: Step::WaitingForNetwork,
             parser: ResponseParser::new(false),
             hasher: Sha256::new(),
@@ -87,7 +154,16 @@ impl Fetch {
             Ok(moved) => moved,
             Err(why) => {
                 warn!("fetch: failed: {}: {why}", self.text);
-                if let Step::Connecting(h) | Step::Sending { handle: h, .. } | Step::Receiving(h) = self.step {
+                let handle = match &mut self.step {
+                    Step::Connecting(h) => Some(*h),
+                    Step::Exchanging(conn) => {
+                        // Send the TLS alert explaining the refusal, then drop the connection.
+                        let _ = conn.pump_out(network.stack());
+                        Some(conn.handle)
+                    }
+                    _ => None,
+                };
+                if let Some(h) = handle {
                     let _ = network.stack().abort(h);
                     let _ = network.stack().release(h);
                 }
@@ -132,60 +208,76 @@ impl Fetch {
                     TcpState::Established => {
                         self.timeouts.on_connected(now);
                         let request = Request::get(self.url.clone()).encode().map_err(|e| format!("{e}"))?;
-                        self.step = Step::Sending { handle, request, sent: 0 };
+                        let mut conn = Conn {
+                            handle,
+                            tls: None,
+                            pending: Vec::new(),
+                            sent: 0,
+                            handshake_logged: false,
+                            connected_ms: now,
+                        };
+                        match self.tls.as_ref().filter(|_| self.url.is_tls()) {
+                            Some(config) => {
+                                let mut session = tls::TlsSession::new(Arc::clone(config), self.url.host())
+                                    .map_err(|e| format!("{e}"))?;
+                                // Queued until the handshake completes, then encrypted.
+                                session.write(&request).map_err(|e| format!("{e}"))?;
+                                conn.tls = Some(Box::new(session));
+                            }
+                            None => conn.pending = request,
+                        }
+                        conn.pump_out(stack)?;
+                        self.step = Step::Exchanging(conn);
                         Ok(true)
                     }
                     other => Err(format!("connection failed ({other:?})")),
                 }
             }
-            Step::Sending { handle, request, sent } => {
-                let handle = *handle;
-                *sent += stack.send(handle, &request[*sent..]).map_err(|e| format!("{e}"))?;
-                if *sent == request.len() {
-                    self.step = Step::Receiving(handle);
+            Step::Exchanging(conn) => {
+                let mut plain = Vec::new();
+                let closed = conn.pump_in(stack, &mut plain)?;
+                conn.pump_out(stack)?;
+                if let Some(session) = conn.tls.as_ref()
+                    && !conn.handshake_logged
+                    && !session.is_handshaking()
+                    && let Some((version, suite)) = session.negotiated()
+                {
+                    conn.handshake_logged = true;
+                    info!(
+                        "fetch: TLS {version:?} with {} ({suite}), certificate verified; handshake {} ms",
+                        self.url.host(),
+                        now.saturating_sub(conn.connected_ms)
+                    );
                 }
-                Ok(true)
-            }
-            Step::Receiving(handle) => {
-                let handle = *handle;
-                let mut buffer = [0u8; 8192];
-                let mut moved = false;
-                loop {
-                    match stack.recv(handle, &mut buffer) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            moved = true;
-                            self.first_byte_ms.get_or_insert(now);
-                            self.timeouts.on_bytes(now);
-                            let (status, hasher) = (&mut self.status, &mut self.hasher);
-                            self.parser
-                                .feed(&buffer[..n], &mut |event| match event {
-                                    ResponseEvent::Head(head) => *status = head.status,
-                                    ResponseEvent::Body(bytes) => hasher.update(bytes),
-                                    ResponseEvent::End => {}
-                                })
-                                .map_err(|e| format!("{e}"))?;
-                        }
-                        Err(NetError::ConnectionClosed { .. }) => {
-                            let (status, hasher) = (&mut self.status, &mut self.hasher);
-                            self.parser
-                                .finish(&mut |event| match event {
-                                    ResponseEvent::Head(head) => *status = head.status,
-                                    ResponseEvent::Body(bytes) => hasher.update(bytes),
-                                    ResponseEvent::End => {}
-                                })
-                                .map_err(|e| format!("{e}"))?;
-                            break;
-                        }
-                        Err(e) => return Err(format!("{e}")),
-                    }
+                let moved = !plain.is_empty() || closed;
+                if !plain.is_empty() {
+                    self.first_byte_ms.get_or_insert(now);
+                    self.timeouts.on_bytes(now);
+                }
+                let (status, hasher) = (&mut self.status, &mut self.hasher);
+                let mut sink = |event: ResponseEvent<'_>| match event {
+                    ResponseEvent::Head(head) => *status = head.status,
+                    ResponseEvent::Body(bytes) => hasher.update(bytes),
+                    ResponseEvent::End => {}
+                };
+                self.parser.feed(&plain, &mut sink).map_err(|e| format!("{e}"))?;
+                if closed && !self.parser.is_done() {
+                    self.parser.finish(&mut sink).map_err(|e| format!("{e}"))?;
                 }
                 if self.parser.is_done() {
+                    let handle = conn.handle;
+                    if let Some(session) = conn.tls.as_mut() {
+                        session.close();
+                        let _ = conn.pump_out(stack);
+                    }
                     let _ = stack.close(handle);
                     let _ = stack.release(handle);
                     self.report(now);
                     self.step = Step::Finished;
                     return Ok(true);
+                }
+                if closed {
+                    return Err(String::from("the server closed the connection before the response was complete"));
                 }
                 if !moved {
                     self.timeouts.check(now).map_err(|e| format!("{e}"))?;

@@ -26,6 +26,7 @@ pub mod memory;
 mod network;
 mod panic;
 pub mod time;
+mod tls_setup;
 
 use alloc::format;
 use alloc::string::String;
@@ -117,6 +118,11 @@ pub fn start(info: BootInfo) -> ! {
         fp.sum
     );
 
+    // The CSPRNG behind TLS: keyed from the boot entropy, then stirred with
+    // timing jitter as the boot goes on.
+    tls::csprng::install_global(info.entropy.seed);
+    tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
+
     let setup = match arch::init_interrupts(info.rsdp) {
         Ok(setup) => setup,
         Err(why) => {
@@ -164,7 +170,9 @@ pub fn start(info: BootInfo) -> ! {
             (Vec::new(), None)
         }
     };
-    let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url)).collect();
+    tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
+    let tls_config = tls_setup::client_config(&info.extra_ca_file);
+    let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
 
     main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches })
 }
