@@ -469,17 +469,22 @@ fn tls_without_test_ca(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let tls = servers::shared_tls()?;
     let config = format!("{}\n[tls]\nextra_ca_file = \"/moteos/ca.pem\"\n", servers::NETWORK_TEST_CONFIG);
     let good = format!("https://{}:{}/blob-cl", servers::TEST_HOST, tls.good.port);
+    // https:// to a plain-HTTP port: the server answers with HTTP, not TLS.
+    let plain_port = format!("https://{}:{}/blob-cl", servers::TEST_HOST, servers::shared()?.http.port);
     let entries = [
         EspEntry::File("config.toml", config.into_bytes()),
         EspEntry::File(
             "ca.pem",
             b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n".to_vec(),
         ),
-        EspEntry::File("boot-options", format!("test-fetch={good}\n").into_bytes()),
+        EspEntry::File("boot-options", format!("test-fetch={good}\ntest-fetch={plain_port}\n").into_bytes()),
     ];
     let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
     let line = m.wait_for_line(&format!("fetch: failed: {good}:"), BOOT_TIMEOUT)?;
     ensure!(line.contains("TLS") && line.contains("trusted"), "unknown issuer not explained: {line}");
+    let not_tls = m.wait_for_line(&format!("fetch: failed: {plain_port}:"), Duration::from_secs(60))?;
+    ensure!(not_tls.contains("TLS"), "a plain-HTTP answer to https was not explained: {not_tls}");
+    println!("    {line}\n    {not_tls}");
     let log = m.serial_text();
     ensure!(log.contains("tls: \\moteos\\ca.pem") && log.contains("ignored"), "the corrupt CA file was not reported");
     ensure!(!log.contains(&format!("fetch: done: {good}")), "the download succeeded without the CA");

@@ -156,7 +156,13 @@ fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) 
 fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
+    if reader.read_line(&mut request_line).is_err() || !request_line.ends_with('\n') {
+        // Not HTTP (e.g. a TLS ClientHello): answer like a real server would.
+        let out = reader.get_mut();
+        out.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request")?;
+        out.flush()?;
+        return Ok(());
+    }
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -418,6 +424,8 @@ pub struct TlsServers {
 
 /// Starts (once) the HTTPS servers, serving the same routes as the plain server.
 pub fn shared_tls() -> Result<&'static TlsServers> {
+    // The guest finds the HTTPS servers through the test DNS server.
+    shared()?;
     static SERVERS: OnceLock<std::result::Result<TlsServers, String>> = OnceLock::new();
     let started = SERVERS.get_or_init(|| {
         let start = || -> Result<TlsServers> {

@@ -249,6 +249,12 @@ impl Fetch {
                         now.saturating_sub(conn.connected_ms)
                     );
                 }
+                if closed && conn.tls.as_ref().is_some_and(|s| s.is_handshaking()) {
+                    return Err(format!(
+                        "TLS: {} closed the connection during the handshake; is this an https:// port?",
+                        self.url.host()
+                    ));
+                }
                 let moved = !plain.is_empty() || closed;
                 if !plain.is_empty() {
                     self.first_byte_ms.get_or_insert(now);
