@@ -456,6 +456,13 @@ fn tls_verified_and_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()>
     );
     let expired_line = m.wait_for_line(&format!("fetch: failed: {expired}:"), Duration::from_secs(60))?;
     ensure!(expired_line.contains("TLS") && expired_line.contains("expired"), "expiry not explained: {expired_line}");
+    // The reason is on screen too (red text under the input field).
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("tls-refused");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-tls-refused", ctx.arch));
+    let stats = ScreenStats::of(&shot)?;
+    ensure!(stats.reddish_fraction > 0.0003, "the TLS refusal is not shown on screen");
     // The refusal happened in the handshake: the server saw it fail.
     let refused = tls.wrong_host.failed_handshakes.lock().map_err(|_| anyhow!("poisoned"))?.len();
     ensure!(refused > 0, "the wrong-host server never saw a failed handshake");

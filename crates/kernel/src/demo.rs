@@ -12,6 +12,7 @@ use tui::{FontSize, Rect, TextStyle, palette};
 pub struct TypingDemo {
     line: String,
     status: String,
+    notice: String,
     dirty: bool,
 }
 
@@ -21,7 +22,7 @@ const MAX_CHARS: usize = 200;
 impl TypingDemo {
     /// Starts with an empty line, drawn on the first redraw.
     pub fn new() -> Self {
-        Self { line: String::new(), status: String::new(), dirty: true }
+        Self { line: String::new(), status: String::new(), notice: String::new(), dirty: true }
     }
 
     /// Sets the status line shown above the input field (network state for now).
@@ -29,6 +30,15 @@ impl TypingDemo {
         if self.status != status {
             self.status.clear();
             self.status.push_str(status);
+            self.dirty = true;
+        }
+    }
+
+    /// Shows an error under the input field (the latest one wins).
+    pub fn set_notice(&mut self, notice: &str) {
+        if self.notice != notice {
+            self.notice.clear();
+            self.notice.push_str(notice);
             self.dirty = true;
         }
     }
@@ -79,6 +89,18 @@ impl TypingDemo {
             let width = canvas.text_width(&self.status, FontSize::Small);
             let x = field.x + field.w.saturating_sub(width) / 2;
             canvas.draw_text(x, status_y, &self.status, TextStyle::new(FontSize::Small, palette::MUTED));
+        }
+        // The latest error goes below the field, in the error colour.
+        let notice_y = field.bottom() + 12;
+        for y in notice_y..notice_y + small + 4 {
+            if let Some(bg) = canvas.pixel(0, y) {
+                canvas.fill_rect(Rect::new(0, y, w, 1), bg);
+            }
+        }
+        if !self.notice.is_empty() {
+            let width = canvas.text_width(&self.notice, FontSize::Small).min(w);
+            let x = w.saturating_sub(width) / 2;
+            canvas.draw_text(x, notice_y, &self.notice, TextStyle::new(FontSize::Small, palette::ERROR));
         }
         canvas.fill_rounded_rect(field, 10, palette::SURFACE);
         let x = field.x + 16;

@@ -102,6 +102,7 @@ pub struct Fetch {
     started_ms: u64,
     first_byte_ms: Option<u64>,
     timeouts: TimeoutTracker,
+    failure: Option<String>,
 }
 
 impl core::fmt::Debug for Fetch {
@@ -140,7 +141,13 @@ impl Fetch {
             started_ms: now,
             first_byte_ms: None,
             timeouts: TimeoutTracker::new(Timeouts::default(), now),
+            failure: None,
         })
+    }
+
+    /// Why the download failed, once (for the screen).
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
     }
 
     /// Whether the download has finished (successfully or not).
@@ -154,6 +161,7 @@ impl Fetch {
             Ok(moved) => moved,
             Err(why) => {
                 warn!("fetch: failed: {}: {why}", self.text);
+                self.failure = Some(why);
                 let handle = match &mut self.step {
                     Step::Connecting(h) => Some(*h),
                     Step::Exchanging(conn) => {

@@ -284,6 +284,10 @@ fn main_loop(devices: Devices) -> ! {
                 while fetch.step(net) {
                     net.poll();
                 }
+                // Failures reach the screen too, not only the serial log.
+                if let Some(why) = fetch.take_failure() {
+                    demo.set_notice(&why);
+                }
             }
             demo.set_status(net.status_line());
             let after = net.next_wake();
