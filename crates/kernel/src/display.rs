@@ -62,10 +62,10 @@ impl Display {
             self.canvas.encode_row_into(y, x0, x1, self.layout, &mut self.row[..count]);
             let offset = (y as usize * self.info.stride as usize + x0 as usize) * 4;
             let dst = (self.info.base as usize + offset) as *mut u32;
-            // SAFETY: `new` checked that stride * height * 4 bytes lie inside the
-            // framebuffer, and x1 <= width <= stride, y < height, so the row segment
-            // is in bounds. The framebuffer is identity-mapped memory that only this
-            // struct writes to; `row` is a separate heap buffer, so they don't overlap.
+            // `new` checked that stride * height * 4 bytes lie inside the framebuffer,
+            // and x1 <= width <= stride, y < height, so the row segment is in bounds.
+            // SAFETY: in bounds (above); the identity-mapped framebuffer is written only
+            // by this struct, and `row` is a separate heap buffer, so no overlap.
             unsafe { core::ptr::copy_nonoverlapping(self.row.as_ptr(), dst, count) };
         }
     }
