@@ -44,6 +44,11 @@ impl Ctx {
 
     /// Boots moteOS from a fresh image holding `entries`.
     pub fn boot_with(&self, entries: &[EspEntry], display: Display, nic: Nic) -> Result<Machine> {
+        self.boot_full(entries, display, nic, qemu::DEFAULT_MEMORY_MIB)
+    }
+
+    /// Boots moteOS from a fresh image holding `entries`, with `memory_mib` of RAM.
+    pub fn boot_full(&self, entries: &[EspEntry], display: Display, nic: Nic, memory_mib: u32) -> Result<Machine> {
         let esp = self.dir.path().join("esp");
         builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
         for entry in entries {
@@ -58,7 +63,7 @@ impl Ctx {
         }
         let disk = self.dir.path().join("disk.img");
         image::write_disk_image(&esp, &disk)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display, nic })
+        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
     }
 
     /// A path for a screenshot, inside this case's temporary folder.
@@ -83,6 +88,7 @@ fn cases() -> Vec<Case> {
         Case { name: "panic_screen", arches: BOTH, run: panic_screen },
         Case { name: "unreadable_config", arches: &[Arch::X86_64], run: unreadable_config },
         Case { name: "broken_config", arches: &[Arch::X86_64], run: broken_config },
+        Case { name: "too_little_memory", arches: &[Arch::X86_64], run: too_little_memory },
         Case { name: "no_display", arches: &[Arch::Aarch64], run: no_display },
         Case { name: "keyboard_to_screen", arches: BOTH, run: keyboard_to_screen },
         Case { name: "network_virtio_net", arches: BOTH, run: network_virtio_net },
@@ -261,6 +267,14 @@ fn broken_config(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
         "the broken config was not explained with its line"
     );
     ensure!(!log.contains("sk-ant-secret-1234"), "the API key leaked onto the serial console");
+    Ok(())
+}
+
+fn too_little_memory(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let m = slot.insert(ctx.boot_full(&[], Display::Headless, Nic::VirtioNet, 100)?);
+    m.wait_for_line("moteOS needs at least 64 MiB", BOOT_TIMEOUT)?;
+    m.wait_for_line("moteOS panic: not enough memory", Duration::from_secs(10))?;
+    ensure!(!m.serial_text().contains("moteOS ready"), "reported ready without enough memory");
     Ok(())
 }
 
