@@ -66,9 +66,14 @@ pub mod early {
 }
 
 /// Takes over the machine after `ExitBootServices`. Never returns.
+///
+/// # Panics
+/// If called twice: the second call would hand the same memory to the heap again.
 pub fn start(info: BootInfo) -> ! {
+    static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    assert!(!STARTED.swap(true, core::sync::atomic::Ordering::SeqCst), "kernel::start called twice");
     // SAFETY: boot services are gone, so conventional memory is ours; `boot`
-    // passes the final memory map, and this is the only call.
+    // passes the final memory map, and the guard above makes this the only call.
     let added = unsafe { allocator::claim_usable(&info.memory_map) };
     let summary = MemorySummary::of(&info.memory_map);
     let heap = allocator::stats();
