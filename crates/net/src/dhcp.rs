@@ -151,14 +151,7 @@ impl<D: Device> NetStack<D> {
             self.events.push(NetEvent::LeaseRenewed { lease_s });
             return false;
         }
-        self.set_address(Some(address), gateway);
-        self.state = NetState::Configured;
-        self.events.push(NetEvent::Configured {
-            address,
-            gateway,
-            dns_servers: self.dns_servers(),
-            lease_s: Some(lease_s),
-        });
+        self.become_configured(address, gateway, Some(lease_s));
         true
     }
 

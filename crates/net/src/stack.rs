@@ -116,14 +116,7 @@ impl<D: Device> NetStack<D> {
         }
         match config.mode {
             AddressMode::Static { address, gateway } => {
-                stack.set_address(Some(address), gateway);
-                stack.state = NetState::Configured;
-                stack.events.push(NetEvent::Configured {
-                    address,
-                    gateway,
-                    dns_servers: stack.dns_servers(),
-                    lease_s: None,
-                });
+                stack.become_configured(address, gateway, None);
             }
             AddressMode::Dhcp => {
                 let client = DhcpClient::new(&mut stack.sockets, config.hostname.as_deref(), now_ms);
@@ -222,6 +215,14 @@ impl<D: Device> NetStack<D> {
                 _ => None,
             }
         })
+    }
+
+    /// Takes `address` (from DHCP with `lease_s`, or static with `None`), marks the
+    /// stack configured and reports it.
+    pub(crate) fn become_configured(&mut self, address: Ipv4Cidr, gateway: Option<Ipv4Address>, lease_s: Option<u64>) {
+        self.set_address(Some(address), gateway);
+        self.state = NetState::Configured;
+        self.events.push(NetEvent::Configured { address, gateway, dns_servers: self.dns_servers(), lease_s });
     }
 
     /// Replaces the interface's address and default route (`None` removes them).
