@@ -1,0 +1,35 @@
+//! Model lists for the model picker.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Deserialize;
+
+use crate::provider::ProviderId;
+
+/// `{"data": [{"id": ...}, ...]}`: the shape of both dialects' model lists (and Ollama's,
+/// llama.cpp's and vLLM's OpenAI-style endpoints).
+pub(crate) fn parse_list(body: &[u8]) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Entry {
+        id: String,
+    }
+    #[derive(Deserialize)]
+    struct List {
+        data: Vec<Entry>,
+    }
+    let list: List = serde_json::from_slice(body).ok()?;
+    Some(list.data.into_iter().map(|e| e.id).filter(|id| !id.is_empty()).collect())
+}
+
+/// Models offered when the provider's list cannot be fetched (no network yet, a key
+/// without list permission). Current as of late 2025; the user can type any other name.
+pub fn builtin_models(id: ProviderId) -> &'static [&'static str] {
+    match id {
+        ProviderId::Anthropic => &["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"],
+        ProviderId::OpenAi => &["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"],
+        ProviderId::Groq => &["llama-3.3-70b-versatile", "llama-3.1-8b-instant"],
+        ProviderId::Xai => &["grok-4", "grok-3-mini"],
+        ProviderId::OpenAiCompatible => &[],
+    }
+}
