@@ -218,7 +218,9 @@ fn an_empty_reply_is_an_error_with_a_sentence() {
 
 #[test]
 fn error_bodies_become_sentences() {
-    let cases: &[(ProviderId, u16, &[(&str, &str)], &str, &str)] = &[
+    // (provider, status, extra headers, body, sentence)
+    type Case<'a> = (ProviderId, u16, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             ProviderId::Anthropic,
             401,
