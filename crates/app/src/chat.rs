@@ -1,0 +1,299 @@
+//! The conversation and the reply in progress.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use llm::{LlmError, Message, ReplyEvent, Role, Usage};
+
+/// The longest line accepted from the keyboard, in bytes (about a page of text).
+pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+
+/// Who an entry of the transcript comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// The person at the keyboard.
+    User,
+    /// The model.
+    Assistant,
+    /// moteOS itself: errors and notices, never sent to the model.
+    System,
+}
+
+/// Where an entry stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    /// Done and part of the conversation.
+    Complete,
+    /// The reply is arriving.
+    Streaming,
+    /// The reply stopped early (connection lost, cancelled, provider error); its text is
+    /// kept and stays in the conversation, marked so.
+    Cut,
+    /// The request failed before any reply: the words stay on screen but are not sent
+    /// again, so the next message starts clean.
+    NotSent,
+}
+
+/// One block of the transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Who wrote it.
+    pub who: Who,
+    /// The text so far.
+    pub text: String,
+    /// Where it stands.
+    pub state: EntryState,
+}
+
+/// Why a line was not sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// Nothing but whitespace.
+    Empty,
+    /// A reply is still arriving.
+    Busy,
+    /// Longer than [`MAX_INPUT_BYTES`].
+    TooLong,
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SubmitError::Empty => "type a message first",
+            SubmitError::Busy => "a reply is still arriving: wait for it or press Ctrl+C to stop it",
+            SubmitError::TooLong => "the message is too long (16 KiB at most)",
+        })
+    }
+}
+
+/// A conversation with one model.
+#[derive(Clone, Debug)]
+pub struct Chat {
+    system: Option<String>,
+    budget: usize,
+    entries: Vec<Entry>,
+    /// Index of the user entry whose reply is awaited, and of its reply entry.
+    pending: Option<(usize, usize)>,
+    usage: Option<Usage>,
+    generation: u64,
+}
+
+impl Chat {
+    /// An empty chat with an optional system prompt and a context budget in estimated
+    /// tokens for what is sent (older turns beyond it are left out of requests).
+    pub fn new(system: Option<String>, context_budget: usize) -> Self {
+        Chat { system, budget: context_budget, entries: Vec::new(), pending: None, usage: None, generation: 0 }
+    }
+
+    /// The system prompt.
+    pub fn system(&self) -> Option<&str> {
+        self.system.as_deref()
+    }
+
+    /// Everything to show, oldest first.
+    pub fn transcript(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Whether a reply is awaited.
+    pub fn is_busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Token counts of the last reply, as reported by the provider.
+    pub fn last_usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Counts every change to the transcript, so a screen knows when to redraw.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Adds a user line and starts waiting for the reply. The caller then sends
+    /// [`request_messages`](Self::request_messages).
+    pub fn submit(&mut self, line: &str) -> Result<(), SubmitError> {
+        let line = line.trim();
+        if self.is_busy() {
+            return Err(SubmitError::Busy);
+        }
+        if line.is_empty() {
+            return Err(SubmitError::Empty);
+        }
+        if line.len() > MAX_INPUT_BYTES {
+            return Err(SubmitError::TooLong);
+        }
+        self.entries.push(Entry { who: Who::User, text: String::from(line), state: EntryState::Complete });
+        self.entries.push(Entry { who: Who::Assistant, text: String::new(), state: EntryState::Streaming });
+        self.pending = Some((self.entries.len() - 2, self.entries.len() - 1));
+        self.usage = None;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// The turns to send for the awaited reply: every exchange that reached the model,
+    /// trimmed to the context budget, ending with the pending user line.
+    pub fn request_messages(&self) -> Vec<Message> {
+        let end = self.pending.map_or(self.entries.len(), |(_, reply)| reply);
+        let messages: Vec<Message> = self.entries[..end]
+            .iter()
+            .filter(|e| !matches!(e.state, EntryState::NotSent | EntryState::Streaming))
+            .filter(|e| !(e.who == Who::Assistant && e.text.is_empty()))
+            .filter_map(|e| match e.who {
+                Who::User => Some(Message { role: Role::User, content: e.text.clone() }),
+                Who::Assistant => Some(Message { role: Role::Assistant, content: e.text.clone() }),
+                Who::System => None,
+            })
+            .collect();
+        let first = llm::trim_to_budget(&messages, self.system.as_deref(), self.budget);
+        messages[first..].to_vec()
+    }
+
+    /// Applies one event of the streaming reply. Returns the error to show when the
+    /// reply failed (it is also added to the transcript as a notice).
+    pub fn on_reply(&mut self, event: &ReplyEvent) -> Option<LlmError> {
+        let (user, reply) = self.pending?;
+        match event {
+            ReplyEvent::Text(text) => {
+                self.entries[reply].text.push_str(text);
+                self.generation += 1;
+                None
+            }
+            ReplyEvent::Usage(usage) => {
+                self.usage = Some(*usage);
+                None
+            }
+            ReplyEvent::Finished(_) => {
+                self.entries[reply].state = EntryState::Complete;
+                self.pending = None;
+                self.generation += 1;
+                None
+            }
+            ReplyEvent::Failed(error) => {
+                self.end_early(user, reply);
+                self.notice(&alloc::format!("{error}"));
+                Some(error.clone())
+            }
+            ReplyEvent::Skipped(_) => None,
+        }
+    }
+
+    /// Stops waiting for the reply (Ctrl+C, or the network went away). Text already
+    /// received is kept and marked cut.
+    pub fn cancel(&mut self, why: &str) {
+        if let Some((user, reply)) = self.pending {
+            self.end_early(user, reply);
+            self.notice(why);
+        }
+    }
+
+    /// Adds a line from moteOS itself (an error, a hint) to the transcript.
+    pub fn notice(&mut self, text: &str) {
+        self.entries.push(Entry { who: Who::System, text: String::from(text), state: EntryState::Complete });
+        self.generation += 1;
+    }
+
+    fn end_early(&mut self, user: usize, reply: usize) {
+        if self.entries[reply].text.is_empty() {
+            // Nothing came back: the question stays on screen but is not resent.
+            self.entries.remove(reply);
+            self.entries[user].state = EntryState::NotSent;
+        } else {
+            self.entries[reply].state = EntryState::Cut;
+        }
+        self.pending = None;
+        self.generation += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llm::{ErrorKind, FinishReason};
+
+    fn failed(kind: ErrorKind) -> ReplyEvent {
+        ReplyEvent::Failed(LlmError::new("Anthropic", kind, Some(401), "invalid x-api-key"))
+    }
+
+    #[test]
+    fn a_reply_streams_into_the_transcript() {
+        let mut chat = Chat::new(Some(String::from("be brief")), 10_000);
+        chat.submit("  hello  ").unwrap();
+        assert!(chat.is_busy());
+        assert_eq!(chat.request_messages(), [Message::user("hello")]);
+        chat.on_reply(&ReplyEvent::Text(String::from("Hi")));
+        chat.on_reply(&ReplyEvent::Text(String::from(" there")));
+        assert_eq!(chat.transcript()[1].state, EntryState::Streaming);
+        chat.on_reply(&ReplyEvent::Finished(FinishReason::Stop));
+        assert!(!chat.is_busy());
+        assert_eq!(
+            chat.transcript()[1],
+            Entry { who: Who::Assistant, text: "Hi there".into(), state: EntryState::Complete }
+        );
+        chat.submit("again").unwrap();
+        assert_eq!(
+            chat.request_messages(),
+            [Message::user("hello"), Message::assistant("Hi there"), Message::user("again")]
+        );
+    }
+
+    #[test]
+    fn a_failed_request_keeps_the_words_but_does_not_resend_them() {
+        let mut chat = Chat::new(None, 10_000);
+        chat.submit("first").unwrap();
+        let error = chat.on_reply(&failed(ErrorKind::Unauthorized)).expect("the error is returned");
+        assert_eq!(error.kind, ErrorKind::Unauthorized);
+        assert!(!chat.is_busy());
+        assert_eq!(chat.transcript()[0].state, EntryState::NotSent);
+        assert_eq!(chat.transcript()[1].who, Who::System);
+        assert!(chat.transcript()[1].text.contains("refused the API key"));
+        chat.submit("second").unwrap();
+        assert_eq!(chat.request_messages(), [Message::user("second")]);
+    }
+
+    #[test]
+    fn a_cut_reply_keeps_its_text_and_stays_in_the_conversation() {
+        let mut chat = Chat::new(None, 10_000);
+        chat.submit("q").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("partial")));
+        chat.on_reply(&failed(ErrorKind::Cut));
+        assert_eq!(chat.transcript()[1].state, EntryState::Cut);
+        assert_eq!(chat.transcript()[1].text, "partial");
+        chat.submit("go on").unwrap();
+        assert_eq!(
+            chat.request_messages(),
+            [Message::user("q"), Message::assistant("partial"), Message::user("go on")]
+        );
+    }
+
+    #[test]
+    fn cancel_and_bad_lines() {
+        let mut chat = Chat::new(None, 10_000);
+        assert_eq!(chat.submit("   "), Err(SubmitError::Empty));
+        assert_eq!(chat.submit(&"x".repeat(MAX_INPUT_BYTES + 1)), Err(SubmitError::TooLong));
+        chat.submit("q").unwrap();
+        assert_eq!(chat.submit("q2"), Err(SubmitError::Busy));
+        chat.cancel("stopped");
+        assert!(!chat.is_busy());
+        assert_eq!(chat.transcript().last().map(|e| e.text.as_str()), Some("stopped"));
+        // Events after the end are ignored.
+        assert_eq!(chat.on_reply(&failed(ErrorKind::Cut)), None);
+    }
+
+    #[test]
+    fn long_chats_are_trimmed_from_the_oldest_turn() {
+        let mut chat = Chat::new(None, 200);
+        for i in 0..50 {
+            chat.submit(&alloc::format!("question {i} {}", "x".repeat(100))).unwrap();
+            chat.on_reply(&ReplyEvent::Text("y".repeat(100)));
+            chat.on_reply(&ReplyEvent::Finished(FinishReason::Stop));
+        }
+        chat.submit("last").unwrap();
+        let sent = chat.request_messages();
+        assert!(sent.len() < 10, "{}", sent.len());
+        assert_eq!(sent.first().map(|m| m.role), Some(Role::User));
+        assert_eq!(sent.last(), Some(&Message::user("last")));
+        assert_eq!(chat.transcript().len(), 102, "the screen keeps everything");
+    }
+}
