@@ -8,6 +8,7 @@
 use crate::arch::Arch;
 use crate::builder;
 use crate::image;
+use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
 use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
 use crate::servers::{self, BLOB_LEN};
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -99,6 +100,8 @@ fn cases() -> Vec<Case> {
         Case { name: "serial_input", arches: BOTH, run: serial_input },
         Case { name: "sleep_matches_host_clock", arches: BOTH, run: sleep_matches_host_clock },
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
+        Case { name: "chat_anthropic_serial_and_keys", arches: BOTH, run: chat_anthropic_serial_and_keys },
+        Case { name: "chat_openai_compatible_https", arches: BOTH, run: chat_openai_compatible_https },
     ]
 }
 
@@ -577,4 +580,133 @@ fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
     ensure!(channels >= 3, "unexpected screenshot colour type {:?}", frame.color_type);
     let pixels = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
     Ok((frame.width, frame.height, pixels))
+}
+
+/// A config that makes `provider` answer from `base_url` with the mock's key.
+fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
+    format!(
+        "[provider]\nactive = \"{provider}\"\n\n[providers.{provider}]\napi_key = \"{MOCK_KEY}\"\nmodel = \"{model}\"\n\
+         base_url = \"{base_url}\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n"
+    )
+}
+
+/// The JSON body of a recorded request.
+fn json_body(request: &servers::RecordedRequest) -> Result<serde_json::Value> {
+    serde_json::from_slice(&request.body).context("the guest sent a body that is not JSON")
+}
+
+fn header<'a>(request: &'a servers::RecordedRequest, name: &str) -> Option<&'a str> {
+    request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The line-mode chat on the serial console against the Anthropic mock: a streamed reply,
+/// then 401, a mid-stream error and a garbage event, each with its sentence while the
+/// conversation carries on; then a message typed on the keyboard, with the reply on screen.
+fn chat_anthropic_serial_and_keys(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let mock = MockLlm::start(Dialect::Anthropic, None)?;
+    let config = chat_config("anthropic", &format!("http://10.0.2.2:{}", mock.port), "claude-mock");
+    let m = slot.insert(ctx.boot(&[EspEntry::File("config.toml", config.into_bytes())], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let timeout = Duration::from_secs(60);
+
+    m.send_serial(b"hello moteOS\r")?;
+    let reply = mock_llm::expected_reply(Dialect::Anthropic, 1, "hello moteOS", 1);
+    m.wait_for(&format!("assistant: {reply}"), timeout).context("the first reply did not stream to serial")?;
+    let done = m.wait_for_line("chat: reply complete", timeout)?;
+    println!("    {}", done.trim());
+
+    m.send_serial(b"trigger-401 please\r")?;
+    let line = m.wait_for_line("chat: error: Anthropic refused the API key (HTTP 401)", timeout)?;
+    ensure!(line.contains("invalid x-api-key"), "the API's message is missing: {line}");
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("chat-401");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-chat-401", ctx.arch));
+    ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the 401 is not shown on screen");
+
+    m.send_serial(b"trigger-midstream now\r")?;
+    m.wait_for("assistant: Partial answer before the failure", timeout)?;
+    m.wait_for_line("chat: error: Anthropic stopped the reply with an error: Overloaded", timeout)?;
+
+    m.send_serial(b"trigger-garbage ok\r")?;
+    // The 401 question is not resent; the cut reply is: 5 turns.
+    let reply = mock_llm::expected_reply(Dialect::Anthropic, 2, "trigger-garbage ok", 5);
+    m.wait_for(&format!("assistant: {reply}"), timeout).context("garbage in the stream broke the reply")?;
+    m.wait_for("chat: skipped", timeout)?;
+
+    // The keyboard path: the same chat, typed on the emulated keyboard.
+    let before = ctx.screenshot_path("chat-before-keys");
+    std::thread::sleep(Duration::from_millis(300));
+    m.screendump(&before)?;
+    m.send_keys(&["h", "i", "ret"])?;
+    let reply = mock_llm::expected_reply(Dialect::Anthropic, 3, "hi", 7);
+    m.wait_for(&format!("assistant: {reply}"), timeout).context("the typed message got no reply")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let after = ctx.screenshot_path("chat-after-keys");
+    m.screendump(&after)?;
+    keep_screenshot(&after, &format!("{}-chat", ctx.arch));
+    let changed = ScreenStats::changed_pixels(&before, &after)?;
+    ensure!(changed > 2000, "the reply changed only {changed} pixels on screen");
+
+    let log = m.serial_text();
+    ensure!(!log.contains(MOCK_KEY), "the API key appeared on the serial console");
+    let requests = mock.recorded();
+    ensure!(requests.len() == 5, "the mock saw {} requests, expected 5", requests.len());
+    for request in &requests {
+        ensure!(request.request_line.starts_with("POST /v1/messages "), "wrong request: {}", request.request_line);
+        ensure!(header(request, "x-api-key") == Some(MOCK_KEY), "x-api-key missing or wrong");
+        ensure!(header(request, "anthropic-version") == Some("2023-06-01"), "anthropic-version missing");
+        let body = json_body(request)?;
+        ensure!(body["model"] == "claude-mock" && body["stream"] == true, "wrong body: {body}");
+        ensure!(body["max_tokens"].as_u64().is_some(), "max_tokens missing: {body}");
+    }
+    let last = json_body(&requests[4])?;
+    let turns: Vec<&str> =
+        last["messages"].as_array().into_iter().flatten().filter_map(|m| m["content"].as_str()).collect();
+    ensure!(
+        turns.first() == Some(&"hello moteOS")
+            && turns.contains(&"Partial answer before the failure")
+            && !turns.iter().any(|t| t.contains("trigger-401"))
+            && turns.last() == Some(&"hi"),
+        "the conversation sent is wrong: {turns:?}"
+    );
+    Ok(())
+}
+
+/// An OpenAI-compatible server over HTTPS (test CA, name through the test DNS server).
+fn chat_openai_compatible_https(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let tls = servers::shared_tls()?;
+    let mock =
+        MockLlm::start(Dialect::OpenAi, Some(servers::server_config(tls.pki.server_cert(servers::CertKind::Good)?)?))?;
+    let base = format!("https://{}:{}/v1", servers::TEST_HOST, mock.port);
+    let config = format!(
+        "{}\n[tls]\nextra_ca_file = \"\\\\moteos\\\\ca.pem\"\n",
+        chat_config("openai-compatible", &base, "llama-mock")
+    );
+    let entries = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        EspEntry::File("ca.pem", tls.pki.ca_pem.clone().into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    m.send_serial(b"hello over TLS\r")?;
+    let reply = mock_llm::expected_reply(Dialect::OpenAi, 1, "hello over TLS", 1);
+    m.wait_for(&format!("assistant: {reply}"), Duration::from_secs(90)).context("no reply over HTTPS")?;
+    let done = m.wait_for_line("chat: reply complete", Duration::from_secs(30))?;
+    ensure!(done.contains("tokens"), "usage missing: {done}");
+    let log = m.serial_text();
+    ensure!(
+        log.contains("chat: TLS") && log.contains("certificate verified"),
+        "the chat did not go through verified TLS"
+    );
+    ensure!(!log.contains(MOCK_KEY), "the API key appeared on the serial console");
+    let requests = mock.recorded();
+    let request = requests.first().context("the mock saw no request")?;
+    ensure!(request.request_line.starts_with("POST /v1/chat/completions "), "{}", request.request_line);
+    ensure!(header(request, "authorization") == Some(&format!("Bearer {MOCK_KEY}")), "Authorization missing or wrong");
+    let body = json_body(request)?;
+    ensure!(body["model"] == "llama-mock" && body["stream"] == true, "wrong body: {body}");
+    ensure!(body["messages"][0]["content"] == "hello over TLS", "wrong messages: {body}");
+    println!("    {}", done.trim());
+    Ok(())
 }

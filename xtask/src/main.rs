@@ -6,6 +6,7 @@ mod bench;
 mod builder;
 mod e2e;
 mod image;
+mod mock_llm;
 mod qemu;
 mod servers;
 mod setup;

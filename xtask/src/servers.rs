@@ -291,6 +291,18 @@ impl TestPki {
     }
 }
 
+/// A rustls server configuration presenting `cert` (TLS 1.2 and 1.3).
+pub fn server_config(
+    cert: (Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>),
+) -> Result<Arc<rustls::ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)?
+        .with_no_client_auth()
+        .with_single_cert(cert.0, cert.1)?;
+    Ok(Arc::new(config))
+}
+
 /// An HTTPS server on 127.0.0.1 presenting one certificate.
 #[derive(Debug)]
 pub struct HttpsServer {
@@ -307,12 +319,7 @@ impl HttpsServer {
         routes: Routes,
         cert: (Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>),
     ) -> Result<HttpsServer> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(rustls::ALL_VERSIONS)?
-            .with_no_client_auth()
-            .with_single_cert(cert.0, cert.1)?;
-        let config = Arc::new(config);
+        let config = server_config(cert)?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));

@@ -5,6 +5,5 @@
 #![no_std]
 #![warn(missing_docs)]
 
-extern crate alloc;
 
 pub mod tokenizer;

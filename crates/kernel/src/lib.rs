@@ -15,10 +15,11 @@ mod acpi_tables;
 pub mod allocator;
 pub mod arch;
 pub mod boot_info;
-mod demo;
+mod chat;
 pub mod display;
 mod drivers;
 pub mod events;
+mod exchange;
 mod fetch;
 mod input;
 mod logger;
@@ -178,8 +179,9 @@ pub fn start(info: BootInfo) -> ! {
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
+    let chat = chat::ChatTask::new(settings.as_ref(), tls_config);
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches })
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
 }
 
 /// What the main loop drives.
@@ -188,6 +190,7 @@ struct Devices {
     keyboards: Vec<drivers::virtio_input::VirtioKeyboard>,
     network: Option<network::Network>,
     fetches: Vec<fetch::Fetch>,
+    chat: chat::ChatTask,
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
@@ -253,11 +256,10 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 /// The kernel's main loop: input first, then time-driven work, then a redraw if
 /// anything changed; with nothing to do the CPU halts until the next interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches } = devices;
-    let mut demo = demo::TypingDemo::new();
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     if network.is_none() {
-        demo.set_status("No network");
+        chat.set_network_status("No network");
     }
     info!("moteOS ready");
     loop {
@@ -266,9 +268,9 @@ fn main_loop(devices: Devices) -> ! {
         }
         let now = time::now();
         while let Some(event) = events::pop() {
-            input.handle(event, now, &mut |key| demo.on_key(key));
+            input.handle(event, now, &mut |key| chat.on_key(key));
         }
-        input.poll(time::now(), &mut |key| demo.on_key(key));
+        input.poll(time::now(), &mut |key| chat.on_key(key));
         // Bad input is dropped, never fatal; say so once per change.
         let (scancodes, sequences, keycodes) = input.rejected();
         let now_ignored = (scancodes, sequences, keycodes, arch::spurious_interrupts(), events::dropped());
@@ -291,12 +293,15 @@ fn main_loop(devices: Devices) -> ! {
                 }
                 // Failures reach the screen too, not only the serial log.
                 if let Some(why) = fetch.take_failure() {
-                    demo.set_notice(&why);
+                    chat.set_notice(&why);
                 }
             }
-            demo.set_status(net.status_line());
+            chat.step(Some(net));
+            chat.set_network_status(net.status_line());
             let after = net.next_wake();
             wake = Some(wake.map_or(after, |w| w.min(after)));
+        } else {
+            chat.step(None);
         }
         if !keyboards.is_empty() {
             let poll = drivers::virtio_input::POLL_INTERVAL;
@@ -304,8 +309,11 @@ fn main_loop(devices: Devices) -> ! {
         }
 
         if let Some(display) = DISPLAY.lock().as_mut() {
-            demo.draw(display);
-            display.present();
+            chat.draw(display);
+            if let Some(ms) = chat.next_wake_ms() {
+                let redraw = core::time::Duration::from_millis(ms);
+                wake = Some(wake.map_or(redraw, |w| w.min(redraw)));
+            }
         }
         if let Some(after) = wake {
             arch::arm_timer(after);

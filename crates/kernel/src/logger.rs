@@ -73,3 +73,11 @@ pub fn emergency_write(args: fmt::Arguments<'_>) {
     }
     let _ = Emergency.write_fmt(args);
 }
+
+/// Writes chat text to the serial console as it is (no log prefix), turning `\n` into
+/// `\r\n`: the line-mode chat shares the port with the log.
+pub fn console_write(text: &str) {
+    crate::arch::without_interrupts(|| {
+        let _ = SerialWriter.write_str(text);
+    });
+}

@@ -207,7 +207,7 @@ impl<D: Device> NetStack<D> {
     }
 
     /// Our IPv4 address and prefix, if configured.
-    pub(crate) fn address(&self) -> Option<Ipv4Cidr> {
+    pub fn address(&self) -> Option<Ipv4Cidr> {
         self.iface.ip_addrs().iter().find_map(|cidr| {
             #[allow(unreachable_patterns)]
             match cidr {

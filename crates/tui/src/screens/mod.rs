@@ -1,9 +1,11 @@
 //! Whole-screen layouts drawn on a [`Canvas`](crate::Canvas).
 
+mod chat;
 mod layout;
 mod panic;
 mod splash;
 
+pub use chat::{ChatBlock, ChatView, Speaker, body_font, draw_chat};
 pub use panic::draw_panic;
 pub use splash::{SplashInfo, draw_splash};
 

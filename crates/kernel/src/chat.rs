@@ -1,0 +1,414 @@
+//! The chat as the kernel runs it: keys edit a line, Enter sends it to the configured
+//! provider over the network, the reply streams onto the screen and the serial console.
+//!
+//! The conversation itself (what is kept, what is sent, how failures change it) is the
+//! portable [`app::Chat`]; this module only moves bytes and draws.
+
+use crate::display::Display;
+use crate::exchange::Exchange;
+use crate::logger::console_write;
+use crate::network::Network;
+use crate::time;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use app::{Chat, EntryState, Who};
+use config::{ActiveProvider, MoteConfig, ProviderKind};
+use hal::keys::{Key, KeyEvent};
+use http::{ResponseEvent, Timeouts};
+use llm::{ChatRequest, Provider, ProviderId, ReplyDecoder, ReplyEvent};
+use log::{info, warn};
+use tui::screens::{ChatBlock, ChatView, Speaker, draw_chat};
+
+/// Estimated tokens of conversation sent with each request. Leaves room in every
+/// current hosted model's window (the estimate can be 2x off for code).
+const CONTEXT_BUDGET: usize = 24_000;
+/// The longest reply asked for.
+const MAX_TOKENS: u32 = 1024;
+/// The longest line the input field holds, in characters.
+const MAX_INPUT_CHARS: usize = 4000;
+/// Least time between two redraws while a reply streams in, so that a fast stream
+/// spends its time on text, not on repainting.
+const STREAM_REDRAW_MS: u64 = 60;
+
+/// Who answers.
+enum Backend {
+    Remote {
+        provider: Provider,
+        model: String,
+        tls: Option<Arc<tls::rustls::ClientConfig>>,
+    },
+    /// Nothing can answer yet; the sentence says why and what to do.
+    Unavailable(String),
+}
+
+/// A request in flight.
+struct Active {
+    exchange: Exchange,
+    decoder: ReplyDecoder,
+    sent_ms: u64,
+    first_text_ms: Option<u64>,
+    output_tokens: Option<u32>,
+    /// What the decoder skipped; logged when the reply ends so that the log does not
+    /// break the reply's line on the console.
+    skipped: Vec<String>,
+}
+
+/// The chat screen and line-mode console.
+pub struct ChatTask {
+    chat: Chat,
+    backend: Backend,
+    label: String,
+    input: String,
+    notice: String,
+    network_status: String,
+    speed: String,
+    active: Option<Active>,
+    cancel: bool,
+    drawn: Option<(u64, usize, usize, usize)>,
+    last_draw_ms: u64,
+}
+
+impl core::fmt::Debug for ChatTask {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ChatTask").field("label", &self.label).finish_non_exhaustive()
+    }
+}
+
+fn provider_id(kind: ProviderKind) -> Option<ProviderId> {
+    Some(match kind {
+        ProviderKind::Anthropic => ProviderId::Anthropic,
+        ProviderKind::OpenAi => ProviderId::OpenAi,
+        ProviderKind::Groq => ProviderId::Groq,
+        ProviderKind::Xai => ProviderId::Xai,
+        ProviderKind::OpenAiCompatible => ProviderId::OpenAiCompatible,
+        ProviderKind::Local => return None,
+    })
+}
+
+impl ChatTask {
+    /// Sets the chat up from the configuration (or explains why it cannot answer).
+    pub fn new(settings: Option<&MoteConfig>, tls: Option<Arc<tls::rustls::ClientConfig>>) -> ChatTask {
+        let (backend, label) = match settings.map(|s| (s.provider.active, s.active_provider())) {
+            None => (
+                Backend::Unavailable(String::from(
+                    "no provider is set up: put a config.toml in \\moteos\\ on the boot partition (see the README)",
+                )),
+                String::from("moteOS · no provider"),
+            ),
+            Some((kind, None)) => (
+                Backend::Unavailable(format!(
+                    "{} is chosen but [providers.{}] is missing from config.toml",
+                    kind.display_name(),
+                    kind.as_str()
+                )),
+                format!("moteOS · {}", kind.display_name()),
+            ),
+            Some((_, Some(ActiveProvider::Local { model_file }))) => (
+                Backend::Unavailable(format!("the local model ({model_file}) cannot run in this build yet")),
+                String::from("moteOS · local model"),
+            ),
+            Some((kind, Some(ActiveProvider::Remote { base_url, api_key, model, .. }))) => {
+                let label = format!("{} · {model}", kind.display_name());
+                match provider_id(kind)
+                    .ok_or_else(|| String::from("unknown provider"))
+                    .and_then(|id| Provider::new(id, base_url, api_key).map_err(|e| format!("{e}")))
+                {
+                    Ok(provider) => (Backend::Remote { provider, model: String::from(model), tls }, label),
+                    Err(why) => (Backend::Unavailable(why), label),
+                }
+            }
+        };
+        match &backend {
+            Backend::Remote { provider, model, .. } => {
+                info!("chat: {} at {} with model {model}", provider.id().display_name(), provider.base_url());
+            }
+            Backend::Unavailable(why) => warn!("chat: {why}"),
+        }
+        let mut task = ChatTask {
+            chat: Chat::new(None, CONTEXT_BUDGET),
+            backend,
+            label,
+            input: String::new(),
+            notice: String::new(),
+            network_status: String::new(),
+            speed: String::new(),
+            active: None,
+            cancel: false,
+            drawn: None,
+            last_draw_ms: 0,
+        };
+        if let Backend::Unavailable(why) = &task.backend {
+            task.notice = why.clone();
+        }
+        task
+    }
+
+    /// Shows the network state in the status bar.
+    pub fn set_network_status(&mut self, status: &str) {
+        if self.network_status != status {
+            self.network_status = String::from(status);
+            self.drawn = None;
+        }
+    }
+
+    /// Shows an error that did not come from the chat itself (a failed download...).
+    pub fn set_notice(&mut self, notice: &str) {
+        if self.notice != notice {
+            self.notice = String::from(notice);
+            self.drawn = None;
+        }
+    }
+
+    /// Applies one key to the input line.
+    pub fn on_key(&mut self, key: KeyEvent) {
+        info!("key: {key}");
+        match key.key {
+            Key::Char('c') if key.modifiers.ctrl => {
+                if self.active.is_some() {
+                    self.cancel = true;
+                }
+            }
+            Key::Char('u') if key.modifiers.ctrl => self.input.clear(),
+            Key::Char(c) if !key.modifiers.ctrl && !key.modifiers.alt => {
+                if self.input.chars().count() < MAX_INPUT_CHARS {
+                    self.input.push(c);
+                }
+            }
+            Key::Backspace => {
+                self.input.pop();
+            }
+            Key::Enter => {
+                let line = core::mem::take(&mut self.input);
+                info!("line: {line}");
+                self.submit(&line);
+            }
+            _ => return,
+        }
+        self.drawn = None;
+    }
+
+    fn submit(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let (provider, model, tls) = match &self.backend {
+            Backend::Remote { provider, model, tls } => (provider, model, tls),
+            Backend::Unavailable(why) => {
+                let why = why.clone();
+                warn!("chat: {why}");
+                self.notice = why;
+                return;
+            }
+        };
+        if let Err(e) = self.chat.submit(line) {
+            self.notice = format!("{e}");
+            return;
+        }
+        let messages = self.chat.request_messages();
+        let request =
+            ChatRequest { system: self.chat.system(), max_tokens: MAX_TOKENS, ..ChatRequest::new(model, &messages) };
+        let planned = provider
+            .chat_request(&request)
+            .map_err(|e| format!("{e}"))
+            .and_then(|request| Exchange::new("chat", &request, tls.clone(), Timeouts::LLM));
+        console_write(&format!("\nyou: {}\n", line.trim()));
+        match planned {
+            Ok(exchange) => {
+                info!("chat: sending {} messages to {}", messages.len(), provider.id().display_name());
+                self.notice.clear();
+                self.active = Some(Active {
+                    exchange,
+                    decoder: provider.reply_decoder(),
+                    sent_ms: time::now().as_millis(),
+                    first_text_ms: None,
+                    output_tokens: None,
+                    skipped: Vec::new(),
+                });
+            }
+            Err(why) => {
+                let mut decoder = provider.reply_decoder();
+                let mut events = Vec::new();
+                decoder.on_disconnect(&why, &mut events);
+                self.apply(&events);
+            }
+        }
+    }
+
+    /// Moves the reply in flight along. Returns whether anything changed.
+    pub fn step(&mut self, network: Option<&mut Network>) -> bool {
+        let Some(active) = self.active.as_mut() else { return false };
+        let Some(network) = network else {
+            self.cancel = false;
+            self.finish_console();
+            self.active = None;
+            self.chat.cancel("there is no network: moteOS found no network card");
+            self.notice = String::from("there is no network: moteOS found no network card");
+            warn!("chat: error: {}", self.notice);
+            return true;
+        };
+        if self.cancel {
+            self.cancel = false;
+            active.exchange.abort(network);
+            self.finish_console();
+            self.active = None;
+            info!("chat: reply stopped by the user (Ctrl+C)");
+            self.chat.cancel("stopped (Ctrl+C)");
+            return true;
+        }
+        let mut events = Vec::new();
+        let mut moved = false;
+        loop {
+            let decoder = &mut active.decoder;
+            let mut sink = |event: ResponseEvent<'_>| match event {
+                ResponseEvent::Head(head) => {
+                    info!("chat: HTTP {} {}", head.status, head.content_type().unwrap_or(""));
+                    decoder.on_head(&head);
+                }
+                ResponseEvent::Body(bytes) => decoder.on_body(bytes, &mut events),
+                ResponseEvent::End => decoder.on_end(&mut events),
+            };
+            match active.exchange.step(network, &mut sink) {
+                Ok(true) => moved = true,
+                Ok(false) => break,
+                Err(why) => {
+                    active.decoder.on_disconnect(&why, &mut events);
+                    moved = true;
+                    break;
+                }
+            }
+            if active.exchange.is_finished() {
+                break;
+            }
+            network.poll();
+        }
+        if !events.is_empty() {
+            self.apply(&events);
+        }
+        moved
+    }
+
+    fn apply(&mut self, events: &[ReplyEvent]) {
+        let now = time::now().as_millis();
+        for event in events {
+            match event {
+                ReplyEvent::Text(text) => {
+                    if let Some(active) = self.active.as_mut()
+                        && active.first_text_ms.is_none()
+                    {
+                        active.first_text_ms = Some(now);
+                        info!("chat: first text after {} ms", now.saturating_sub(active.sent_ms));
+                        // After the log line, so the reply reads as one line on a terminal.
+                        console_write("assistant: ");
+                    }
+                    console_write(text);
+                }
+                ReplyEvent::Usage(usage) => {
+                    if let Some(active) = self.active.as_mut() {
+                        active.output_tokens = usage.output_tokens.or(active.output_tokens);
+                    }
+                }
+                ReplyEvent::Finished(reason) => {
+                    self.finish_console();
+                    if let Some(active) = self.active.take() {
+                        let total = now.saturating_sub(active.sent_ms);
+                        let first = active.first_text_ms.map_or(0, |t| t.saturating_sub(active.sent_ms));
+                        let streamed = now.saturating_sub(active.first_text_ms.unwrap_or(now));
+                        if let Some(tokens) = active.output_tokens
+                            && streamed > 0
+                        {
+                            self.speed = format!("{} tok/s", u64::from(tokens) * 1000 / streamed);
+                        }
+                        info!(
+                            "chat: reply complete ({}): {} bytes, {} tokens, first text after {first} ms, {total} ms in all",
+                            reason.as_str(),
+                            active.decoder.text_bytes(),
+                            active.output_tokens.map_or(String::from("?"), |t| format!("{t}")),
+                        );
+                    }
+                }
+                ReplyEvent::Failed(error) => {
+                    self.finish_console();
+                    self.active = None;
+                    warn!("chat: error: {error}");
+                    self.notice = format!("{error}");
+                }
+                ReplyEvent::Skipped(what) => match self.active.as_mut() {
+                    Some(active) => active.skipped.push(what.clone()),
+                    None => warn!("chat: skipped {what}"),
+                },
+            }
+            self.chat.on_reply(event);
+        }
+        self.drawn = None;
+    }
+
+    /// Ends the reply's line on the serial console, if one was started.
+    fn finish_console(&mut self) {
+        if let Some(active) = self.active.as_mut() {
+            if active.first_text_ms.is_some() {
+                console_write("\n");
+            }
+            for what in active.skipped.drain(..) {
+                warn!("chat: skipped {what}");
+            }
+        }
+    }
+
+    /// How soon the screen wants another look (a throttled redraw is pending).
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        self.drawn.is_none().then_some(STREAM_REDRAW_MS)
+    }
+
+    /// Redraws the screen if anything changed (at most every `STREAM_REDRAW_MS` while
+    /// streaming).
+    pub fn draw(&mut self, display: &mut Display) {
+        let now = time::now().as_millis();
+        if self.drawn.is_some() {
+            let key = (self.chat.generation(), self.input.len(), self.notice.len(), self.network_status.len());
+            if self.drawn == Some(key) {
+                return;
+            }
+        }
+        if self.active.is_some() && now.saturating_sub(self.last_draw_ms) < STREAM_REDRAW_MS {
+            return;
+        }
+        self.last_draw_ms = now;
+        self.drawn = Some((self.chat.generation(), self.input.len(), self.notice.len(), self.network_status.len()));
+        let blocks: Vec<ChatBlock<'_>> = self
+            .chat
+            .transcript()
+            .iter()
+            .map(|entry| ChatBlock {
+                speaker: match entry.who {
+                    Who::User => Speaker::User,
+                    Who::Assistant => Speaker::Assistant,
+                    Who::System => Speaker::Notice,
+                },
+                text: &entry.text,
+                mark: match entry.state {
+                    EntryState::Cut => Some("[cut short]"),
+                    EntryState::NotSent => Some("[not sent]"),
+                    _ => None,
+                },
+                streaming: entry.state == EntryState::Streaming,
+            })
+            .collect();
+        let status = if self.speed.is_empty() {
+            self.network_status.clone()
+        } else {
+            format!("{} · {}", self.speed, self.network_status)
+        };
+        let view = ChatView {
+            provider: &self.label,
+            status: &status,
+            blocks: &blocks,
+            input: &self.input,
+            placeholder: "Type a message and press Enter",
+            notice: &self.notice,
+        };
+        draw_chat(display.canvas(), &view);
+        display.present();
+    }
+}
