@@ -19,6 +19,9 @@ pub enum Which {
     Net,
     /// TLS handshake time in the guest (TCG) against the same client code built for the host.
     Tls,
+    /// Time from Enter to the first reply text on screen against a mock LLM server, against
+    /// `curl` on the host streaming the same request from the same server.
+    Ttft,
 }
 
 /// Runs a benchmark on each architecture.
@@ -40,6 +43,12 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             let host = host_handshake_ms(runs.max(5))?;
             for &arch in arches {
                 tls_guest(arch, runs.max(1), host)?;
+            }
+            Ok(())
+        }
+        Which::Ttft => {
+            for &arch in arches {
+                ttft(arch, runs.max(3))?;
             }
             Ok(())
         }
@@ -381,6 +390,95 @@ fn tls_guest(arch: Arch, runs: usize, host_ms: f64) -> Result<()> {
     println!(
         "bench tls {arch}: {version} handshake in the guest {guest_ms:.0} ms (TCG, release build), same client code on the host {host_ms:.2} ms, ratio {:.0}x (median of {runs})",
         guest_ms / host_ms
+    );
+    Ok(())
+}
+
+/// Milliseconds after `marker` in every line of `text` that has it.
+fn numbers_after(text: &str, marker: &str) -> Vec<f64> {
+    text.lines()
+        .filter_map(|l| l.split(marker).nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Time to the first reply text from `curl` on the host: the request the guest sends,
+/// streamed (`-N`), timed from spawning curl to the first `text_delta` on its output.
+fn curl_first_text_ms(port: u16, body: &str) -> Result<f64> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new("curl")
+        .args(["-sN", "-X", "POST", &format!("http://127.0.0.1:{port}/v1/messages")])
+        .args(["-H", &format!("x-api-key: {}", crate::mock_llm::MOCK_KEY)])
+        .args(["-H", "anthropic-version: 2023-06-01", "-H", "content-type: application/json", "-d", body])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("running curl (the host baseline) failed: {e}"))?;
+    let mut out = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no curl output"))?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut first = None;
+    loop {
+        let n = out.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if first.is_none() && seen.windows(10).any(|w| w == b"text_delta") {
+            first = Some(started.elapsed());
+        }
+    }
+    let _ = child.wait();
+    first.map(|d| d.as_secs_f64() * 1000.0).ok_or_else(|| anyhow::anyhow!("curl saw no reply text"))
+}
+
+fn ttft(arch: Arch, runs: usize) -> Result<()> {
+    let mock = crate::mock_llm::MockLlm::start(crate::mock_llm::Dialect::Anthropic, None)?;
+    let (efi, _) = builder::compile(arch, true)?;
+    let dir = tempfile::tempdir()?;
+    let esp = dir.path().join("esp");
+    let disk = dir.path().join("moteos.img");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nactive = \"anthropic\"\n[providers.anthropic]\napi_key = \"{}\"\nmodel = \"claude-mock\"\nbase_url = \"http://10.0.2.2:{}\"\n",
+            crate::mock_llm::MOCK_KEY,
+            mock.port
+        ),
+    )?;
+    builder::layout_esp(&esp, arch, &efi, &[("config.toml", &config)])?;
+    image::write_disk_image(&esp, &disk)?;
+    let mut m = Machine::launch(&QemuOptions {
+        arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic: qemu::Nic::VirtioNet,
+    })?;
+    m.wait_for("moteOS ready", Duration::from_secs(120))?;
+    // Wait for DHCP so the first question does not also time the lease.
+    m.wait_for("network: configured", Duration::from_secs(60))?;
+    for i in 0..runs {
+        m.send_serial(format!("benchmark question {i}\r").as_bytes())?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while m.serial_text().matches("chat: reply complete").count() <= i {
+            anyhow::ensure!(std::time::Instant::now() < deadline, "reply {i} did not complete in the guest");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let text = m.serial_text();
+    m.kill();
+    let shown = numbers_after(&text, "(on screen after ");
+    let decoded = numbers_after(&text, "tokens, first text after ");
+    anyhow::ensure!(shown.len() == runs, "found {} of {runs} screen timings", shown.len());
+    // The request body the guest sent, replayed by curl.
+    let body = crate::mock_llm::recorded_body(&mock, 0)?;
+    let host: Vec<f64> = (0..runs).map(|_| curl_first_text_ms(mock.port, &body)).collect::<Result<_>>()?;
+    let (g_screen, g_text, h) = (median_f(shown), median_f(decoded), median_f(host));
+    println!(
+        "bench ttft {arch}: Enter to first text on screen {g_screen:.0} ms (decoded {g_text:.0} ms) in the guest, host curl {h:.1} ms to the first text_delta, ratio {:.1}x (median of {runs}; the mock waits 4 ms per piece)",
+        g_screen / h
     );
     Ok(())
 }

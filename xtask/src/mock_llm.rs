@@ -104,6 +104,13 @@ impl Drop for MockLlm {
     }
 }
 
+/// The body of the `index`th request the mock received, as text.
+pub fn recorded_body(mock: &MockLlm, index: usize) -> Result<String> {
+    let requests = mock.recorded();
+    let request = requests.get(index).ok_or_else(|| anyhow::anyhow!("the mock saw no request {index}"))?;
+    Ok(String::from_utf8_lossy(&request.body).into_owned())
+}
+
 /// The reply text the mock streams for `said` as its `n`th reply.
 pub fn expected_reply(dialect: Dialect, n: u32, said: &str, turns: usize) -> String {
     format!("Mock {} reply #{n}: you said \u{201c}{said}\u{201d} ({turns} turns) \u{2713} ünïcode", dialect.name())

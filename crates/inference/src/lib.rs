@@ -5,5 +5,4 @@
 #![no_std]
 #![warn(missing_docs)]
 
-
 pub mod tokenizer;

@@ -49,6 +49,8 @@ struct Active {
     decoder: ReplyDecoder,
     sent_ms: u64,
     first_text_ms: Option<u64>,
+    /// When the first text was drawn (the number the TTFT benchmark reads).
+    first_shown_ms: Option<u64>,
     output_tokens: Option<u32>,
     /// What the decoder skipped; logged when the reply ends so that the log does not
     /// break the reply's line on the console.
@@ -223,6 +225,7 @@ impl ChatTask {
                     decoder: provider.reply_decoder(),
                     sent_ms: time::now().as_millis(),
                     first_text_ms: None,
+                    first_shown_ms: None,
                     output_tokens: None,
                     skipped: Vec::new(),
                 });
@@ -314,6 +317,9 @@ impl ChatTask {
                     if let Some(active) = self.active.take() {
                         let total = now.saturating_sub(active.sent_ms);
                         let first = active.first_text_ms.map_or(0, |t| t.saturating_sub(active.sent_ms));
+                        let shown = active
+                            .first_shown_ms
+                            .map_or(String::from("?"), |t| format!("{}", t.saturating_sub(active.sent_ms)));
                         let streamed = now.saturating_sub(active.first_text_ms.unwrap_or(now));
                         if let Some(tokens) = active.output_tokens
                             && streamed > 0
@@ -321,7 +327,7 @@ impl ChatTask {
                             self.speed = format!("{} tok/s", u64::from(tokens) * 1000 / streamed);
                         }
                         info!(
-                            "chat: reply complete ({}): {} bytes, {} tokens, first text after {first} ms, {total} ms in all",
+                            "chat: reply complete ({}): {} bytes, {} tokens, first text after {first} ms (on screen after {shown} ms), {total} ms in all",
                             reason.as_str(),
                             active.decoder.text_bytes(),
                             active.output_tokens.map_or(String::from("?"), |t| format!("{t}")),
@@ -371,7 +377,10 @@ impl ChatTask {
                 return;
             }
         }
-        if self.active.is_some() && now.saturating_sub(self.last_draw_ms) < STREAM_REDRAW_MS {
+        // Throttled while streaming, except for the first text: that one is the
+        // moment the user sees the model answer.
+        let first_text = self.active.as_ref().is_some_and(|a| a.first_text_ms.is_some() && a.first_shown_ms.is_none());
+        if self.active.is_some() && !first_text && now.saturating_sub(self.last_draw_ms) < STREAM_REDRAW_MS {
             return;
         }
         self.last_draw_ms = now;
@@ -410,5 +419,9 @@ impl ChatTask {
         };
         draw_chat(display.canvas(), &view);
         display.present();
+        if first_text && let Some(active) = self.active.as_mut() {
+            // Logged with the reply's summary: a log line now would split the reply on serial.
+            active.first_shown_ms = Some(time::now().as_millis());
+        }
     }
 }

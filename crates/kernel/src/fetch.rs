@@ -19,6 +19,8 @@ pub struct Fetch {
     hasher: Sha256,
     status: u16,
     failure: Option<String>,
+    /// Reported (done or failed): nothing more to do.
+    ended: bool,
 }
 
 impl core::fmt::Debug for Fetch {
@@ -35,9 +37,14 @@ impl Fetch {
             .map_err(|e| format!("{e}"))
             .and_then(|url| Exchange::new("fetch", &Request::get(url), tls, Timeouts::default()));
         match planned {
-            Ok(exchange) => {
-                Some(Fetch { text: String::from(text), exchange, hasher: Sha256::new(), status: 0, failure: None })
-            }
+            Ok(exchange) => Some(Fetch {
+                text: String::from(text),
+                exchange,
+                hasher: Sha256::new(),
+                status: 0,
+                failure: None,
+                ended: false,
+            }),
             Err(why) => {
                 warn!("fetch: failed: {text}: {why}");
                 None
@@ -52,11 +59,14 @@ impl Fetch {
 
     /// Whether the download has finished (successfully or not).
     pub fn is_finished(&self) -> bool {
-        self.exchange.is_finished()
+        self.ended
     }
 
     /// Advances the download as far as it can go now. Returns whether it moved.
     pub fn step(&mut self, network: &mut Network) -> bool {
+        if self.ended {
+            return false;
+        }
         let (status, hasher) = (&mut self.status, &mut self.hasher);
         let mut sink = |event: ResponseEvent<'_>| match event {
             ResponseEvent::Head(head) => *status = head.status,
@@ -66,6 +76,7 @@ impl Fetch {
         match self.exchange.step(network, &mut sink) {
             Ok(moved) => {
                 if self.exchange.is_finished() {
+                    self.ended = true;
                     self.report();
                 }
                 moved
@@ -73,6 +84,7 @@ impl Fetch {
             Err(why) => {
                 warn!("fetch: failed: {}: {why}", self.text);
                 self.failure = Some(why);
+                self.ended = true;
                 true
             }
         }
