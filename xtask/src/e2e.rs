@@ -648,10 +648,17 @@ fn chat_anthropic_serial_and_keys(ctx: &Ctx, slot: &mut Option<Machine>) -> Resu
     let changed = ScreenStats::changed_pixels(&before, &after)?;
     ensure!(changed > 2000, "the reply changed only {changed} pixels on screen");
 
+    // Ctrl+C stops a reply halfway; what arrived is kept.
+    m.send_serial(b"trigger-slow story\r")?;
+    m.wait_for("assistant: Slowly, piece", timeout)?;
+    m.send_serial(b"\x03")?;
+    m.wait_for("chat: reply stopped by the user (Ctrl+C)", timeout)?;
+
     let log = m.serial_text();
     ensure!(!log.contains(MOCK_KEY), "the API key appeared on the serial console");
+    ensure!(!log.contains("halfway through by the user"), "the slow reply was not stopped");
     let requests = mock.recorded();
-    ensure!(requests.len() == 5, "the mock saw {} requests, expected 5", requests.len());
+    ensure!(requests.len() == 6, "the mock saw {} requests, expected 6", requests.len());
     for request in &requests {
         ensure!(request.request_line.starts_with("POST /v1/messages "), "wrong request: {}", request.request_line);
         ensure!(header(request, "x-api-key") == Some(MOCK_KEY), "x-api-key missing or wrong");

@@ -6,7 +6,7 @@
 //! Behaviour is chosen by words in the last user message, so one server covers every path:
 //! `trigger-401` answers 401 with the dialect's error body, `trigger-midstream` streams part
 //! of a reply and then an error event, `trigger-garbage` puts a non-JSON event in the
-//! middle of a good reply. Anything else gets a deterministic reply quoting the message.
+//! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled. Anything else gets a deterministic reply quoting the message.
 
 use crate::servers::RecordedRequest;
 use anyhow::Result;
@@ -208,9 +208,13 @@ fn serve(
     )?;
     out.flush()?;
     let midstream = said.contains("trigger-midstream");
+    let slow = said.contains("trigger-slow");
+    let delay = if slow { Duration::from_millis(300) } else { TOKEN_DELAY };
     let garbage = said.contains("trigger-garbage");
     let text = if midstream {
         String::from("Partial answer before the failure")
+    } else if slow {
+        String::from("Slowly, piece by piece, a reply long enough to be stopped halfway through by the user")
     } else {
         let n = replies.fetch_add(1, Ordering::SeqCst) + 1;
         expected_reply(dialect, n, &said, messages.len())
@@ -230,7 +234,7 @@ fn serve(
             chunk(out, event("content_block_start", &block).as_bytes())?;
             chunk(out, b"event: ping\ndata: {\"type\": \"ping\"}\n\n")?;
             for (i, piece) in pieces.iter().enumerate() {
-                std::thread::sleep(TOKEN_DELAY);
+                std::thread::sleep(delay);
                 if garbage && i == 2 {
                     chunk(out, b"event: content_block_delta\ndata: {this is not json\n\n")?;
                 }
@@ -255,7 +259,7 @@ fn serve(
                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
             chunk(out, data(&first).as_bytes())?;
             for (i, piece) in pieces.iter().enumerate() {
-                std::thread::sleep(TOKEN_DELAY);
+                std::thread::sleep(delay);
                 if garbage && i == 2 {
                     chunk(out, b"data: {this is not json\n\n")?;
                 }
