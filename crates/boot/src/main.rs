@@ -15,6 +15,7 @@ mod entropy;
 mod files;
 mod gop;
 mod memory_map;
+mod model;
 
 use kernel::boot_info::{BootInfo, WallClock};
 use log::{error, info};
@@ -55,6 +56,7 @@ fn main() -> Status {
     let config_file = files::read_optional(files::CONFIG_PATH);
     let extra_ca_file = files::referenced_files(&config_file);
     let options = files::boot_options();
+    let model = model::wanted(&config_file).map(|path| model::read(&path, framebuffer.as_ref().ok()));
 
     info!("boot: exiting boot services");
     // SAFETY: no protocol or pool allocation from boot services is kept past this
@@ -71,6 +73,7 @@ fn main() -> Status {
         entropy,
         config_file,
         extra_ca_file,
+        model,
         firmware,
         options,
     })

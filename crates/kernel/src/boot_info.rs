@@ -25,6 +25,8 @@ pub struct BootInfo {
     pub config_file: FileLoad,
     /// The PEM bundle named by `[tls] extra_ca_file`, if the config names one.
     pub extra_ca_file: Option<(String, FileLoad)>,
+    /// The local model, when the configuration asks for one (or there is none).
+    pub model: Option<ModelFile>,
     /// Firmware vendor string and revision, for the log.
     pub firmware: String,
     /// Boot options baked into the image (see [`BootOptions`]).
@@ -205,4 +207,34 @@ pub enum FileLoad {
     Missing,
     /// The file exists but could not be read.
     Unreadable(String),
+}
+
+/// The local model file and how reading it went.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// Its path on the boot partition.
+    pub path: String,
+    /// Its contents, or why there are none.
+    pub load: ModelLoad,
+}
+
+/// The outcome of reading the model file.
+#[derive(Clone)]
+pub enum ModelLoad {
+    /// The whole file, in loader-data pages the kernel never reuses.
+    Loaded(&'static [u8]),
+    /// There is no such file.
+    Missing,
+    /// The file exists but could not be read (or does not fit in memory).
+    Unreadable(String),
+}
+
+impl core::fmt::Debug for ModelLoad {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ModelLoad::Loaded(bytes) => write!(f, "Loaded({} bytes)", bytes.len()),
+            ModelLoad::Missing => f.write_str("Missing"),
+            ModelLoad::Unreadable(why) => f.debug_tuple("Unreadable").field(why).finish(),
+        }
+    }
 }

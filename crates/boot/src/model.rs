@@ -1,0 +1,104 @@
+//! The local model file: read whole into memory the kernel never reuses, with a progress
+//! bar on screen (a 100 MB file takes a few seconds from a USB stick, longer emulated).
+
+use alloc::format;
+use alloc::string::String;
+use kernel::boot_info::{FramebufferInfo, ModelFile, ModelLoad};
+use uefi::boot::{self, AllocateType, MemoryType};
+use uefi::proto::media::file::{File, FileAttribute, FileMode, RegularFile};
+use uefi::{CString16, Status};
+
+/// Bytes read per firmware call, and between progress updates.
+const CHUNK: usize = 4 * 1024 * 1024;
+
+/// Which model file to read, if any: the local provider's (`[providers.local] model_file`)
+/// when it is the active one, and the default path when there is no usable configuration,
+/// so a machine with only a model on its stick still answers. A cloud provider needs none.
+pub fn wanted(config_file: &kernel::boot_info::FileLoad) -> Option<String> {
+    let parsed = match config_file {
+        kernel::boot_info::FileLoad::Loaded(bytes) => config::parse_bytes(bytes).ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(config) => match config.active_provider() {
+            Some(config::ActiveProvider::Local { model_file }) => Some(uefi_path(model_file)),
+            _ => None,
+        },
+        None => Some(String::from(config::DEFAULT_MODEL_FILE)),
+    }
+}
+
+/// `/moteos/model.gguf` and `moteos\model.gguf` both mean `\moteos\model.gguf`.
+fn uefi_path(path: &str) -> String {
+    let mut path: String = path.chars().map(|c| if c == '/' { '\\' } else { c }).collect();
+    if !path.starts_with('\\') {
+        path.insert(0, '\\');
+    }
+    path
+}
+
+/// Reads `path` into loader-data pages (which stay ours, untouched, after
+/// `ExitBootServices`), showing progress on `screen`.
+pub fn read(path: &str, screen: Option<&FramebufferInfo>) -> ModelFile {
+    let load = match read_into_pages(path, screen) {
+        Ok(Some(bytes)) => {
+            log::info!("boot: read {path} ({} bytes)", bytes.len());
+            ModelLoad::Loaded(bytes)
+        }
+        Ok(None) => {
+            log::info!("boot: {path} not present");
+            ModelLoad::Missing
+        }
+        Err(why) => {
+            log::warn!("boot: {path} unreadable: {why}");
+            ModelLoad::Unreadable(why)
+        }
+    };
+    ModelFile { path: String::from(path), load }
+}
+
+fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Option<&'static [u8]>, String> {
+    let path16 = CString16::try_from(path).map_err(|_| format!("path {path} is not valid UCS-2"))?;
+    let mut sfs = boot::get_image_file_system(boot::image_handle())
+        .map_err(|e| format!("the boot partition is not readable ({:?})", e.status()))?;
+    let mut root = sfs.open_volume().map_err(|e| format!("opening the boot partition failed ({:?})", e.status()))?;
+    let handle = match root.open(&path16, FileMode::Read, FileAttribute::empty()) {
+        Ok(handle) => handle,
+        Err(e) if e.status() == Status::NOT_FOUND => return Ok(None),
+        Err(e) => return Err(format!("opening it failed ({:?})", e.status())),
+    };
+    let mut file = handle.into_regular_file().ok_or_else(|| String::from("it is a directory, not a file"))?;
+    file.set_position(RegularFile::END_OF_FILE).map_err(|e| format!("seeking failed ({:?})", e.status()))?;
+    let size = file.get_position().map_err(|e| format!("seeking failed ({:?})", e.status()))?;
+    file.set_position(0).map_err(|e| format!("seeking failed ({:?})", e.status()))?;
+    let size = usize::try_from(size).map_err(|_| String::from("it is larger than memory"))?;
+    if size == 0 {
+        return Err(String::from("the file is empty"));
+    }
+    let pages = size.div_ceil(4096);
+    let base = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages).map_err(|e| {
+        format!("it is {} MiB, more than the free memory ({:?}); give the machine more RAM", size >> 20, e.status())
+    })?;
+    // SAFETY: the firmware just gave us `pages` pages at `base` for our exclusive use; they
+    // are loader data, which the kernel's allocator never claims, so they stay valid and
+    // unaliased for the rest of the run. Nothing else holds a reference to them.
+    let buffer: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(base.as_ptr(), size) };
+    let mut done = 0;
+    let mut shown = usize::MAX;
+    while done < size {
+        let end = (done + CHUNK).min(size);
+        let n = file.read(&mut buffer[done..end]).map_err(|e| format!("reading failed at byte {done} ({:?})", e.status()))?;
+        if n == 0 {
+            return Err(format!("the file ended after {done} of {size} bytes"));
+        }
+        done += n;
+        let percent = done * 100 / size;
+        if percent != shown {
+            shown = percent;
+            if let Some(screen) = screen {
+                kernel::display::draw_load_progress(screen, path, done, size);
+            }
+        }
+    }
+    Ok(Some(buffer))
+}
