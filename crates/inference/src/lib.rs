@@ -4,9 +4,13 @@
 
 #![no_std]
 #![warn(missing_docs)]
+// Only the SIMD module may use `unsafe` (it allows it explicitly).
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
 pub mod gguf;
+#[allow(unsafe_code)]
+mod simd;
 pub mod tensor;
 pub mod tokenizer;

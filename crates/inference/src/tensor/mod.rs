@@ -1,5 +1,14 @@
 //! Tensor element encodings (ggml types): block layouts, dequantisation, quantisation and
-//! fused quantised dot products.
+//! fused quantised dot products, with the SIMD implementation chosen at run time.
+
+pub mod quant;
+pub(crate) mod scalar;
+
+use core::fmt;
+
+use quant::{BlockQ8, BlockQ8K};
+
+pub use crate::simd::{Isa, detect_isa};
 
 /// A ggml tensor element encoding. Values are the ggml type ids stored in GGUF files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,3 +146,142 @@ impl TensorType {
         n / self.block_elems() * self.block_bytes()
     }
 }
+
+/// Why a tensor cannot be used for computation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TensorError {
+    /// The type is read by the GGUF reader but this crate has no kernels for it.
+    Unsupported(TensorType),
+    /// A slice does not have the size the shape and type call for.
+    SizeMismatch {
+        /// Bytes or elements expected.
+        expected: usize,
+        /// Bytes or elements given.
+        found: usize,
+    },
+}
+
+impl fmt::Display for TensorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsupported(t) => write!(f, "tensor type {} is not supported for computation", t.name()),
+            Self::SizeMismatch { expected, found } => {
+                write!(f, "tensor data has {found} bytes where {expected} were expected")
+            }
+        }
+    }
+}
+
+impl core::error::Error for TensorError {}
+
+/// Which quantised form of the activations a weight type is multiplied with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActFormat {
+    /// Plain f32 (float weights).
+    F32,
+    /// [`BlockQ8`] blocks of 32 (32-wide weight blocks).
+    Q8,
+    /// [`BlockQ8K`] blocks of 256 (K-quants).
+    Q8K,
+}
+
+impl TensorType {
+    /// The activation format this weight type's dot product takes; `None` when it has no kernels.
+    pub fn act_format(self) -> Option<ActFormat> {
+        Some(match self {
+            Self::F32 | Self::F16 | Self::BF16 => ActFormat::F32,
+            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q5_1 | Self::Q8_0 => ActFormat::Q8,
+            Self::Q4K | Self::Q5K | Self::Q6K => ActFormat::Q8K,
+            _ => return None,
+        })
+    }
+}
+
+/// Dequantises a row of `out.len()` elements of type `ty` from `src`.
+pub fn dequantize_row(ty: TensorType, src: &[u8], out: &mut [f32]) -> Result<(), TensorError> {
+    if ty.act_format().is_none() {
+        return Err(TensorError::Unsupported(ty));
+    }
+    if !out.len().is_multiple_of(ty.block_elems()) || src.len() != ty.row_bytes(out.len()) {
+        return Err(TensorError::SizeMismatch { expected: ty.row_bytes(out.len()), found: src.len() });
+    }
+    let f = match ty {
+        TensorType::F32 => scalar::dequant_f32,
+        TensorType::F16 => scalar::dequant_f16,
+        TensorType::BF16 => scalar::dequant_bf16,
+        TensorType::Q4_0 => scalar::dequant_q4_0,
+        TensorType::Q4_1 => scalar::dequant_q4_1,
+        TensorType::Q5_0 => scalar::dequant_q5_0,
+        TensorType::Q5_1 => scalar::dequant_q5_1,
+        TensorType::Q8_0 => scalar::dequant_q8_0,
+        TensorType::Q4K => scalar::dequant_q4_k,
+        TensorType::Q5K => scalar::dequant_q5_k,
+        TensorType::Q6K => scalar::dequant_q6_k,
+        _ => return Err(TensorError::Unsupported(ty)),
+    };
+    f(src, out);
+    Ok(())
+}
+
+/// A dot product of one weight row (raw bytes) with activations in the matching format.
+#[derive(Debug, Clone, Copy)]
+pub enum DotFn {
+    /// Float weights × f32 activations.
+    F32(fn(&[u8], &[f32]) -> f32),
+    /// 32-wide quantised weights × [`BlockQ8`] activations.
+    Q8(fn(&[u8], &[BlockQ8]) -> f32),
+    /// K-quant weights × [`BlockQ8K`] activations.
+    Q8K(fn(&[u8], &[BlockQ8K]) -> f32),
+}
+
+/// The portable dot product for `ty`.
+pub fn scalar_dot(ty: TensorType) -> Option<DotFn> {
+    Some(match ty {
+        TensorType::F32 => DotFn::F32(scalar::dot_f32),
+        TensorType::F16 => DotFn::F32(scalar::dot_f16),
+        TensorType::BF16 => DotFn::F32(scalar::dot_bf16),
+        TensorType::Q4_0 => DotFn::Q8(scalar::dot_q4_0),
+        TensorType::Q4_1 => DotFn::Q8(scalar::dot_q4_1),
+        TensorType::Q5_0 => DotFn::Q8(scalar::dot_q5_0),
+        TensorType::Q5_1 => DotFn::Q8(scalar::dot_q5_1),
+        TensorType::Q8_0 => DotFn::Q8(scalar::dot_q8_0),
+        TensorType::Q4K => DotFn::Q8K(scalar::dot_q4_k),
+        TensorType::Q5K => DotFn::Q8K(scalar::dot_q5_k),
+        TensorType::Q6K => DotFn::Q8K(scalar::dot_q6_k),
+        _ => return None,
+    })
+}
+
+/// The kernel set in use: an instruction set this CPU is known to support.
+///
+/// Only [`Kernels::detect`] and [`Kernels::with_isa`] (which checks) build one, so a SIMD
+/// kernel is never handed out on a CPU without its instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    isa: Isa,
+}
+
+impl Kernels {
+    /// The best kernels for this CPU (see [`detect_isa`]).
+    pub fn detect() -> Self {
+        Self { isa: detect_isa() }
+    }
+
+    /// Kernels for `isa` if this CPU supports it (the portable path always is).
+    pub fn with_isa(isa: Isa) -> Option<Self> {
+        detect_isa().supports(isa).then_some(Self { isa })
+    }
+
+    /// The instruction set these kernels use.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// The dot product for weights of type `ty`; `None` for types without kernels.
+    pub fn dot(&self, ty: TensorType) -> Option<DotFn> {
+        crate::simd::dot(self.isa, ty).or_else(|| scalar_dot(ty))
+    }
+}
+
+#[cfg(test)]
+mod tests;
