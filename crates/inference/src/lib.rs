@@ -9,8 +9,15 @@
 
 extern crate alloc;
 
+pub mod engine;
 pub mod gguf;
+pub mod model;
+pub mod sampler;
 #[allow(unsafe_code)]
 mod simd;
 pub mod tensor;
 pub mod tokenizer;
+
+pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
+pub use model::LoadError;
+pub use sampler::SamplingParams;
