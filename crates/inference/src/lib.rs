@@ -7,4 +7,6 @@
 
 extern crate alloc;
 
+pub mod gguf;
+pub mod tensor;
 pub mod tokenizer;
