@@ -3,6 +3,8 @@
 use alloc::string::String;
 use core::fmt;
 
+use crate::gguf::GgufError;
+
 /// Everything that can be wrong with a tokenizer description or a chat template.
 ///
 /// Encoding and decoding never fail: only building a [`super::Tokenizer`] (from a
@@ -35,19 +37,12 @@ pub enum TokenizerError {
         /// The number of tokens.
         tokens: usize,
     },
-    /// Two tokens have the same text, so text → id would be ambiguous.
-    DuplicateToken {
-        /// The id of the second occurrence.
-        id: u32,
-        /// The token text.
-        text: String,
-    },
     /// A token type outside the GGUF range 0..=6.
     InvalidTokenType {
         /// The token with that type.
         id: u32,
         /// The raw value found.
-        value: i32,
+        value: i64,
     },
     /// A special token id (bos, eos, unk, pad) is not a valid token id.
     SpecialIdOutOfRange {
@@ -72,8 +67,8 @@ pub enum TokenizerError {
         /// The token that is missing (a part, or the merged result).
         token: String,
     },
-    /// A byte-level BPE tokenizer without merge rules cannot tokenize anything but single bytes.
-    NoMerges,
+    /// The GGUF file could not be read where the tokenizer is stored.
+    Gguf(GgufError),
     /// The model has no chat template.
     NoChatTemplate,
     /// The chat template is not one of the styles this crate renders (ChatML, Llama-2, Llama-3).
@@ -99,7 +94,6 @@ impl fmt::Display for TokenizerError {
             Self::LengthMismatch { what, len, tokens } => {
                 write!(f, "the tokenizer has {tokens} tokens but {len} {what}")
             }
-            Self::DuplicateToken { id, text } => write!(f, "token {id} ({text:?}) appears twice in the vocabulary"),
             Self::InvalidTokenType { id, value } => write!(f, "token {id} has an unknown token type {value}"),
             Self::SpecialIdOutOfRange { which, id, tokens } => {
                 write!(f, "the {which} token id {id} is outside the vocabulary of {tokens} tokens")
@@ -110,7 +104,7 @@ impl fmt::Display for TokenizerError {
             Self::MergeUnknownToken { rank, token } => {
                 write!(f, "merge rule {rank} uses {token:?}, which is not in the vocabulary")
             }
-            Self::NoMerges => write!(f, "the byte-level BPE tokenizer has no merge rules"),
+            Self::Gguf(e) => write!(f, "reading the tokenizer from the model file: {e}"),
             Self::NoChatTemplate => write!(f, "the model has no chat template"),
             Self::UnknownChatTemplate => {
                 write!(f, "the model's chat template is not ChatML, Llama-2 or Llama-3 style")
@@ -120,3 +114,9 @@ impl fmt::Display for TokenizerError {
 }
 
 impl core::error::Error for TokenizerError {}
+
+impl From<GgufError> for TokenizerError {
+    fn from(e: GgufError) -> Self {
+        Self::Gguf(e)
+    }
+}

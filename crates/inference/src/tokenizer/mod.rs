@@ -11,6 +11,7 @@ mod byte_level;
 mod chat;
 mod decoder;
 mod error;
+mod from_gguf;
 mod merge;
 mod pretokenize;
 mod spec;
@@ -151,6 +152,11 @@ impl Tokenizer {
         tokenizer.specials = tokenizer.build_specials();
         tokenizer.build_token_bytes();
         Ok(tokenizer)
+    }
+
+    /// Reads the tokenizer stored in a GGUF file's metadata and builds it.
+    pub fn from_gguf(gguf: &crate::gguf::Gguf<'_>) -> Result<Self, TokenizerError> {
+        Self::new(TokenizerSpec::from_gguf(gguf)?)
     }
 
     /// Resolves merge rules to ids, ranked by position.
