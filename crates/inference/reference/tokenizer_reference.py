@@ -98,6 +98,26 @@ CONVERSATIONS = {
 }
 
 
+# The pre-tokenizers as llama.cpp lists them: regexes applied in turn, each splitting every
+# fragment into matches and the gaps between them. Rebuilt here with `tokenizers`' Split
+# (Oniguruma regexes, "isolated" keeps both) to check the Rust word splitter on its own.
+GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+PRE_TOKENIZER_PATTERNS = {
+    "gpt2": [GPT2_PATTERN],
+    "smollm": [r"\p{N}", GPT2_PATTERN],
+    "llama3": [
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+        r"\s*[\r\n]+|\s+(?!\S)|\s+"
+    ],
+    "default": [r"[\p{P}\$\+<=>\^~\|]+", GPT2_PATTERN, r"\p{N}+", r"[0-9][0-9][0-9]"],
+}
+
+
+def split_words(patterns, text):
+    splitter = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(p), behavior="isolated") for p in patterns])
+    return [word for word, _ in splitter.pre_tokenize_str(text)]
+
+
 def field_strings(reader, key):
     field = reader.fields[key]
     return [bytes(field.parts[i]).decode("utf-8") for i in field.data]
@@ -178,6 +198,8 @@ def main():
         rendered = compiled.render(messages=messages, add_generation_prompt=True, bos_token=bos, eos_token=eos)
         chats.append({"name": name, "messages": messages, "rendered": rendered, "ids": encode(rendered, True)})
 
+    words = {name: [split_words(patterns, t) for t in CASES] for name, patterns in PRE_TOKENIZER_PATTERNS.items()}
+
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     fixture = {
         "generated_by": "crates/inference/reference/tokenizer_reference.py",
@@ -188,6 +210,7 @@ def main():
         "pre_tokenizer": pre,
         "cases": cases,
         "chats": chats,
+        "pre_tokenizer_words": {"texts": CASES, **words},
     }
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

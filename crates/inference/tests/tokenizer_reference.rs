@@ -104,6 +104,30 @@ fn ids_match_the_reference() {
 }
 
 #[test]
+fn word_splits_match_the_reference_for_every_pre_tokenizer() {
+    // Needs no model: the reference split the fixture's texts with the regexes themselves.
+    let f = fixture();
+    let words = &f["pre_tokenizer_words"];
+    let texts: Vec<&str> = words["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let mut compared = 0;
+    for (name, pre) in [
+        ("gpt2", PreTokenizer::Gpt2),
+        ("smollm", PreTokenizer::Smollm),
+        ("llama3", PreTokenizer::Llama3),
+        ("default", PreTokenizer::Default),
+    ] {
+        let expected = words[name].as_array().unwrap();
+        assert_eq!(expected.len(), texts.len());
+        for (text, expected) in texts.iter().zip(expected) {
+            let expected: Vec<&str> = expected.as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+            assert_eq!(pre.words(text), expected, "{name} on {text:?}");
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} word splits identical to the reference");
+}
+
+#[test]
 fn decode_of_encode_is_the_text() {
     let Some(t) = tokenizer() else { return };
     for (text, parse_special, _) in cases() {

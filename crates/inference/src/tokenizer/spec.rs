@@ -54,6 +54,13 @@ impl PreTokenizer {
             other => Err(TokenizerError::UnsupportedPreTokenizer(other.into())),
         }
     }
+
+    /// Cuts `text` into the words byte-level BPE merges one by one (in order, covering it all).
+    pub fn words(self, text: &str) -> Vec<&str> {
+        let mut ranges = Vec::new();
+        super::pretokenize::split(self, text, &mut ranges);
+        ranges.into_iter().map(|r| &text[r]).collect()
+    }
 }
 
 /// What a token is for (`tokenizer.ggml.token_type`, values as GGUF numbers them).
