@@ -201,23 +201,30 @@ fn speed_on_ten_kilobytes() {
         text.push_str(case);
         text.push('\n');
     }
-    let rounds = 20;
-    let start = Instant::now();
-    let mut ids = Vec::new();
-    for _ in 0..rounds {
-        ids = t.encode(&text, options(false));
-    }
-    let per_call = start.elapsed().as_secs_f64() / f64::from(rounds);
-    let start = Instant::now();
-    let decoded = t.decode(&ids);
-    let decode_time = start.elapsed().as_secs_f64();
-    assert_eq!(decoded, text);
-    eprintln!(
-        "encode {} bytes -> {} tokens: {:.2} ms ({:.1} MB/s); decode {:.3} ms",
-        text.len(),
-        ids.len(),
-        per_call * 1e3,
-        text.len() as f64 / per_call / 1e6,
-        decode_time * 1e3
-    );
+    let time = |label: &str, text: &str| {
+        let rounds = 20;
+        let start = Instant::now();
+        let mut ids = Vec::new();
+        for _ in 0..rounds {
+            ids = t.encode(text, options(false));
+        }
+        let per_call = start.elapsed().as_secs_f64() / f64::from(rounds);
+        let start = Instant::now();
+        let decoded = t.decode(&ids);
+        let decode_time = start.elapsed().as_secs_f64();
+        assert_eq!(decoded, text);
+        eprintln!(
+            "{label}: encode {} bytes -> {} tokens in {:.2} ms ({:.1} MB/s); decode {:.3} ms",
+            text.len(),
+            ids.len(),
+            per_call * 1e3,
+            text.len() as f64 / per_call / 1e6,
+            decode_time * 1e3
+        );
+    };
+    time("mixed reference text", &text);
+    // One 10 KB word: BPE merges within a word must not go quadratic.
+    time("one word without spaces", &"tokenization".repeat(850));
+    time("one emoji run", &"🧬🏳️‍🌈".repeat(600));
+    time("whitespace only", &" \n\t".repeat(3400));
 }

@@ -7,6 +7,8 @@
 //! [`Decoder`] turns a stream of generated ids into text without splitting characters, and
 //! [`ChatTemplate`] renders a conversation the way the model was trained to read it.
 
+#![forbid(unsafe_code)]
+
 mod byte_level;
 mod chat;
 mod decoder;
