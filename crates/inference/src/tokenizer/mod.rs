@@ -57,7 +57,6 @@ const END_OF_TURN_TEXTS: &[&str] =
 type MergeTable = HashMap<(u32, u32), (u32, u32)>;
 
 /// A text ↔ token-id converter for one model.
-#[derive(Debug)]
 pub struct Tokenizer {
     model: ModelKind,
     pre: PreTokenizer,
@@ -468,6 +467,21 @@ impl Tokenizer {
             && bytes.first() == Some(&b' ');
         let start = usize::from(prefixed);
         String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+}
+
+impl core::fmt::Debug for Tokenizer {
+    // The derived form would print the whole vocabulary.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("model", &self.model)
+            .field("pre", &self.pre)
+            .field("tokens", &self.tokens.len())
+            .field("merges", &self.merges.len())
+            .field("bos", &self.bos)
+            .field("eos", &self.eos)
+            .field("add_bos", &self.add_bos)
+            .finish_non_exhaustive()
     }
 }
 

@@ -47,9 +47,10 @@ impl PreTokenizer {
     pub fn from_name(name: &str) -> Result<Self, TokenizerError> {
         match name {
             "default" => Ok(Self::Default),
-            "gpt2" => Ok(Self::Gpt2),
-            // StarCoder's tokenizer uses the same rule as SmolLM's.
-            "smollm" | "starcoder" => Ok(Self::Smollm),
+            // llama.cpp gives these vocabularies the GPT-2 rule unchanged.
+            "gpt2" | "mpt" | "olmo" | "jais" => Ok(Self::Gpt2),
+            // And these SmolLM's (single digits first), which StarCoder introduced.
+            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => Ok(Self::Smollm),
             "llama3" | "llama-bpe" | "llama-v3" => Ok(Self::Llama3),
             other => Err(TokenizerError::UnsupportedPreTokenizer(other.into())),
         }
