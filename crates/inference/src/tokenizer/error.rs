@@ -83,7 +83,7 @@ impl fmt::Display for TokenizerError {
             }
             Self::UnsupportedPreTokenizer(name) => write!(
                 f,
-                "pre-tokenizer \"{name}\" is not supported (supported: smollm, llama3, llama-bpe, gpt2, default)"
+                "pre-tokenizer \"{name}\" is not supported (supported: default, gpt2, smollm, llama3 and their aliases)"
             ),
             Self::MissingKey(key) => write!(f, "the model file has no tokenizer metadata \"{key}\""),
             Self::WrongType { key, expected } => {

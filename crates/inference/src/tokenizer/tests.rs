@@ -72,6 +72,23 @@ fn byte_level_unmerged_bytes_and_multibyte_characters() {
 }
 
 #[test]
+fn llama3_takes_whole_word_tokens_without_merging() {
+    // "hello" is reachable by merges; "Ġworld" would be too, but "zz" has no merge rule and
+    // is still one token: the Llama 3 tokenizer looks a whole word up before merging.
+    let mut spec = gpt2_spec(GPT2_MERGES);
+    spec.pre = PreTokenizer::Llama3;
+    spec.tokens.push("zz".into());
+    spec.token_types.push(TokenType::Normal);
+    let zz = spec.tokens.len() as u32 - 1;
+    let t = Tokenizer::new(spec).unwrap();
+    assert_eq!(t.encode("zz", NO_SPECIAL), [zz]);
+    assert_eq!(pieces(&t, &t.encode("hello world", NO_SPECIAL)), ["hello", "Ġworld"]);
+    // The SmolLM rule has no such shortcut: "zz" stays two bytes.
+    let t = gpt2();
+    assert_eq!(pieces(&t, &t.encode("zz", NO_SPECIAL)), ["z", "z"]);
+}
+
+#[test]
 fn special_tokens_only_when_asked() {
     let t = gpt2();
     let parsed = t.encode("<|im_start|>hello<|im_end|>", SPECIAL);
