@@ -3,7 +3,7 @@
 //! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
 //! summation order) and is tested against it on random data.
 
-use crate::tensor::{DotFn, TensorType};
+use crate::tensor::{DotFn, TensorType, Tiles};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -78,6 +78,15 @@ pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => neon::dot(ty),
         #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The multi-row / multi-token kernels for `ty` on `isa`, if there are some.
+pub(crate) fn tiles(isa: Isa, ty: TensorType) -> Option<Tiles> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2_tiles(ty),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::tensor::quant::{BlockQ8, BlockQ8K};
 use crate::tensor::scalar::{k4_min_sum, q5_values, q6k_offset_sum, q6k_values, scales_mins_k4};
-use crate::tensor::{DotFn, TensorType};
+use crate::tensor::{DotFn, TensorType, Tile4Fn, Tiles};
 
 // ---------------------------------------------------------------- detection
 
@@ -319,47 +319,124 @@ fn fifth_bits(qh: u32) -> __m256i {
     _mm256_and_si256(set, _mm256_set1_epi8(0x10))
 }
 
-/// Q4_0/Q4_1 (FIVE = false) and Q5_0/Q5_1 (FIVE = true); MIN selects the variant with a minimum.
-#[target_feature(enable = "avx2,fma,f16c")]
-fn avx2_q4q5<const FIVE: bool, const MIN: bool>(w: &[u8], x: &[BlockQ8]) -> f32 {
-    let bs = 18 + if MIN { 2 } else { 0 } + if FIVE { 4 } else { 0 };
-    let offset = if FIVE { -16.0 } else { -8.0 };
-    let mask = _mm256_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
-    let mut acc = _mm256_setzero_ps();
-    let mut corr = 0.0;
-    for (b, a) in w.chunks_exact(bs).zip(x) {
-        let d = f16c(b, 0);
-        let (c, mut off) = if MIN { (f16c(b, 2), 4) } else { (offset * d, 2) };
-        let hbits = if FIVE {
-            let qh = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
-            off += 4;
-            fifth_bits(qh)
-        } else {
-            _mm256_setzero_si256()
-        };
-        let qs = ld128(&b[off..]);
-        let q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), mask);
-        let q = _mm256_or_si256(q, hbits);
-        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld256_i8(&a.qs)), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(p), acc);
-        corr += c * a.s;
+/// The 32-wide weight formats, as const-generic tags for the tile kernels.
+pub(super) const Q4_0: u8 = 0;
+pub(super) const Q4_1: u8 = 1;
+pub(super) const Q5_0: u8 = 2;
+pub(super) const Q5_1: u8 = 3;
+pub(super) const Q8_0: u8 = 4;
+
+const fn block_bytes(k: u8) -> usize {
+    match k {
+        Q4_0 => 18,
+        Q4_1 => 20,
+        Q5_0 => 22,
+        Q5_1 => 24,
+        _ => 34,
     }
-    hsum256_ps(acc) + corr
 }
 
+/// One block's 32 weights as bytes, its scale, and the constant `c` such that the block's dot
+/// with activations is `d·dx·Σq·a + c·s` (`s = dx·Σa`): the minimum, or −offset·d.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn avx2_q8_0(w: &[u8], x: &[BlockQ8]) -> f32 {
-    let ones = _mm256_set1_epi16(1);
-    let mut acc = _mm256_setzero_ps();
-    for (b, a) in w.chunks_exact(34).zip(x) {
-        let q = ld256(&b[2..]);
-        let av = ld256_i8(&a.qs);
-        // |q| · (a with q's sign) = q · a, with the unsigned operand maddubs needs.
-        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(av, q)), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(b, 0) * a.d), _mm256_cvtepi32_ps(p), acc);
+#[inline]
+fn decode<const K: u8>(b: &[u8]) -> (__m256i, f32, f32) {
+    let d = f16c(b, 0);
+    if K == Q8_0 {
+        return (ld256(&b[2..]), d, 0.0);
     }
-    hsum256_ps(acc)
+    let with_min = K == Q4_1 || K == Q5_1;
+    let five = K == Q5_0 || K == Q5_1;
+    let (c, mut off) = if with_min { (f16c(b, 2), 4) } else { (if five { -16.0 } else { -8.0 } * d, 2) };
+    let hbits = if five {
+        let qh = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
+        off += 4;
+        fifth_bits(qh)
+    } else {
+        _mm256_setzero_si256()
+    };
+    let qs = ld128(&b[off..]);
+    let q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0F));
+    (_mm256_or_si256(q, hbits), d, c)
+}
+
+/// Σ q·a over 32 bytes as eight i32 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn block_dot<const K: u8>(q: __m256i, a: __m256i) -> __m256i {
+    let p = if K == Q8_0 {
+        // |q| · (a with q's sign) = q · a, with the unsigned left operand maddubs needs.
+        _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q))
+    } else {
+        _mm256_maddubs_epi16(q, a)
+    };
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
+/// `out[r][t] = w[r] · x[t]` for R weight rows and T activation rows of 32-wide blocks: each
+/// weight block is decoded once for all T activations and each activation block loaded once for
+/// all R rows; R·T independent accumulators hide the FMA latency.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn tile<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[BlockQ8]; T]) -> [[f32; T]; R] {
+    let bs = block_bytes(K);
+    let nb = w.iter().map(|w| w.len() / bs).chain(x.iter().map(|x| x.len())).min().unwrap_or(0);
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
+    let mut corr = [[0.0f32; T]; R];
+    for i in 0..nb {
+        for r in 0..R {
+            let (q, d, c) = decode::<K>(&w[r][i * bs..(i + 1) * bs]);
+            for t in 0..T {
+                let a = &x[t][i];
+                let p = block_dot::<K>(q, ld256_i8(&a.qs));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(p), acc[r][t]);
+                corr[r][t] += c * a.s;
+            }
+        }
+    }
+    let mut out = [[0.0; T]; R];
+    for r in 0..R {
+        for t in 0..T {
+            out[r][t] = hsum256_ps(acc[r][t]) + corr[r][t];
+        }
+    }
+    out
+}
+
+/// One row times one activation row, two blocks per iteration into two accumulators (a single
+/// accumulator makes every block wait for the previous block's FMA).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot1<const K: u8>(w: &[u8], x: &[BlockQ8]) -> f32 {
+    let bs = block_bytes(K);
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut corr = 0.0f32;
+    let mut pairs = w.chunks_exact(2 * bs).zip(x.chunks_exact(2));
+    for (b, a) in &mut pairs {
+        for j in 0..2 {
+            let (q, d, c) = decode::<K>(&b[j * bs..(j + 1) * bs]);
+            let p = block_dot::<K>(q, ld256_i8(&a[j].qs));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[j].d), _mm256_cvtepi32_ps(p), acc[j]);
+            corr += c * a[j].s;
+        }
+    }
+    let done = w.len() / (2 * bs) * 2;
+    let rest = tile::<K, 1, 1>([w.get(done * bs..).unwrap_or(&[])], [x.get(done..).unwrap_or(&[])])[0][0];
+    hsum256_ps(_mm256_add_ps(acc[0], acc[1])) + corr + rest
+}
+
+/// Four consecutive rows (`w` holds them back to back) times one activation row.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn rows4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+    let n = w.len() / 4;
+    let r = tile::<K, 4, 1>([&w[..n], &w[n..2 * n], &w[2 * n..3 * n], &w[3 * n..4 * n]], [x]);
+    *out = [r[0][0], r[1][0], r[2][0], r[3][0]];
+}
+
+/// One row times four activation rows (`x` holds them back to back).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn toks4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+    let n = x.len() / 4;
+    *out = tile::<K, 1, 4>([w], [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]])[0];
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -459,11 +536,11 @@ macro_rules! avx2_entry {
     };
 }
 
-avx2_entry!(avx2_q4_0, avx2_q4q5::<false, false>, BlockQ8);
-avx2_entry!(avx2_q4_1, avx2_q4q5::<false, true>, BlockQ8);
-avx2_entry!(avx2_q5_0, avx2_q4q5::<true, false>, BlockQ8);
-avx2_entry!(avx2_q5_1, avx2_q4q5::<true, true>, BlockQ8);
-avx2_entry!(avx2_q8_0_entry, avx2_q8_0, BlockQ8);
+avx2_entry!(avx2_q4_0, dot1::<Q4_0>, BlockQ8);
+avx2_entry!(avx2_q4_1, dot1::<Q4_1>, BlockQ8);
+avx2_entry!(avx2_q5_0, dot1::<Q5_0>, BlockQ8);
+avx2_entry!(avx2_q5_1, dot1::<Q5_1>, BlockQ8);
+avx2_entry!(avx2_q8_0_entry, dot1::<Q8_0>, BlockQ8);
 avx2_entry!(avx2_q4_k, avx2_k4::<false>, BlockQ8K);
 avx2_entry!(avx2_q5_k, avx2_k4::<true>, BlockQ8K);
 avx2_entry!(avx2_q6_k_entry, avx2_q6_k, BlockQ8K);
@@ -482,4 +559,37 @@ pub(super) fn avx2_dot(ty: TensorType) -> Option<DotFn> {
         TensorType::Q6K => DotFn::Q8K(avx2_q6_k_entry),
         _ => return None,
     })
+}
+
+/// Safe entry points for the AVX2 tile kernels.
+macro_rules! avx2_tile_entry {
+    ($name:ident, $kernel:expr) => {
+        fn $name(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+            // SAFETY: handed out only by `avx2_tiles`, under the same guarantee as `avx2_entry`.
+            unsafe { $kernel(w, x, out) }
+        }
+    };
+}
+
+avx2_tile_entry!(rows4_q4_0, rows4::<Q4_0>);
+avx2_tile_entry!(rows4_q4_1, rows4::<Q4_1>);
+avx2_tile_entry!(rows4_q5_0, rows4::<Q5_0>);
+avx2_tile_entry!(rows4_q5_1, rows4::<Q5_1>);
+avx2_tile_entry!(rows4_q8_0, rows4::<Q8_0>);
+avx2_tile_entry!(toks4_q4_0, toks4::<Q4_0>);
+avx2_tile_entry!(toks4_q4_1, toks4::<Q4_1>);
+avx2_tile_entry!(toks4_q5_0, toks4::<Q5_0>);
+avx2_tile_entry!(toks4_q5_1, toks4::<Q5_1>);
+avx2_tile_entry!(toks4_q8_0, toks4::<Q8_0>);
+
+pub(super) fn avx2_tiles(ty: TensorType) -> Option<Tiles> {
+    let (rows4, toks4): (Tile4Fn, Tile4Fn) = match ty {
+        TensorType::Q4_0 => (rows4_q4_0, toks4_q4_0),
+        TensorType::Q4_1 => (rows4_q4_1, toks4_q4_1),
+        TensorType::Q5_0 => (rows4_q5_0, toks4_q5_0),
+        TensorType::Q5_1 => (rows4_q5_1, toks4_q5_1),
+        TensorType::Q8_0 => (rows4_q8_0, toks4_q8_0),
+        _ => return None,
+    };
+    Some(Tiles { rows4, toks4 })
 }

@@ -234,6 +234,20 @@ pub enum DotFn {
     Q8K(fn(&[u8], &[BlockQ8K]) -> f32),
 }
 
+/// A 4-way dot product over 32-wide blocks: see [`Tiles`].
+pub type Tile4Fn = fn(&[u8], &[BlockQ8], &mut [f32; 4]);
+
+/// Kernels that compute four dot products at once, sharing decoded weights or loaded activations.
+#[derive(Debug, Clone, Copy)]
+pub struct Tiles {
+    /// `rows4(w, x, out)`: `w` is four weight rows back to back, `x` one activation row;
+    /// `out[r] = w[r] · x`.
+    pub rows4: Tile4Fn,
+    /// `toks4(w, x, out)`: `w` is one weight row, `x` four activation rows back to back;
+    /// `out[t] = w · x[t]`.
+    pub toks4: Tile4Fn,
+}
+
 /// The portable dot product for `ty`.
 pub fn scalar_dot(ty: TensorType) -> Option<DotFn> {
     Some(match ty {
@@ -280,6 +294,11 @@ impl Kernels {
     /// The dot product for weights of type `ty`; `None` for types without kernels.
     pub fn dot(&self, ty: TensorType) -> Option<DotFn> {
         crate::simd::dot(self.isa, ty).or_else(|| scalar_dot(ty))
+    }
+
+    /// Four-at-a-time kernels for `ty`, where this instruction set has them.
+    pub fn tiles(&self, ty: TensorType) -> Option<Tiles> {
+        crate::simd::tiles(self.isa, ty)
     }
 }
 

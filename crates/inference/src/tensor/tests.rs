@@ -246,3 +246,30 @@ fn q4_k_quantiser_is_accurate() {
     let got = f64::from(run(Kernels::detect().dot(TensorType::Q4K).unwrap(), &bytes, &a));
     assert!((got - want).abs() < 2e-6 * mag);
 }
+
+#[test]
+fn tile_kernels_match_single_dots() {
+    let mut rng = Rng(21);
+    for k in all_isas() {
+        for &ty in &QUANT_TYPES[..5] {
+            let Some(tiles) = k.tiles(ty) else { continue };
+            let DotFn::Q8(one) = scalar_dot(ty).unwrap() else { panic!("{} is not a Q8 type", ty.name()) };
+            let n = 576;
+            let rows: Vec<u8> = (0..4).flat_map(|_| random_row(&mut rng, ty, n)).collect();
+            let acts: Vec<Acts> = (0..4).map(|_| random_acts(&mut rng, n)).collect();
+            let rb = ty.row_bytes(n);
+            let mut out = [0.0; 4];
+            (tiles.rows4)(&rows, &acts[0].q8, &mut out);
+            for r in 0..4 {
+                let want = one(&rows[r * rb..(r + 1) * rb], &acts[0].q8);
+                assert!((out[r] - want).abs() <= 1e-5 * want.abs().max(1.0), "{} rows4 {r}", ty.name());
+            }
+            let x: Vec<BlockQ8> = acts.iter().flat_map(|a| a.q8.iter().copied()).collect();
+            (tiles.toks4)(&rows[..rb], &x, &mut out);
+            for t in 0..4 {
+                let want = one(&rows[..rb], &acts[t].q8);
+                assert!((out[t] - want).abs() <= 1e-5 * want.abs().max(1.0), "{} toks4 {t}", ty.name());
+            }
+        }
+    }
+}
