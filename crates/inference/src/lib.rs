@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod chat;
 pub mod engine;
 pub mod gguf;
 pub mod model;
@@ -18,6 +19,8 @@ mod simd;
 pub mod tensor;
 pub mod tokenizer;
 
+pub use chat::{ChatEngine, ChatError, ChatStep};
 pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
 pub use model::LoadError;
 pub use sampler::SamplingParams;
+pub use tokenizer::{Message, Role};

@@ -5,6 +5,7 @@ mod common;
 use inference::model::Precision;
 use inference::sampler::argmax;
 use inference::tensor::{Isa, Kernels};
+use inference::tokenizer::Tokenizer;
 use inference::{Engine, EngineOptions, SamplingParams};
 
 struct Fixture {
@@ -112,6 +113,17 @@ fn greedy_continuation_matches_the_oracle() {
 
     let mut engine = Engine::load(&bytes, EngineOptions { context: 256, ..Default::default() }).unwrap();
     let (ids, _) = engine.generate(&f.prompt_ids, params).unwrap();
+    let tokenizer = Tokenizer::from_gguf(engine.gguf()).unwrap();
+    assert_eq!(tokenizer.decode(&f.greedy_ids), f.greedy_text);
+    let text = tokenizer.decode(&ids);
+    println!("engine continuation (8-bit activations): {text:?}");
+    // Coherent English, checked loosely: printable ASCII words, mostly letters, no word repeated
+    // more than four times in a row.
+    assert!(text.chars().all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace()), "{text:?}");
+    let letters = text.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    assert!(letters * 10 > text.len() * 7, "{text:?}");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words.len() >= 15 && words.windows(5).all(|w| w.iter().any(|x| *x != w[0])), "{text:?}");
     println!("oracle continuation: {:?}", f.greedy_text);
     println!("engine ids: {ids:?}\noracle ids: {:?}", f.greedy_ids);
     // With 8-bit activations greedy decoding can only be expected to agree while the oracle's
