@@ -4,5 +4,23 @@
 
 #![no_std]
 #![warn(missing_docs)]
+// Only the SIMD module may use `unsafe` (it allows it explicitly).
+#![deny(unsafe_code)]
 
+extern crate alloc;
+
+pub mod chat;
+pub mod engine;
+pub mod gguf;
+pub mod model;
+pub mod sampler;
+#[allow(unsafe_code)]
+mod simd;
+pub mod tensor;
 pub mod tokenizer;
+
+pub use chat::{ChatEngine, ChatError, ChatStep};
+pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
+pub use model::LoadError;
+pub use sampler::SamplingParams;
+pub use tokenizer::{Message, Role};

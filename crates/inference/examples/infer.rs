@@ -1,0 +1,163 @@
+//! Host front end of the engine (run by `cargo xtask infer`, always as a release build):
+//!
+//! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
+//!        [--context N] [--isa scalar|sse2|avx2|neon] [--threads 1]`
+//!
+//! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use inference::tensor::{Isa, Kernels};
+use inference::tokenizer::{Decoder, EncodeOptions, Message, Tokenizer};
+use inference::{Engine, EngineOptions, FinishReason, SamplingParams, Step};
+
+fn micros() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+struct Args {
+    model: String,
+    text: String,
+    chat: bool,
+    n: usize,
+    params: SamplingParams,
+    seed: u64,
+    context: usize,
+    isa: Option<Isa>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut model = None;
+    let mut text = None;
+    let mut chat = false;
+    let mut n = 128;
+    let mut params = SamplingParams::default();
+    let mut seed = 0;
+    let mut context = 2048;
+    let mut isa = None;
+    let mut greedy = false;
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--model" => model = Some(val()?),
+            "--prompt" => text = Some(val()?),
+            "--chat" => {
+                text = Some(val()?);
+                chat = true;
+            }
+            "-n" => n = val()?.parse().map_err(|e| format!("-n: {e}"))?,
+            "--greedy" => greedy = true,
+            "--temperature" => params.temperature = val()?.parse().map_err(|e| format!("--temperature: {e}"))?,
+            "--seed" => seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--context" => context = val()?.parse().map_err(|e| format!("--context: {e}"))?,
+            "--threads" => {
+                let t: usize = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
+                if t != 1 {
+                    return Err(
+                        "--threads: the engine is single-threaded (what the OS runs); only 1 is accepted".into()
+                    );
+                }
+            }
+            "--isa" => {
+                isa = Some(match val()?.as_str() {
+                    "scalar" => Isa::Scalar,
+                    "sse2" => Isa::Sse2,
+                    "avx2" => Isa::Avx2,
+                    "neon" => Isa::Neon,
+                    other => return Err(format!("--isa: unknown instruction set {other}")),
+                })
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if greedy {
+        params = SamplingParams::greedy();
+    }
+    params.max_tokens = n;
+    Ok(Args {
+        model: model.ok_or("--model FILE is required")?,
+        text: text.ok_or("--prompt TEXT or --chat TEXT is required")?,
+        chat,
+        n,
+        params,
+        seed,
+        context,
+        isa,
+    })
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let bytes = std::fs::read(&args.model).map_err(|e| format!("cannot read {}: {e}", args.model))?;
+    let kernels = match args.isa {
+        Some(isa) => Some(Kernels::with_isa(isa).ok_or(format!("this CPU cannot run {}", isa.name()))?),
+        None => None,
+    };
+    let opts =
+        EngineOptions { context: args.context, seed: args.seed, kernels, clock: Some(micros), ..Default::default() };
+    let mut engine = Engine::load(&bytes, opts).map_err(|e| e.to_string())?;
+    let tokenizer = Tokenizer::from_gguf(engine.gguf()).map_err(|e| e.to_string())?;
+    let prompt = if args.chat {
+        let template = tokenizer.chat_template().map_err(|e| e.to_string())?;
+        tokenizer.encode_conversation(&template, &[Message::user(&args.text)], true)
+    } else {
+        // Raw text: no template, BOS only if the model asks for one.
+        tokenizer
+            .encode(&args.text, EncodeOptions { add_bos: tokenizer.model_options(false).add_bos, ..Default::default() })
+    };
+    eprintln!(
+        "model: {} layers, width {}, {} kernels; prompt: {} tokens; generating up to {}",
+        engine.config().n_layers,
+        engine.config().dim,
+        engine.model().kernels().isa().name(),
+        prompt.len(),
+        args.n
+    );
+    engine.begin(&prompt, args.params).map_err(|e| e.to_string())?;
+    let mut decoder = Decoder::new();
+    let mut out = std::io::stdout().lock();
+    if !args.chat {
+        let _ = write!(out, "{}", args.text);
+    }
+    let reason = loop {
+        match engine.step().map_err(|e| e.to_string())? {
+            Step::Prefill { .. } => {}
+            Step::Token(t) => {
+                let _ = write!(out, "{}", decoder.push(&tokenizer, t));
+                let _ = out.flush();
+            }
+            Step::Finished(r) => break r,
+        }
+    };
+    let _ = writeln!(out, "{}", decoder.finish());
+    let s = engine.stats();
+    let why = match reason {
+        FinishReason::Stop(_) => "stop token",
+        FinishReason::MaxTokens => "token limit",
+        FinishReason::ContextFull => "context full",
+        FinishReason::Cancelled => "cancelled",
+    };
+    let _ = writeln!(
+        out,
+        "[prompt: {} tokens, {:.1} tokens/s | generation: {} tokens, {:.1} tokens/s | ended by {why}]",
+        s.prompt_tokens,
+        s.prompt_tokens_per_second(),
+        s.generated_tokens,
+        s.generation_tokens_per_second()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse().and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("infer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

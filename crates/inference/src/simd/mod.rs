@@ -1,0 +1,92 @@
+//! SIMD kernels and run-time instruction-set detection: the only place in this crate with `unsafe`.
+//!
+//! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
+//! summation order) and is tested against it on random data.
+
+use crate::tensor::{DotFn, TensorType, Tiles};
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+/// An instruction set the kernels can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Portable Rust only.
+    Scalar,
+    /// x86_64 baseline: SSE2.
+    Sse2,
+    /// x86_64 with AVX2, FMA and F16C, enabled by the OS (XCR0).
+    Avx2,
+    /// AArch64 Advanced SIMD (always present).
+    Neon,
+}
+
+impl Isa {
+    /// Whether a CPU whose best set is `self` can also run `other`.
+    pub fn supports(self, other: Isa) -> bool {
+        match other {
+            Isa::Scalar => true,
+            Isa::Sse2 => matches!(self, Isa::Sse2 | Isa::Avx2),
+            Isa::Avx2 => self == Isa::Avx2,
+            Isa::Neon => self == Isa::Neon,
+        }
+    }
+
+    /// Short name for logs and benchmarks.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Sse2 => "sse2",
+            Isa::Avx2 => "avx2+fma",
+            Isa::Neon => "neon",
+        }
+    }
+}
+
+/// The best instruction set this CPU and OS support right now.
+///
+/// On x86_64 AVX2 needs the CPUID bits (AVX2, AVX, FMA, F16C, OSXSAVE) *and* the OS having
+/// enabled the SSE and AVX register state in XCR0; a kernel must call this after enabling it.
+pub fn detect_isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::avx2_usable() { Isa::Avx2 } else { Isa::Sse2 }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        Isa::Neon
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        Isa::Scalar
+    }
+}
+
+/// The SIMD dot product for `ty` on `isa`, if there is one.
+///
+/// Callers ([`crate::tensor::Kernels`]) only pass an `isa` that [`detect_isa`] reported.
+pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
+    match isa {
+        Isa::Scalar => None,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => x86::sse2_dot(ty),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2_dot(ty).or_else(|| x86::sse2_dot(ty)),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon::dot(ty),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The multi-row / multi-token kernels for `ty` on `isa`, if there are some.
+pub(crate) fn tiles(isa: Isa, ty: TensorType) -> Option<Tiles> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2_tiles(ty),
+        _ => None,
+    }
+}

@@ -1,0 +1,595 @@
+//! x86_64 kernels: SSE2 (the baseline every x86_64 CPU has) and AVX2 + FMA + F16C.
+//!
+//! The integer core of every quantised dot is the same: weights as small unsigned bytes
+//! (0..=63) times activations as signed bytes, summed pairwise into i16 (`maddubs`: at most
+//! 63·127·2 = 16002, no saturation; Q8_0 uses the sign trick, at most 128·127·2 = 32512), then
+//! into i32 (`madd`), then scaled in f32. SSE2 has no `maddubs`, so it widens to i16 first.
+
+use core::arch::x86_64::*;
+
+use crate::tensor::quant::{BlockQ8, BlockQ8K};
+use crate::tensor::scalar::{k4_min_sum, q5_values, q6k_offset_sum, q6k_values, scales_mins_k4};
+use crate::tensor::{DotFn, TensorType, Tile4Fn, Tiles};
+
+// ---------------------------------------------------------------- detection
+
+/// CPUID says AVX2, AVX, FMA, F16C and OSXSAVE, and XCR0 shows the OS saves SSE and AVX state.
+pub(super) fn avx2_usable() -> bool {
+    let leaf1 = __cpuid(1);
+    let fma = leaf1.ecx & (1 << 12) != 0;
+    let osxsave = leaf1.ecx & (1 << 27) != 0;
+    let avx = leaf1.ecx & (1 << 28) != 0;
+    let f16c = leaf1.ecx & (1 << 29) != 0;
+    if !(fma && osxsave && avx && f16c) {
+        return false;
+    }
+    // SAFETY: OSXSAVE is set, so the OS has enabled XGETBV (and the CPU has XSAVE).
+    let xcr0 = unsafe { read_xcr0() };
+    if xcr0 & 0b110 != 0b110 {
+        return false;
+    }
+    let max_leaf = __cpuid(0).eax;
+    max_leaf >= 7 && __cpuid_count(7, 0).ebx & (1 << 5) != 0
+}
+
+/// Reads XCR0.
+///
+/// # Safety
+/// CPUID.1:ECX.OSXSAVE must be set (otherwise XGETBV faults).
+#[target_feature(enable = "xsave")]
+unsafe fn read_xcr0() -> u64 {
+    // SAFETY: the caller guarantees OSXSAVE, which makes XGETBV legal.
+    unsafe { _xgetbv(0) }
+}
+
+// ---------------------------------------------------------------- SSE2
+
+#[target_feature(enable = "sse2")]
+#[inline]
+fn ld128(b: &[u8]) -> __m128i {
+    let b = &b[..16];
+    // SAFETY: `b` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "sse2")]
+#[inline]
+fn ld128_i8(a: &[i8]) -> __m128i {
+    let a = &a[..16];
+    // SAFETY: `a` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(a.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "sse2")]
+#[inline]
+fn hsum128_ps(v: __m128) -> f32 {
+    let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "sse2")]
+#[inline]
+fn hsum128_epi32(v: __m128i) -> i32 {
+    let s = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// 16 unsigned (≤ 127) weight bytes · 16 signed activation bytes → four i32 partial sums.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn sse_dot16_u8(q: __m128i, a: __m128i) -> __m128i {
+    let z = _mm_setzero_si128();
+    let sign = _mm_cmpgt_epi8(z, a);
+    let lo = _mm_madd_epi16(_mm_unpacklo_epi8(q, z), _mm_unpacklo_epi8(a, sign));
+    let hi = _mm_madd_epi16(_mm_unpackhi_epi8(q, z), _mm_unpackhi_epi8(a, sign));
+    _mm_add_epi32(lo, hi)
+}
+
+/// 16 signed weight bytes · 16 signed activation bytes → four i32 partial sums.
+#[target_feature(enable = "sse2")]
+#[inline]
+fn sse_dot16_i8(q: __m128i, a: __m128i) -> __m128i {
+    let z = _mm_setzero_si128();
+    let qs = _mm_cmpgt_epi8(z, q);
+    let sign = _mm_cmpgt_epi8(z, a);
+    let lo = _mm_madd_epi16(_mm_unpacklo_epi8(q, qs), _mm_unpacklo_epi8(a, sign));
+    let hi = _mm_madd_epi16(_mm_unpackhi_epi8(q, qs), _mm_unpackhi_epi8(a, sign));
+    _mm_add_epi32(lo, hi)
+}
+
+#[inline]
+fn f16(b: &[u8], i: usize) -> f32 {
+    crate::tensor::scalar::f16_at(b, i)
+}
+
+#[target_feature(enable = "sse2")]
+fn sse2_q4<const MIN: bool>(w: &[u8], x: &[BlockQ8]) -> f32 {
+    let bs = if MIN { 20 } else { 18 };
+    let mask = _mm_set1_epi8(0x0F);
+    let mut acc = _mm_setzero_ps();
+    let mut corr = 0.0;
+    for (b, a) in w.chunks_exact(bs).zip(x) {
+        let d = f16(b, 0);
+        let (c, off) = if MIN { (f16(b, 2), 4) } else { (-8.0 * d, 2) };
+        let qs = ld128(&b[off..]);
+        let lo = _mm_and_si128(qs, mask);
+        let hi = _mm_and_si128(_mm_srli_epi16(qs, 4), mask);
+        let p = _mm_add_epi32(sse_dot16_u8(lo, ld128_i8(&a.qs)), sse_dot16_u8(hi, ld128_i8(&a.qs[16..])));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(d * a.d), _mm_cvtepi32_ps(p)));
+        corr += c * a.s;
+    }
+    hsum128_ps(acc) + corr
+}
+
+#[target_feature(enable = "sse2")]
+fn sse2_q5<const MIN: bool>(w: &[u8], x: &[BlockQ8]) -> f32 {
+    let bs = if MIN { 24 } else { 22 };
+    let mut acc = _mm_setzero_ps();
+    let mut corr = 0.0;
+    for (b, a) in w.chunks_exact(bs).zip(x) {
+        let d = f16(b, 0);
+        let (c, off) = if MIN { (f16(b, 2), 4) } else { (-16.0 * d, 2) };
+        let qh = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
+        // SSE2 has no byte shuffle to spread the fifth bits; unpack them in plain code.
+        let q = q5_values(qh, &b[off + 4..off + 20]);
+        let p = _mm_add_epi32(
+            sse_dot16_u8(ld128(&q), ld128_i8(&a.qs)),
+            sse_dot16_u8(ld128(&q[16..]), ld128_i8(&a.qs[16..])),
+        );
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(d * a.d), _mm_cvtepi32_ps(p)));
+        corr += c * a.s;
+    }
+    hsum128_ps(acc) + corr
+}
+
+#[target_feature(enable = "sse2")]
+fn sse2_q8_0(w: &[u8], x: &[BlockQ8]) -> f32 {
+    let mut acc = _mm_setzero_ps();
+    for (b, a) in w.chunks_exact(34).zip(x) {
+        let p = _mm_add_epi32(
+            sse_dot16_i8(ld128(&b[2..]), ld128_i8(&a.qs)),
+            sse_dot16_i8(ld128(&b[18..]), ld128_i8(&a.qs[16..])),
+        );
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(f16(b, 0) * a.d), _mm_cvtepi32_ps(p)));
+    }
+    hsum128_ps(acc)
+}
+
+/// Q4_K/Q5_K share everything but how a 64-value chunk's bytes are built.
+#[target_feature(enable = "sse2")]
+fn sse2_k4<const FIVE: bool>(w: &[u8], x: &[BlockQ8K]) -> f32 {
+    let bs = if FIVE { 176 } else { 144 };
+    let mask = _mm_set1_epi8(0x0F);
+    let mut sum = 0.0;
+    for (b, a) in w.chunks_exact(bs).zip(x) {
+        let (sc, mn) = scales_mins_k4(&b[4..16]);
+        let mut isum = 0i32;
+        for c in 0..4 {
+            let mut lo = [0u8; 32];
+            let mut hi = [0u8; 32];
+            if FIVE {
+                let (qh, ql) = (&b[16..48], &b[48 + 32 * c..80 + 32 * c]);
+                for l in 0..32 {
+                    lo[l] = (ql[l] & 0xF) | (((qh[l] >> (2 * c)) & 1) << 4);
+                    hi[l] = (ql[l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4);
+                }
+            } else {
+                for half in 0..2 {
+                    let qs = ld128(&b[16 + 32 * c + 16 * half..]);
+                    // SAFETY: `lo`/`hi` have 32 bytes; offsets 0 and 16 leave room for 16-byte stores.
+                    unsafe {
+                        _mm_storeu_si128(lo[16 * half..].as_mut_ptr().cast(), _mm_and_si128(qs, mask));
+                        _mm_storeu_si128(
+                            hi[16 * half..].as_mut_ptr().cast(),
+                            _mm_and_si128(_mm_srli_epi16(qs, 4), mask),
+                        );
+                    }
+                }
+            }
+            let aq = &a.qs[64 * c..64 * c + 64];
+            let plo = _mm_add_epi32(
+                sse_dot16_u8(ld128(&lo), ld128_i8(aq)),
+                sse_dot16_u8(ld128(&lo[16..]), ld128_i8(&aq[16..])),
+            );
+            let phi = _mm_add_epi32(
+                sse_dot16_u8(ld128(&hi), ld128_i8(&aq[32..])),
+                sse_dot16_u8(ld128(&hi[16..]), ld128_i8(&aq[48..])),
+            );
+            isum += i32::from(sc[2 * c]) * hsum128_epi32(plo) + i32::from(sc[2 * c + 1]) * hsum128_epi32(phi);
+        }
+        sum += a.d * (f16(b, 0) * isum as f32 - f16(b, 2) * k4_min_sum(&mn, &a.bsums) as f32);
+    }
+    sum
+}
+
+#[target_feature(enable = "sse2")]
+fn sse2_q6_k(w: &[u8], x: &[BlockQ8K]) -> f32 {
+    let mut sum = 0.0;
+    for (b, a) in w.chunks_exact(210).zip(x) {
+        let q = q6k_values(b);
+        let scales = &b[192..208];
+        let mut isum = 0i32;
+        for g in 0..16 {
+            let p = sse_dot16_u8(ld128(&q[16 * g..]), ld128_i8(&a.qs[16 * g..]));
+            isum += i32::from(scales[g] as i8) * hsum128_epi32(p);
+        }
+        isum -= 32 * q6k_offset_sum(scales, &a.bsums);
+        sum += f16(b, 208) * a.d * isum as f32;
+    }
+    sum
+}
+
+#[target_feature(enable = "sse2")]
+fn sse2_f32(w: &[u8], x: &[f32]) -> f32 {
+    let mut acc = _mm_setzero_ps();
+    let mut wc = w.chunks_exact(16);
+    let mut xc = x.chunks_exact(4);
+    for (wb, xs) in (&mut wc).zip(&mut xc) {
+        // SAFETY: `wb` is 16 bytes and `xs` 4 floats; `loadu` has no alignment requirement.
+        let (wv, xv) = unsafe { (_mm_loadu_ps(wb.as_ptr().cast()), _mm_loadu_ps(xs.as_ptr())) };
+        acc = _mm_add_ps(acc, _mm_mul_ps(wv, xv));
+    }
+    hsum128_ps(acc) + crate::tensor::scalar::dot_f32(wc.remainder(), xc.remainder())
+}
+
+/// Safe entry points for the SSE2 kernels.
+macro_rules! sse2_entry {
+    ($name:ident, $kernel:expr, $act:ty) => {
+        fn $name(w: &[u8], x: &[$act]) -> f32 {
+            // SAFETY: `sse2_dot` hands these out only when the build enables SSE2 (every x86_64
+            // target moteOS uses does: it is the architecture's baseline).
+            unsafe { $kernel(w, x) }
+        }
+    };
+}
+
+sse2_entry!(sse2_q4_0, sse2_q4::<false>, BlockQ8);
+sse2_entry!(sse2_q4_1, sse2_q4::<true>, BlockQ8);
+sse2_entry!(sse2_q5_0, sse2_q5::<false>, BlockQ8);
+sse2_entry!(sse2_q5_1, sse2_q5::<true>, BlockQ8);
+sse2_entry!(sse2_q8_0_entry, sse2_q8_0, BlockQ8);
+sse2_entry!(sse2_q4_k, sse2_k4::<false>, BlockQ8K);
+sse2_entry!(sse2_q5_k, sse2_k4::<true>, BlockQ8K);
+sse2_entry!(sse2_q6_k_entry, sse2_q6_k, BlockQ8K);
+sse2_entry!(sse2_f32_entry, sse2_f32, f32);
+
+pub(super) fn sse2_dot(ty: TensorType) -> Option<DotFn> {
+    if !cfg!(target_feature = "sse2") {
+        return None;
+    }
+    Some(match ty {
+        TensorType::F32 => DotFn::F32(sse2_f32_entry),
+        TensorType::Q4_0 => DotFn::Q8(sse2_q4_0),
+        TensorType::Q4_1 => DotFn::Q8(sse2_q4_1),
+        TensorType::Q5_0 => DotFn::Q8(sse2_q5_0),
+        TensorType::Q5_1 => DotFn::Q8(sse2_q5_1),
+        TensorType::Q8_0 => DotFn::Q8(sse2_q8_0_entry),
+        TensorType::Q4K => DotFn::Q8K(sse2_q4_k),
+        TensorType::Q5K => DotFn::Q8K(sse2_q5_k),
+        TensorType::Q6K => DotFn::Q8K(sse2_q6_k_entry),
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA + F16C
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld256(b: &[u8]) -> __m256i {
+    let b = &b[..32];
+    // SAFETY: `b` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld256_i8(a: &[i8]) -> __m256i {
+    let a = &a[..32];
+    // SAFETY: `a` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
+}
+
+/// f16 → f32 with the F16C instruction (the software conversion would dominate the Q4 loops).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn f16c(b: &[u8], i: usize) -> f32 {
+    let bits = u16::from_le_bytes([b[i], b[i + 1]]);
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum256_ps(v: __m256) -> f32 {
+    hsum128_ps(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
+}
+
+/// Spreads the 32 bits of `qh` over 32 bytes: byte i is 0x10 when bit i is set, else 0.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn fifth_bits(qh: u32) -> __m256i {
+    let v = _mm256_set1_epi32(qh as i32);
+    let idx = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+    );
+    let bytes = _mm256_shuffle_epi8(v, idx);
+    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    _mm256_and_si256(set, _mm256_set1_epi8(0x10))
+}
+
+/// The 32-wide weight formats, as const-generic tags for the tile kernels.
+pub(super) const Q4_0: u8 = 0;
+pub(super) const Q4_1: u8 = 1;
+pub(super) const Q5_0: u8 = 2;
+pub(super) const Q5_1: u8 = 3;
+pub(super) const Q8_0: u8 = 4;
+
+const fn block_bytes(k: u8) -> usize {
+    match k {
+        Q4_0 => 18,
+        Q4_1 => 20,
+        Q5_0 => 22,
+        Q5_1 => 24,
+        _ => 34,
+    }
+}
+
+/// One block's 32 weights as bytes, its scale, and the constant `c` such that the block's dot
+/// with activations is `d·dx·Σq·a + c·s` (`s = dx·Σa`): the minimum, or −offset·d.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn decode<const K: u8>(b: &[u8]) -> (__m256i, f32, f32) {
+    let d = f16c(b, 0);
+    if K == Q8_0 {
+        return (ld256(&b[2..]), d, 0.0);
+    }
+    let with_min = K == Q4_1 || K == Q5_1;
+    let five = K == Q5_0 || K == Q5_1;
+    let (c, mut off) = if with_min { (f16c(b, 2), 4) } else { (if five { -16.0 } else { -8.0 } * d, 2) };
+    let hbits = if five {
+        let qh = u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
+        off += 4;
+        fifth_bits(qh)
+    } else {
+        _mm256_setzero_si256()
+    };
+    let qs = ld128(&b[off..]);
+    let q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(0x0F));
+    (_mm256_or_si256(q, hbits), d, c)
+}
+
+/// Σ q·a over 32 bytes as eight i32 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn block_dot<const K: u8>(q: __m256i, a: __m256i) -> __m256i {
+    let p = if K == Q8_0 {
+        // |q| · (a with q's sign) = q · a, with the unsigned left operand maddubs needs.
+        _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q))
+    } else {
+        _mm256_maddubs_epi16(q, a)
+    };
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
+/// `out[r][t] = w[r] · x[t]` for R weight rows and T activation rows of 32-wide blocks: each
+/// weight block is decoded once for all T activations and each activation block loaded once for
+/// all R rows; R·T independent accumulators hide the FMA latency.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn tile<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[BlockQ8]; T]) -> [[f32; T]; R] {
+    let bs = block_bytes(K);
+    let nb = w.iter().map(|w| w.len() / bs).chain(x.iter().map(|x| x.len())).min().unwrap_or(0);
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
+    let mut corr = [[0.0f32; T]; R];
+    for i in 0..nb {
+        for r in 0..R {
+            let (q, d, c) = decode::<K>(&w[r][i * bs..(i + 1) * bs]);
+            for t in 0..T {
+                let a = &x[t][i];
+                let p = block_dot::<K>(q, ld256_i8(&a.qs));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(p), acc[r][t]);
+                corr[r][t] += c * a.s;
+            }
+        }
+    }
+    let mut out = [[0.0; T]; R];
+    for r in 0..R {
+        for t in 0..T {
+            out[r][t] = hsum256_ps(acc[r][t]) + corr[r][t];
+        }
+    }
+    out
+}
+
+/// One row times one activation row, two blocks per iteration into two accumulators (a single
+/// accumulator makes every block wait for the previous block's FMA).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot1<const K: u8>(w: &[u8], x: &[BlockQ8]) -> f32 {
+    let bs = block_bytes(K);
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut corr = 0.0f32;
+    let mut pairs = w.chunks_exact(2 * bs).zip(x.chunks_exact(2));
+    for (b, a) in &mut pairs {
+        for j in 0..2 {
+            let (q, d, c) = decode::<K>(&b[j * bs..(j + 1) * bs]);
+            let p = block_dot::<K>(q, ld256_i8(&a[j].qs));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[j].d), _mm256_cvtepi32_ps(p), acc[j]);
+            corr += c * a[j].s;
+        }
+    }
+    let done = w.len() / (2 * bs) * 2;
+    let rest = tile::<K, 1, 1>([w.get(done * bs..).unwrap_or(&[])], [x.get(done..).unwrap_or(&[])])[0][0];
+    hsum256_ps(_mm256_add_ps(acc[0], acc[1])) + corr + rest
+}
+
+/// Four consecutive rows (`w` holds them back to back) times one activation row.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn rows4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+    let n = w.len() / 4;
+    let r = tile::<K, 4, 1>([&w[..n], &w[n..2 * n], &w[2 * n..3 * n], &w[3 * n..4 * n]], [x]);
+    *out = [r[0][0], r[1][0], r[2][0], r[3][0]];
+}
+
+/// One row times four activation rows (`x` holds them back to back).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn toks4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+    let n = x.len() / 4;
+    *out = tile::<K, 1, 4>([w], [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]])[0];
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_k4<const FIVE: bool>(w: &[u8], x: &[BlockQ8K]) -> f32 {
+    let bs = if FIVE { 176 } else { 144 };
+    let qs_at = if FIVE { 48 } else { 16 };
+    let mask = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
+    let mut acc = _mm256_setzero_ps();
+    let mut corr = 0.0;
+    for (b, a) in w.chunks_exact(bs).zip(x) {
+        let (sc, mn) = scales_mins_k4(&b[4..16]);
+        let mut qh = if FIVE { ld256(&b[16..]) } else { _mm256_setzero_si256() };
+        let mut isum = _mm256_setzero_si256();
+        for c in 0..4 {
+            let qs = ld256(&b[qs_at + 32 * c..]);
+            let mut lo = _mm256_and_si256(qs, mask);
+            let mut hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), mask);
+            if FIVE {
+                // Bits 2c and 2c+1 of each qh byte are the fifth bits of this chunk's two halves;
+                // shifting the 16-bit lanes by 2 per chunk never moves a needed bit across bytes.
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+                qh = _mm256_srli_epi16(qh, 2);
+            }
+            let plo = _mm256_maddubs_epi16(lo, ld256_i8(&a.qs[64 * c..]));
+            let phi = _mm256_maddubs_epi16(hi, ld256_i8(&a.qs[64 * c + 32..]));
+            let plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(i16::from(sc[2 * c])));
+            let phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(i16::from(sc[2 * c + 1])));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(b, 0) * a.d), _mm256_cvtepi32_ps(isum), acc);
+        corr -= f16c(b, 2) * a.d * k4_min_sum(&mn, &a.bsums) as f32;
+    }
+    hsum256_ps(acc) + corr
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_q6_k(w: &[u8], x: &[BlockQ8K]) -> f32 {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m2 = _mm256_set1_epi8(0x03);
+    let mut acc = _mm256_setzero_ps();
+    let mut corr = 0.0;
+    for (b, a) in w.chunks_exact(210).zip(x) {
+        let scales = &b[192..208];
+        let d = f16c(b, 208) * a.d;
+        let mut isum = _mm256_setzero_si256();
+        for n in 0..2 {
+            let ql0 = ld256(&b[64 * n..]);
+            let ql1 = ld256(&b[64 * n + 32..]);
+            let qh = ld256(&b[128 + 32 * n..]);
+            let high = |shift: __m128i| _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift), m2), 4);
+            let qv = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), high(_mm_cvtsi32_si128(0))),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), high(_mm_cvtsi32_si128(2))),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(_mm_cvtsi32_si128(4))),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(_mm_cvtsi32_si128(6))),
+            ];
+            for (k, q) in qv.into_iter().enumerate() {
+                let g = 8 * n + 2 * k;
+                let s = _mm256_set_m128i(
+                    _mm_set1_epi16(i16::from(scales[g + 1] as i8)),
+                    _mm_set1_epi16(i16::from(scales[g] as i8)),
+                );
+                let p = _mm256_maddubs_epi16(q, ld256_i8(&a.qs[128 * n + 32 * k..]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        corr -= d * (32 * q6k_offset_sum(scales, &a.bsums)) as f32;
+    }
+    hsum256_ps(acc) + corr
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_f32(w: &[u8], x: &[f32]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    let mut wc = w.chunks_exact(32);
+    let mut xc = x.chunks_exact(8);
+    for (wb, xs) in (&mut wc).zip(&mut xc) {
+        // SAFETY: `wb` is 32 bytes and `xs` 8 floats; `loadu` has no alignment requirement.
+        let (wv, xv) = unsafe { (_mm256_loadu_ps(wb.as_ptr().cast()), _mm256_loadu_ps(xs.as_ptr())) };
+        acc = _mm256_fmadd_ps(wv, xv, acc);
+    }
+    hsum256_ps(acc) + crate::tensor::scalar::dot_f32(wc.remainder(), xc.remainder())
+}
+
+/// Safe entry points for the AVX2 kernels.
+macro_rules! avx2_entry {
+    ($name:ident, $kernel:expr, $act:ty) => {
+        fn $name(w: &[u8], x: &[$act]) -> f32 {
+            // SAFETY: these entry points are only handed out by `avx2_dot`, which `simd::dot` calls
+            // only for `Isa::Avx2`, which `Kernels` only holds after `detect_isa` found AVX2, FMA
+            // and F16C usable on this CPU.
+            unsafe { $kernel(w, x) }
+        }
+    };
+}
+
+avx2_entry!(avx2_q4_0, dot1::<Q4_0>, BlockQ8);
+avx2_entry!(avx2_q4_1, dot1::<Q4_1>, BlockQ8);
+avx2_entry!(avx2_q5_0, dot1::<Q5_0>, BlockQ8);
+avx2_entry!(avx2_q5_1, dot1::<Q5_1>, BlockQ8);
+avx2_entry!(avx2_q8_0_entry, dot1::<Q8_0>, BlockQ8);
+avx2_entry!(avx2_q4_k, avx2_k4::<false>, BlockQ8K);
+avx2_entry!(avx2_q5_k, avx2_k4::<true>, BlockQ8K);
+avx2_entry!(avx2_q6_k_entry, avx2_q6_k, BlockQ8K);
+avx2_entry!(avx2_f32_entry, avx2_f32, f32);
+
+pub(super) fn avx2_dot(ty: TensorType) -> Option<DotFn> {
+    Some(match ty {
+        TensorType::F32 => DotFn::F32(avx2_f32_entry),
+        TensorType::Q4_0 => DotFn::Q8(avx2_q4_0),
+        TensorType::Q4_1 => DotFn::Q8(avx2_q4_1),
+        TensorType::Q5_0 => DotFn::Q8(avx2_q5_0),
+        TensorType::Q5_1 => DotFn::Q8(avx2_q5_1),
+        TensorType::Q8_0 => DotFn::Q8(avx2_q8_0_entry),
+        TensorType::Q4K => DotFn::Q8K(avx2_q4_k),
+        TensorType::Q5K => DotFn::Q8K(avx2_q5_k),
+        TensorType::Q6K => DotFn::Q8K(avx2_q6_k_entry),
+        _ => return None,
+    })
+}
+
+/// Safe entry points for the AVX2 tile kernels.
+macro_rules! avx2_tile_entry {
+    ($name:ident, $kernel:expr) => {
+        fn $name(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
+            // SAFETY: handed out only by `avx2_tiles`, under the same guarantee as `avx2_entry`.
+            unsafe { $kernel(w, x, out) }
+        }
+    };
+}
+
+avx2_tile_entry!(rows4_q4_0, rows4::<Q4_0>);
+avx2_tile_entry!(rows4_q4_1, rows4::<Q4_1>);
+avx2_tile_entry!(rows4_q5_0, rows4::<Q5_0>);
+avx2_tile_entry!(rows4_q5_1, rows4::<Q5_1>);
+avx2_tile_entry!(rows4_q8_0, rows4::<Q8_0>);
+avx2_tile_entry!(toks4_q4_0, toks4::<Q4_0>);
+avx2_tile_entry!(toks4_q4_1, toks4::<Q4_1>);
+avx2_tile_entry!(toks4_q5_0, toks4::<Q5_0>);
+avx2_tile_entry!(toks4_q5_1, toks4::<Q5_1>);
+avx2_tile_entry!(toks4_q8_0, toks4::<Q8_0>);
+
+pub(super) fn avx2_tiles(ty: TensorType) -> Option<Tiles> {
+    let (rows4, toks4): (Tile4Fn, Tile4Fn) = match ty {
+        TensorType::Q4_0 => (rows4_q4_0, toks4_q4_0),
+        TensorType::Q4_1 => (rows4_q4_1, toks4_q4_1),
+        TensorType::Q5_0 => (rows4_q5_0, toks4_q5_0),
+        TensorType::Q5_1 => (rows4_q5_1, toks4_q5_1),
+        TensorType::Q8_0 => (rows4_q8_0, toks4_q8_0),
+        _ => return None,
+    };
+    Some(Tiles { rows4, toks4 })
+}
