@@ -102,6 +102,7 @@ fn cases() -> Vec<Case> {
         Case { name: "exception_diagnostics", arches: BOTH, run: exception_diagnostics },
         Case { name: "chat_anthropic_serial_and_keys", arches: BOTH, run: chat_anthropic_serial_and_keys },
         Case { name: "chat_openai_compatible_https", arches: BOTH, run: chat_openai_compatible_https },
+        Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
     ]
 }
 
@@ -716,4 +717,43 @@ fn chat_openai_compatible_https(ctx: &Ctx, slot: &mut Option<Machine>) -> Result
     ensure!(body["messages"][0]["content"] == "hello over TLS", "wrong messages: {body}");
     println!("    {}", done.trim());
     Ok(())
+}
+
+/// No network card and no configuration, only the bundled model on the ESP: a typed
+/// question gets a reply from the local model, on serial and on screen.
+fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let model = bundled_model()?;
+    let entries = [EspEntry::File("model.gguf", std::fs::read(&model)?)];
+    let m = slot.insert(ctx.boot_with(&entries, Display::Headless, Nic::None)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let loaded = m.wait_for_line("chat: local model", Duration::from_secs(5))?;
+    println!("    {}", loaded.trim());
+    let before = ctx.screenshot_path("local-before");
+    m.screendump(&before)?;
+    m.send_serial(b"What is the capital of France?\r")?;
+    m.wait_for("assistant: ", Duration::from_secs(180)).context("the local model wrote nothing")?;
+    let done =
+        m.wait_for_line("chat: local model: ", Duration::from_secs(600)).context("the local reply did not finish")?;
+    println!("    {}", done.trim());
+    let log = m.serial_text();
+    let reply = log.rsplit("assistant: ").next().unwrap_or("").lines().next().unwrap_or("").to_string();
+    println!("    reply: {reply}");
+    ensure!(reply.split_whitespace().count() >= 2, "the reply is too short to be an answer: {reply:?}");
+    ensure!(log.contains("chat: reply complete"), "the reply did not complete");
+    let after = ctx.screenshot_path("local-after");
+    m.screendump(&after)?;
+    keep_screenshot(&after, &format!("{}-local", ctx.arch));
+    let changed = ScreenStats::changed_pixels(&before, &after)?;
+    ensure!(changed > 2000, "the local reply changed only {changed} pixels on screen");
+    Ok(())
+}
+
+/// The bundled model file (`cargo xtask model` fetches it).
+fn bundled_model() -> Result<PathBuf> {
+    let path = match std::env::var_os("MOTEOS_MODEL") {
+        Some(path) => PathBuf::from(path),
+        None => crate::builder::root().join("target/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    };
+    ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
+    Ok(path)
 }

@@ -33,6 +33,8 @@ pub enum Nic {
     VirtioNet,
     /// Intel e1000 (x86_64).
     E1000,
+    /// No network card at all (offline use).
+    None,
 }
 
 /// Everything that varies between QEMU launches.
@@ -68,17 +70,14 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
     cmd.args(["-m", &opts.memory_mib.to_string(), "-smp", "1", "-no-reboot"])
         .args(["-drive", &pflash(&code, true), "-drive", &pflash(vars_copy, false)])
         .args(["-drive", &format!("if=none,id=disk,format=raw,file={}", opts.disk.display())])
-        .args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"])
-        .args(["-netdev", "user,id=net0"]);
+        .args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]);
     // `romfile=` skips the iPXE option ROM: the firmware drives virtio-net itself,
     // and moteOS has its own drivers for both cards.
-    cmd.args([
-        "-device",
-        match opts.nic {
-            Nic::VirtioNet => "virtio-net-pci,netdev=net0,romfile=",
-            Nic::E1000 => "e1000,netdev=net0,romfile=",
-        },
-    ]);
+    match opts.nic {
+        Nic::VirtioNet => cmd.args(["-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile="]),
+        Nic::E1000 => cmd.args(["-netdev", "user,id=net0", "-device", "e1000,netdev=net0,romfile="]),
+        Nic::None => cmd.args(["-nic", "none"]),
+    };
     match (opts.arch, opts.display) {
         (_, Display::NoDevice) => {
             cmd.args(["-vga", "none", "-display", "none"]);

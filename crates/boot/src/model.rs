@@ -87,7 +87,9 @@ fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Optio
     let mut shown = usize::MAX;
     while done < size {
         let end = (done + CHUNK).min(size);
-        let n = file.read(&mut buffer[done..end]).map_err(|e| format!("reading failed at byte {done} ({:?})", e.status()))?;
+        let n = file
+            .read(&mut buffer[done..end])
+            .map_err(|e| format!("reading failed at byte {done} ({:?})", e.status()))?;
         if n == 0 {
             return Err(format!("the file ended after {done} of {size} bytes"));
         }

@@ -4,11 +4,13 @@
 //! The conversation itself (what is kept, what is sent, how failures change it) is the
 //! portable [`app::Chat`]; this module only moves bytes and draws.
 
+use crate::boot_info::{ModelFile, ModelLoad};
 use crate::display::Display;
 use crate::exchange::Exchange;
 use crate::logger::console_write;
 use crate::network::Network;
 use crate::time;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -17,7 +19,8 @@ use app::{Chat, EntryState, Who};
 use config::{ActiveProvider, MoteConfig, ProviderKind};
 use hal::keys::{Key, KeyEvent};
 use http::{ResponseEvent, Timeouts};
-use llm::{ChatRequest, Provider, ProviderId, ReplyDecoder, ReplyEvent};
+use inference::{ChatEngine, ChatStep, EngineOptions, SamplingParams};
+use llm::{ChatRequest, ErrorKind, FinishReason, LlmError, Provider, ProviderId, ReplyDecoder, ReplyEvent};
 use log::{info, warn};
 use tui::screens::{ChatBlock, ChatView, Speaker, draw_chat};
 
@@ -26,6 +29,17 @@ use tui::screens::{ChatBlock, ChatView, Speaker, draw_chat};
 const CONTEXT_BUDGET: usize = 24_000;
 /// The longest reply asked for.
 const MAX_TOKENS: u32 = 1024;
+/// Positions in the local model's KV cache: the whole conversation must fit.
+const LOCAL_CONTEXT: usize = 2048;
+/// Estimated tokens of conversation given to the local model (the rest of its context is
+/// for the chat template, the default system prompt and the reply).
+const LOCAL_BUDGET: usize = 1200;
+/// The longest local reply.
+const LOCAL_MAX_TOKENS: usize = 400;
+/// Prompt tokens per engine step: bounded work between two looks at the keyboard.
+const LOCAL_PREFILL_BATCH: usize = 16;
+/// How the local provider is named on screen and in messages.
+const LOCAL_NAME: &str = "the local model";
 /// The longest line the input field holds, in characters.
 const MAX_INPUT_CHARS: usize = 4000;
 /// Least time between two redraws while a reply streams in, so that a fast stream
@@ -39,14 +53,27 @@ enum Backend {
         model: String,
         tls: Option<Arc<tls::rustls::ClientConfig>>,
     },
+    /// The model file from the boot partition, run on this CPU.
+    Local(Box<ChatEngine<'static>>),
     /// Nothing can answer yet; the sentence says why and what to do.
     Unavailable(String),
 }
 
+/// Where the reply in flight comes from.
+enum Source {
+    Remote {
+        exchange: Box<Exchange>,
+        decoder: Box<ReplyDecoder>,
+    },
+    /// The local engine (held by the backend) is producing it step by step.
+    Local {
+        text_bytes: usize,
+    },
+}
+
 /// A request in flight.
 struct Active {
-    exchange: Exchange,
-    decoder: ReplyDecoder,
+    source: Source,
     sent_ms: u64,
     first_text_ms: Option<u64>,
     /// When the first text was drawn (the number the TTFT benchmark reads).
@@ -90,15 +117,24 @@ fn provider_id(kind: ProviderKind) -> Option<ProviderId> {
 }
 
 impl ChatTask {
-    /// Sets the chat up from the configuration (or explains why it cannot answer).
-    pub fn new(settings: Option<&MoteConfig>, tls: Option<Arc<tls::rustls::ClientConfig>>) -> ChatTask {
+    /// Sets the chat up from the configuration (or explains why it cannot answer). Without a
+    /// usable configuration, a model file on the boot partition answers.
+    pub fn new(
+        settings: Option<&MoteConfig>,
+        tls: Option<Arc<tls::rustls::ClientConfig>>,
+        model: Option<&ModelFile>,
+        seed: u64,
+    ) -> ChatTask {
         let (backend, label) = match settings.map(|s| (s.provider.active, s.active_provider())) {
-            None => (
-                Backend::Unavailable(String::from(
-                    "no provider is set up: put a config.toml in \\moteos\\ on the boot partition (see the README)",
-                )),
-                String::from("moteOS · no provider"),
-            ),
+            None => match model {
+                Some(file) if matches!(file.load, ModelLoad::Loaded(_)) => load_local(file, seed),
+                _ => (
+                    Backend::Unavailable(String::from(
+                        "no provider is set up: put a config.toml (or a model.gguf) in \\moteos\\ on the boot partition (see the README)",
+                    )),
+                    String::from("moteOS · no provider"),
+                ),
+            },
             Some((kind, None)) => (
                 Backend::Unavailable(format!(
                     "{} is chosen but [providers.{}] is missing from config.toml",
@@ -107,10 +143,13 @@ impl ChatTask {
                 )),
                 format!("moteOS · {}", kind.display_name()),
             ),
-            Some((_, Some(ActiveProvider::Local { model_file }))) => (
-                Backend::Unavailable(format!("the local model ({model_file}) cannot run in this build yet")),
-                String::from("moteOS · local model"),
-            ),
+            Some((_, Some(ActiveProvider::Local { model_file }))) => match model {
+                Some(file) => load_local(file, seed),
+                None => (
+                    Backend::Unavailable(format!("the local model {model_file} was not read at boot")),
+                    String::from("local model"),
+                ),
+            },
             Some((kind, Some(ActiveProvider::Remote { base_url, api_key, model, .. }))) => {
                 let label = format!("{} · {model}", kind.display_name());
                 match provider_id(kind)
@@ -122,14 +161,19 @@ impl ChatTask {
                 }
             }
         };
-        match &backend {
+        let budget = match &backend {
             Backend::Remote { provider, model, .. } => {
                 info!("chat: {} at {} with model {model}", provider.id().display_name(), provider.base_url());
+                CONTEXT_BUDGET
             }
-            Backend::Unavailable(why) => warn!("chat: {why}"),
-        }
+            Backend::Local(_) => LOCAL_BUDGET,
+            Backend::Unavailable(why) => {
+                warn!("chat: {why}");
+                CONTEXT_BUDGET
+            }
+        };
         let mut task = ChatTask {
-            chat: Chat::new(None, CONTEXT_BUDGET),
+            chat: Chat::new(None, budget),
             backend,
             label,
             input: String::new(),
@@ -145,6 +189,12 @@ impl ChatTask {
             task.notice = why.clone();
         }
         task
+    }
+
+    /// Whether the local model is working on a reply: the main loop then keeps the CPU
+    /// busy instead of halting.
+    pub fn wants_cpu(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| matches!(a.source, Source::Local { .. }))
     }
 
     /// Shows the network state in the status bar.
@@ -195,99 +245,182 @@ impl ChatTask {
         if line.trim().is_empty() {
             return;
         }
-        let (provider, model, tls) = match &self.backend {
-            Backend::Remote { provider, model, tls } => (provider, model, tls),
-            Backend::Unavailable(why) => {
-                let why = why.clone();
-                warn!("chat: {why}");
-                self.notice = why;
-                return;
-            }
-        };
+        if let Backend::Unavailable(why) = &self.backend {
+            let why = why.clone();
+            warn!("chat: {why}");
+            self.notice = why;
+            return;
+        }
         if let Err(e) = self.chat.submit(line) {
             self.notice = format!("{e}");
             return;
         }
         let messages = self.chat.request_messages();
-        let request =
-            ChatRequest { system: self.chat.system(), max_tokens: MAX_TOKENS, ..ChatRequest::new(model, &messages) };
-        let planned = provider
-            .chat_request(&request)
-            .map_err(|e| format!("{e}"))
-            .and_then(|request| Exchange::new("chat", &request, tls.clone(), Timeouts::LLM));
         console_write(&format!("\nyou: {}\n", line.trim()));
-        match planned {
-            Ok(exchange) => {
-                info!("chat: sending {} messages to {}", messages.len(), provider.id().display_name());
-                self.notice.clear();
+        self.notice.clear();
+        let sent_ms = time::now().as_millis();
+        let system = self.chat.system();
+        let started = match &mut self.backend {
+            Backend::Remote { provider, model, tls } => {
+                let request = ChatRequest { system, max_tokens: MAX_TOKENS, ..ChatRequest::new(model, &messages) };
+                let planned = provider
+                    .chat_request(&request)
+                    .map_err(|e| format!("{e}"))
+                    .and_then(|request| Exchange::new("chat", &request, tls.clone(), Timeouts::LLM));
+                match planned {
+                    Ok(exchange) => {
+                        info!("chat: sending {} messages to {}", messages.len(), provider.id().display_name());
+                        Ok(Source::Remote { exchange: Box::new(exchange), decoder: Box::new(provider.reply_decoder()) })
+                    }
+                    Err(why) => Err(LlmError::new(provider.id().display_name(), ErrorKind::Cut, None, &why)),
+                }
+            }
+            Backend::Local(engine) => {
+                let turns: Vec<inference::Message<'_>> = messages
+                    .iter()
+                    .map(|m| match m.role {
+                        llm::Role::User => inference::Message::user(&m.content),
+                        llm::Role::Assistant => inference::Message::assistant(&m.content),
+                    })
+                    .collect();
+                let params = SamplingParams { max_tokens: LOCAL_MAX_TOKENS, ..SamplingParams::default() };
+                match engine.start(&turns, params) {
+                    Ok(()) => {
+                        info!("chat: the local model is reading {} messages", messages.len());
+                        Ok(Source::Local { text_bytes: 0 })
+                    }
+                    Err(e) => Err(LlmError::new(LOCAL_NAME, ErrorKind::InvalidSettings, None, &format!("{e}"))),
+                }
+            }
+            Backend::Unavailable(_) => return,
+        };
+        match started {
+            Ok(source) => {
                 self.active = Some(Active {
-                    exchange,
-                    decoder: provider.reply_decoder(),
-                    sent_ms: time::now().as_millis(),
+                    source,
+                    sent_ms,
                     first_text_ms: None,
                     first_shown_ms: None,
                     output_tokens: None,
                     skipped: Vec::new(),
                 });
             }
-            Err(why) => {
-                let mut decoder = provider.reply_decoder();
-                let mut events = Vec::new();
-                decoder.on_disconnect(&why, &mut events);
-                self.apply(&events);
-            }
+            Err(error) => self.apply(&[ReplyEvent::Failed(error)]),
         }
     }
 
     /// Moves the reply in flight along. Returns whether anything changed.
     pub fn step(&mut self, network: Option<&mut Network>) -> bool {
         let Some(active) = self.active.as_mut() else { return false };
-        let Some(network) = network else {
-            self.cancel = false;
-            self.finish_console();
-            self.active = None;
-            self.chat.cancel("there is no network: moteOS found no network card");
-            self.notice = String::from("there is no network: moteOS found no network card");
-            warn!("chat: error: {}", self.notice);
-            return true;
-        };
         if self.cancel {
             self.cancel = false;
-            active.exchange.abort(network);
+            match (&mut active.source, &mut self.backend, network) {
+                (Source::Remote { exchange, .. }, _, Some(network)) => exchange.abort(network),
+                (Source::Local { .. }, Backend::Local(engine), _) => engine.cancel(),
+                _ => {}
+            }
             self.finish_console();
             self.active = None;
             info!("chat: reply stopped by the user (Ctrl+C)");
             self.chat.cancel("stopped (Ctrl+C)");
+            self.drawn = None;
             return true;
         }
         let mut events = Vec::new();
+        // Logged after the reply's line is finished on the console.
+        let mut summary = None;
+        let moved = match &mut active.source {
+            Source::Remote { exchange, decoder } => match network {
+                Some(network) => Self::step_remote(exchange, decoder, network, &mut events),
+                None => {
+                    decoder.on_disconnect("there is no network: moteOS found no network card", &mut events);
+                    true
+                }
+            },
+            Source::Local { text_bytes } => {
+                let Backend::Local(engine) = &mut self.backend else { return false };
+                match engine.step() {
+                    Ok(ChatStep::Prefill { .. }) => {}
+                    Ok(ChatStep::Text(text)) => {
+                        *text_bytes += text.len();
+                        events.push(ReplyEvent::Text(text));
+                    }
+                    Ok(ChatStep::Finished(reason)) => {
+                        let stats = engine.stats();
+                        active.output_tokens = u32::try_from(stats.generated_tokens).ok();
+                        self.speed = format!(
+                            "{:.1} tok/s (prompt {:.0} tok/s)",
+                            engine.generation_tokens_per_second(),
+                            engine.prompt_tokens_per_second()
+                        );
+                        summary = Some(format!(
+                            "chat: local model: {} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s",
+                            stats.prompt_tokens,
+                            engine.prompt_tokens_per_second(),
+                            stats.generated_tokens,
+                            engine.generation_tokens_per_second()
+                        ));
+                        events.push(match (reason, *text_bytes) {
+                            (_, 0) => ReplyEvent::Failed(LlmError::new(
+                                LOCAL_NAME,
+                                ErrorKind::EmptyReply,
+                                None,
+                                "it stopped before writing anything",
+                            )),
+                            (inference::FinishReason::MaxTokens | inference::FinishReason::ContextFull, _) => {
+                                ReplyEvent::Finished(FinishReason::Length)
+                            }
+                            _ => ReplyEvent::Finished(FinishReason::Stop),
+                        });
+                    }
+                    Err(e) => events.push(ReplyEvent::Failed(LlmError::new(
+                        LOCAL_NAME,
+                        ErrorKind::StreamError,
+                        None,
+                        &format!("{e}"),
+                    ))),
+                }
+                true
+            }
+        };
+        if !events.is_empty() {
+            self.apply(&events);
+        }
+        if let Some(summary) = summary {
+            info!("{summary}");
+        }
+        moved
+    }
+
+    fn step_remote(
+        exchange: &mut Exchange,
+        decoder: &mut ReplyDecoder,
+        network: &mut Network,
+        events: &mut Vec<ReplyEvent>,
+    ) -> bool {
         let mut moved = false;
         loop {
-            let decoder = &mut active.decoder;
             let mut sink = |event: ResponseEvent<'_>| match event {
                 ResponseEvent::Head(head) => {
                     info!("chat: HTTP {} {}", head.status, head.content_type().unwrap_or(""));
                     decoder.on_head(&head);
                 }
-                ResponseEvent::Body(bytes) => decoder.on_body(bytes, &mut events),
-                ResponseEvent::End => decoder.on_end(&mut events),
+                ResponseEvent::Body(bytes) => decoder.on_body(bytes, events),
+                ResponseEvent::End => decoder.on_end(events),
             };
-            match active.exchange.step(network, &mut sink) {
+            match exchange.step(network, &mut sink) {
                 Ok(true) => moved = true,
                 Ok(false) => break,
                 Err(why) => {
-                    active.decoder.on_disconnect(&why, &mut events);
+                    decoder.on_disconnect(&why, events);
                     moved = true;
                     break;
                 }
             }
-            if active.exchange.is_finished() {
+            if exchange.is_finished() {
                 break;
             }
             network.poll();
-        }
-        if !events.is_empty() {
-            self.apply(&events);
         }
         moved
     }
@@ -329,7 +462,10 @@ impl ChatTask {
                         info!(
                             "chat: reply complete ({}): {} bytes, {} tokens, first text after {first} ms (on screen after {shown} ms), {total} ms in all",
                             reason.as_str(),
-                            active.decoder.text_bytes(),
+                            match &active.source {
+                                Source::Remote { decoder, .. } => decoder.text_bytes(),
+                                Source::Local { text_bytes } => *text_bytes,
+                            },
                             active.output_tokens.map_or(String::from("?"), |t| format!("{t}")),
                         );
                     }
@@ -424,4 +560,49 @@ impl ChatTask {
             active.first_shown_ms = Some(time::now().as_millis());
         }
     }
+}
+
+/// The local engine over the model file read at boot, or why it cannot run.
+fn load_local(file: &ModelFile, seed: u64) -> (Backend, String) {
+    let label = String::from("local model");
+    let bytes = match &file.load {
+        ModelLoad::Loaded(bytes) => *bytes,
+        ModelLoad::Missing => {
+            return (
+                Backend::Unavailable(format!("the local model {} is not on the boot partition", file.path)),
+                label,
+            );
+        }
+        ModelLoad::Unreadable(why) => {
+            return (Backend::Unavailable(format!("the local model {} could not be read: {why}", file.path)), label);
+        }
+    };
+    let started = time::now().as_millis();
+    let options = EngineOptions {
+        context: LOCAL_CONTEXT,
+        seed,
+        prefill_batch: LOCAL_PREFILL_BATCH,
+        clock: Some(micros),
+        ..EngineOptions::default()
+    };
+    match ChatEngine::load(bytes, options) {
+        Ok(engine) => {
+            let name = engine.engine().gguf().get_str("general.name").unwrap_or("model");
+            let label = format!("local · {name}");
+            info!(
+                "chat: local model {} ({} MB) ready in {} ms, {} kernels",
+                file.path,
+                bytes.len() / 1_000_000,
+                time::now().as_millis().saturating_sub(started),
+                inference::tensor::Kernels::detect().isa().name(),
+            );
+            (Backend::Local(Box::new(engine)), label)
+        }
+        Err(e) => (Backend::Unavailable(format!("the local model {} cannot be used: {e}", file.path)), label),
+    }
+}
+
+/// The monotonic clock in microseconds, for the engine's tokens-per-second figures.
+fn micros() -> u64 {
+    time::now().as_nanos() / 1000
 }

@@ -179,7 +179,8 @@ pub fn start(info: BootInfo) -> ! {
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
-    let chat = chat::ChatTask::new(settings.as_ref(), tls_config);
+    info!("simd: {}", arch::enable_simd());
+    let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
 
     main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
 }
@@ -303,6 +304,8 @@ fn main_loop(devices: Devices) -> ! {
         } else {
             chat.step(None);
         }
+        // The local model computes between looks at the keyboard: no halting meanwhile.
+        let busy = chat.wants_cpu();
         if !keyboards.is_empty() {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
@@ -314,6 +317,9 @@ fn main_loop(devices: Devices) -> ! {
                 let redraw = core::time::Duration::from_millis(ms);
                 wake = Some(wake.map_or(redraw, |w| w.min(redraw)));
             }
+        }
+        if busy {
+            continue;
         }
         if let Some(after) = wake {
             arch::arm_timer(after);

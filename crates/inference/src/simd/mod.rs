@@ -84,6 +84,9 @@ pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
 
 /// The multi-row / multi-token kernels for `ty` on `isa`, if there are some.
 pub(crate) fn tiles(isa: Isa, ty: TensorType) -> Option<Tiles> {
+    // Only x86_64 has tile kernels so far.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ty;
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86::avx2_tiles(ty),

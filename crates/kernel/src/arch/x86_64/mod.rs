@@ -157,3 +157,33 @@ pub fn cycle_counter() -> u64 {
     // SAFETY: RDTSC is available on every x86_64 CPU and has no side effects.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
+
+/// Turns on the AVX register state (CR4.OSXSAVE, XCR0 x87|SSE|AVX) when the CPU has AVX,
+/// so that the inference kernels may use AVX2/FMA (they check XCR0 themselves). Returns a
+/// line for the log.
+///
+/// Safe to do here: moteOS runs one thread and never switches contexts, and the interrupt
+/// handlers are compiled for SSE only; legacy SSE instructions leave the upper halves of
+/// the YMM registers alone, so a handler cannot corrupt vector state it does not save.
+pub fn enable_simd() -> &'static str {
+    use x86_64::registers::control::{Cr4, Cr4Flags};
+    use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    let has_xsave = leaf1.ecx & (1 << 26) != 0;
+    let has_avx = leaf1.ecx & (1 << 28) != 0;
+    if !has_xsave || !has_avx {
+        return "SSE2 (the CPU has no AVX)";
+    }
+    // SAFETY: the CPU supports XSAVE (checked above), so setting OSXSAVE is allowed; it only
+    // makes XGETBV/XSETBV usable and changes nothing else the kernel relies on.
+    unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::OSXSAVE)) };
+    // SAFETY: x87 and SSE state are always valid in XCR0 and AVX is supported (checked
+    // above); enabling AVX state is what lets VEX instructions run instead of faulting.
+    unsafe { XCr0::write(XCr0::read() | XCr0Flags::X87 | XCr0Flags::SSE | XCr0Flags::AVX) };
+    let leaf7 = core::arch::x86_64::__cpuid_count(7, 0);
+    if leaf7.ebx & (1 << 5) != 0 && leaf1.ecx & (1 << 12) != 0 {
+        "AVX2 + FMA enabled"
+    } else {
+        "AVX enabled (no AVX2/FMA)"
+    }
+}
