@@ -399,6 +399,12 @@ fn network_fetch(ctx: &Ctx, slot: &mut Option<Machine>, nic: Nic) -> Result<()> 
             );
         }
     }
+    if nic == Nic::VirtioNet {
+        ensure!(
+            m.serial_text().contains("net: virtio-net interrupts through MSI-X"),
+            "virtio-net is not interrupt-driven (MSI-X was not set up)"
+        );
+    }
     let queries = servers.dns.queries.lock().map_err(|_| anyhow!("poisoned"))?.clone();
     ensure!(
         queries.iter().any(|q| q == servers::TEST_HOST),

@@ -16,6 +16,8 @@ pub enum Event {
     InputKey(u16, i32),
     /// The timer fired (a deadline may have passed).
     Timer,
+    /// A device signalled through MSI-X (the network card has work).
+    Device,
 }
 
 const CAPACITY: usize = 512;

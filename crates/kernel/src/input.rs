@@ -64,7 +64,7 @@ impl Input {
                     out(key);
                 }
             }
-            Event::Timer => {}
+            Event::Timer | Event::Device => {}
         }
     }
 

@@ -11,17 +11,22 @@ use core::time::Duration;
 use log::{info, warn};
 use net::{AddressMode, EthernetAddress, Ipv4Address, Ipv4Cidr, NetConfig, NetStack};
 
-/// Cards are polled (their interrupts need PCI routing the kernel cannot read
-/// yet): this often while a connection is open, so downloads stream...
+/// Cards without interrupts (e1000: QEMU's has no MSI, and legacy INTx routing needs
+/// the DSDT's AML) are polled: this often while a connection is open, so downloads
+/// stream...
 const ACTIVE_POLL: Duration = Duration::from_millis(2);
 /// ...and this often when nothing is going on, so DHCP renewals and incoming
 /// packets are still handled promptly without costing idle CPU.
 const IDLE_POLL: Duration = Duration::from_millis(50);
+/// With interrupts, only smoltcp's own timers (retransmission, DHCP) wake the loop; this
+/// bounds the wait in case an interrupt is ever lost.
+const INTERRUPT_SAFETY_POLL: Duration = Duration::from_millis(1000);
 
 /// The kernel's network.
 pub struct Network {
     stack: NetStack<NicDevice>,
     card: &'static str,
+    interrupts: bool,
     status: String,
 }
 
@@ -72,8 +77,9 @@ impl Network {
             "net: {name} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {mode}",
             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
         );
+        let interrupts = card.interrupts;
         let stack = NetStack::new(card, EthernetAddress(mac), config, time::now().as_millis());
-        let mut network = Network { stack, card: name, status: String::new() };
+        let mut network = Network { stack, card: name, interrupts, status: String::new() };
         network.refresh_status();
         Some(network)
     }
@@ -102,7 +108,13 @@ impl Network {
 
     /// When the stack next needs attention.
     pub fn next_wake(&mut self) -> Duration {
-        let poll = if self.stack.tcp_connection_count() > 0 { ACTIVE_POLL } else { IDLE_POLL };
+        let poll = if self.interrupts {
+            INTERRUPT_SAFETY_POLL
+        } else if self.stack.tcp_connection_count() > 0 {
+            ACTIVE_POLL
+        } else {
+            IDLE_POLL
+        };
         match self.stack.poll_delay(time::now().as_millis()) {
             Some(ms) => Duration::from_millis(ms).min(poll),
             None => poll,

@@ -34,3 +34,12 @@ pub struct InterruptSetup {
     /// One line for the log.
     pub description: alloc::string::String,
 }
+
+/// What a PCI device writes, and where, to raise an interrupt (MSI/MSI-X).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsiMessage {
+    /// The address the device writes to (the local APIC's window, or a GICv2m frame).
+    pub address: u64,
+    /// The value it writes (the vector, or the SPI number).
+    pub data: u32,
+}

@@ -1,6 +1,7 @@
 //! Device drivers shared by both architectures.
 
 pub mod e1000;
+pub mod msix;
 pub mod nic;
 pub mod pci;
 pub mod virtio_hal;
@@ -29,7 +30,20 @@ pub fn probe_nic(bus: &mut PciBus) -> Option<NicDevice> {
         match started {
             Ok(card) => {
                 log::info!("net: virtio-net at PCI {function}");
-                return Some(NicDevice::new(Box::new(card)));
+                let mut device = NicDevice::new(Box::new(card));
+                // Receive and transmit queues (0 and 1) signal through MSI-X entry 0.
+                let wired = crate::arch::device_msi()
+                    .ok_or("the interrupt controller offers no MSI target")
+                    .and_then(|message| msix::enable(bus, *function, 0, message))
+                    .and_then(|_| msix::virtio_queue_vectors(bus, *function, &[0, 1], 0));
+                match wired {
+                    Ok(()) => {
+                        log::info!("net: virtio-net interrupts through MSI-X");
+                        device.interrupts = true;
+                    }
+                    Err(why) => log::warn!("net: virtio-net without interrupts ({why}); polling it"),
+                }
+                return Some(device);
             }
             Err(e) => log::warn!("net: virtio-net at PCI {function} failed to start: {e}"),
         }

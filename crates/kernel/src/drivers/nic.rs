@@ -35,6 +35,9 @@ pub trait FrameIo {
 pub struct NicDevice {
     nic: Box<dyn FrameIo + Send>,
     tx_buffer: Vec<u8>,
+    /// Whether the card signals received frames by interrupt (MSI-X); otherwise the
+    /// main loop polls it.
+    pub interrupts: bool,
 }
 
 impl core::fmt::Debug for NicDevice {
@@ -46,7 +49,7 @@ impl core::fmt::Debug for NicDevice {
 impl NicDevice {
     /// Wraps a driver.
     pub fn new(nic: Box<dyn FrameIo + Send>) -> Self {
-        Self { nic, tx_buffer: vec![0; MAX_FRAME] }
+        Self { nic, tx_buffer: vec![0; MAX_FRAME], interrupts: false }
     }
 
     /// The driver's name.

@@ -5,11 +5,16 @@
 use crate::acpi_tables;
 use acpi::mcfg::Mcfg;
 use alloc::vec::Vec;
-use virtio_drivers::transport::pci::bus::{Cam, Command, DeviceFunction, DeviceFunctionInfo, MmioCam, PciRoot};
+use virtio_drivers::transport::pci::bus::{
+    Cam, Command, ConfigurationAccess, DeviceFunction, DeviceFunctionInfo, MmioCam, PciRoot,
+};
 
 /// The PCI segment the kernel drives (segment 0).
 pub struct PciBus {
     root: PciRoot<MmioCam<'static>>,
+    /// The same window, for registers the root does not expose (MSI-X, virtio's
+    /// vendor capabilities).
+    cam: MmioCam<'static>,
     buses: core::ops::RangeInclusive<u8>,
 }
 
@@ -40,7 +45,10 @@ impl PciBus {
         // SAFETY: the MCFG describes this ECAM window; the firmware identity-maps it
         // as device memory, and only this bus object accesses it from now on.
         let cam = unsafe { MmioCam::new(base as *mut u8, Cam::Ecam) };
-        Ok(PciBus { root: PciRoot::new(cam), buses: entry.bus_number_start..=entry.bus_number_end })
+        // SAFETY: as above; this second view of the window is used only through `&mut self`
+        // methods of the bus, never at the same time as the root's.
+        let raw = unsafe { MmioCam::new(base as *mut u8, Cam::Ecam) };
+        Ok(PciBus { root: PciRoot::new(cam), cam: raw, buses: entry.bus_number_start..=entry.bus_number_end })
     }
 
     /// Every function on every bus of the segment.
@@ -59,6 +67,16 @@ impl PciBus {
     pub fn enable(&mut self, function: DeviceFunction) {
         let (_, command) = self.root.get_status_command(function);
         self.root.set_command(function, command | Command::MEMORY_SPACE | Command::BUS_MASTER);
+    }
+
+    /// Reads the 32-bit configuration register at `offset` (4-byte aligned).
+    pub fn read_config(&mut self, function: DeviceFunction, offset: u8) -> u32 {
+        self.cam.read_word(function, offset)
+    }
+
+    /// Writes the 32-bit configuration register at `offset` (4-byte aligned).
+    pub fn write_config(&mut self, function: DeviceFunction, offset: u8, value: u32) {
+        self.cam.write_word(function, offset, value);
     }
 
     /// The root, for transports that need it.

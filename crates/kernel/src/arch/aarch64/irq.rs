@@ -17,6 +17,15 @@ const VIRTUAL_TIMER: IntId = IntId::ppi(11);
 static GIC: Mutex<Option<GicV2<'static>>> = Mutex::new(None);
 static TIMER_RATE: Once<TickRate> = Once::new();
 static UART_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The SPI that PCI devices raise through the GICv2m frame (MSI-X), once enabled.
+static DEVICE_INTID: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The GICv2m frame's doorbell address and first SPI, from the MADT.
+static MSI_FRAME: Once<(u64, u32)> = Once::new();
+
+/// `MSI_TYPER` of a GICv2m frame: first SPI in bits 25:16, count in bits 9:0.
+const V2M_MSI_TYPER: u64 = 0x008;
+/// `MSI_SETSPI_NS`: writing an SPI number here raises it.
+const V2M_MSI_SETSPI_NS: u64 = 0x040;
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 
 /// What interrupt setup found.
@@ -45,6 +54,21 @@ pub fn init(rsdp: Option<u64>, uart_gsi: Option<u32>) -> Result<GicSummary, &'st
             }
             MadtEntry::Gicc(e) if gicc.is_none() => gicc = Some(e.gic_registers_address),
             MadtEntry::GicRedistributor(_) => has_redistributor = true,
+            MadtEntry::GicMsiFrame(e) if !MSI_FRAME.is_completed() => {
+                let base = e.physical_base_address;
+                // Flag bit 0: the MADT's SPI base and count override the frame's MSI_TYPER.
+                let first_spi = if e.flags & 1 != 0 {
+                    u32::from(e.spi_base)
+                } else {
+                    // SAFETY: the MADT names `base` as a GICv2m frame, identity-mapped device
+                    // memory; MSI_TYPER is a read-only register without side effects.
+                    let typer = unsafe { core::ptr::read_volatile((base + V2M_MSI_TYPER) as *const u32) };
+                    (typer >> 16) & 0x3ff
+                };
+                if first_spi >= 32 {
+                    MSI_FRAME.call_once(|| (base, first_spi));
+                }
+            }
             _ => {}
         }
     }
@@ -70,6 +94,10 @@ pub fn init(rsdp: Option<u64>, uart_gsi: Option<u32>) -> Result<GicSummary, &'st
     if let Some(gsi) = uart_gsi {
         enable(IntId::spi(gsi.saturating_sub(32)), Trigger::Level)?;
         UART_INTID.store(gsi, Ordering::Relaxed);
+    }
+    if let Some(&(_, spi)) = MSI_FRAME.get() {
+        enable(IntId::spi(spi - 32), Trigger::Edge)?;
+        DEVICE_INTID.store(spi, Ordering::Relaxed);
     }
     *GIC.lock() = Some(gic);
 
@@ -103,6 +131,8 @@ pub fn dispatch() {
             // The timer interrupt is level-triggered: mask it until re-armed.
             CNTV_CTL_EL0.modify(CNTV_CTL_EL0::IMASK::SET);
             events::push(Event::Timer);
+        } else if intid.raw_value() == DEVICE_INTID.load(Ordering::Relaxed) {
+            events::push(Event::Device);
         } else if intid.raw_value() == UART_INTID.load(Ordering::Relaxed) {
             while let Some(byte) = super::serial::read_byte() {
                 events::push(Event::SerialByte(byte));
@@ -117,4 +147,12 @@ pub fn dispatch() {
 /// Interrupts that were spurious or unexpected since boot.
 pub fn spurious_count() -> u64 {
     SPURIOUS.load(Ordering::Relaxed)
+}
+
+/// The message a PCI device sends (MSI-X) to raise the kernel's device interrupt: the
+/// first SPI of the GICv2m frame, written to its doorbell. `None` without a frame.
+pub fn device_msi() -> Option<crate::arch::MsiMessage> {
+    let spi = DEVICE_INTID.load(Ordering::Relaxed);
+    let &(base, _) = MSI_FRAME.get()?;
+    (spi != u32::MAX).then_some(crate::arch::MsiMessage { address: base + V2M_MSI_SETSPI_NS, data: spi })
 }

@@ -167,3 +167,9 @@ pub fn cycle_counter() -> u64 {
 pub fn enable_simd() -> &'static str {
     "NEON"
 }
+
+/// The message a PCI device sends (MSI-X) to raise the kernel's device interrupt, which
+/// becomes [`Event::Device`](crate::events::Event::Device).
+pub fn device_msi() -> Option<super::MsiMessage> {
+    irq::device_msi()
+}

@@ -119,6 +119,7 @@ pub fn init(rsdp: Option<u64>) -> Result<ApicSummary, &'static str> {
     // SAFETY: reading our own APIC id register.
     let lapic_id = unsafe { lapic.id() };
     *LAPIC.lock() = Some(Lapic(lapic));
+    LAPIC_ID.store(lapic_id, core::sync::atomic::Ordering::Relaxed);
 
     for (isa_irq, vec) in [(1u8, vector::KEYBOARD), (4u8, vector::SERIAL)] {
         route_isa_irq(&io_apics, &overrides, isa_irq, vec, lapic_id)?;
@@ -158,6 +159,17 @@ fn route_isa_irq(
         ioapic.enable_irq(pin);
     }
     Ok(())
+}
+
+/// Our local APIC's id, once it is set up.
+static LAPIC_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(u32::MAX);
+
+/// The MSI message that raises `vector` on this CPU (fixed delivery, edge), or `None`
+/// before the APIC is set up or when its id does not fit the 8-bit MSI destination.
+pub fn msi_message(vector: u8) -> Option<crate::arch::MsiMessage> {
+    let id = LAPIC_ID.load(core::sync::atomic::Ordering::Relaxed);
+    (id <= 0xff)
+        .then(|| crate::arch::MsiMessage { address: 0xfee0_0000 | (u64::from(id) << 12), data: u32::from(vector) })
 }
 
 /// Signals end-of-interrupt to the local APIC (from interrupt handlers).

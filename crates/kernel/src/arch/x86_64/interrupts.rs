@@ -16,6 +16,8 @@ pub mod vector {
     pub const KEYBOARD: u8 = 0x21;
     /// COM1 (ISA IRQ 4).
     pub const SERIAL: u8 = 0x24;
+    /// PCI devices through MSI-X (the network card).
+    pub const DEVICE: u8 = 0x30;
     /// Local APIC internal error.
     pub const APIC_ERROR: u8 = 0x2e;
     /// Local APIC spurious interrupt.
@@ -148,6 +150,11 @@ extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
     apic::end_of_interrupt();
 }
 
+extern "x86-interrupt" fn device(_frame: InterruptStackFrame) {
+    events::push(Event::Device);
+    apic::end_of_interrupt();
+}
+
 extern "x86-interrupt" fn apic_error(_frame: InterruptStackFrame) {
     SPURIOUS_COUNT.fetch_add(1, Ordering::Relaxed);
     apic::end_of_interrupt();
@@ -197,6 +204,7 @@ pub fn init() {
         idt[vector::TIMER].set_handler_fn(timer);
         idt[vector::KEYBOARD].set_handler_fn(keyboard);
         idt[vector::SERIAL].set_handler_fn(com1);
+        idt[vector::DEVICE].set_handler_fn(device);
         idt[vector::APIC_ERROR].set_handler_fn(apic_error);
         idt[vector::SPURIOUS].set_handler_fn(spurious);
         idt

@@ -187,3 +187,9 @@ pub fn enable_simd() -> &'static str {
         "AVX enabled (no AVX2/FMA)"
     }
 }
+
+/// The message a PCI device sends (MSI-X) to raise the kernel's device interrupt, which
+/// becomes [`Event::Device`](crate::events::Event::Device).
+pub fn device_msi() -> Option<super::MsiMessage> {
+    apic::msi_message(interrupts::vector::DEVICE)
+}
