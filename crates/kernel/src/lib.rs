@@ -306,7 +306,7 @@ fn main_loop(devices: Devices) -> ! {
         }
         // The local model computes between looks at the keyboard: no halting meanwhile.
         let busy = chat.wants_cpu();
-        if !keyboards.is_empty() {
+        if keyboards.iter().any(|k| !k.interrupts) {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }

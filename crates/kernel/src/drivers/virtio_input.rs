@@ -1,10 +1,8 @@
 //! virtio-input keyboards (QEMU `-device virtio-keyboard-pci`).
 //!
-//! Key events are read from the device's event queue whenever the main loop
-//! runs; while a keyboard is present the loop also wakes every
-//! [`POLL_INTERVAL`]. Interrupt delivery would need the PCI interrupt routing
-//! from the DSDT's `_PRT` (AML) or MSI-X setup that `virtio-drivers` does not
-//! offer yet.
+//! The device signals new key events through MSI-X; the main loop then reads them
+//! from the event queue. Where MSI-X cannot be set up, the loop instead wakes every
+//! [`POLL_INTERVAL`] while a keyboard is present.
 
 use super::pci::PciBus;
 use super::virtio_hal::VirtioHal;
@@ -25,6 +23,8 @@ const EV_KEY: u16 = 1;
 pub struct VirtioKeyboard {
     device: VirtIOInput<VirtioHal, PciTransport>,
     name: String,
+    /// Whether it interrupts (MSI-X) rather than needing to be polled.
+    pub interrupts: bool,
 }
 
 impl core::fmt::Debug for VirtioKeyboard {
@@ -52,8 +52,22 @@ impl VirtioKeyboard {
             match VirtIOInput::<VirtioHal, _>::new(transport) {
                 Ok(mut device) => {
                     let name = device.name().unwrap_or_else(|_| String::from("virtio-input"));
-                    log::info!("input: {name} at PCI {function}");
-                    found.push(VirtioKeyboard { device, name });
+                    // The event queue (0) signals through MSI-X entry 0.
+                    let wired = crate::arch::device_msi()
+                        .ok_or("the interrupt controller offers no MSI target")
+                        .and_then(|message| super::msix::enable(bus, function, 0, message))
+                        .and_then(|_| super::msix::virtio_queue_vectors(bus, function, &[0], 0));
+                    let interrupts = match wired {
+                        Ok(()) => {
+                            log::info!("input: {name} at PCI {function}, interrupts through MSI-X");
+                            true
+                        }
+                        Err(why) => {
+                            log::info!("input: {name} at PCI {function}, polled ({why})");
+                            false
+                        }
+                    };
+                    found.push(VirtioKeyboard { device, name, interrupts });
                 }
                 Err(e) => log::warn!("input: virtio-input at {function} failed to start: {e:?}"),
             }
