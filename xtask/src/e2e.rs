@@ -103,6 +103,7 @@ fn cases() -> Vec<Case> {
         Case { name: "chat_anthropic_serial_and_keys", arches: BOTH, run: chat_anthropic_serial_and_keys },
         Case { name: "chat_openai_compatible_https", arches: BOTH, run: chat_openai_compatible_https },
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
+        Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
     ]
 }
 
@@ -765,4 +766,24 @@ fn bundled_model() -> Result<PathBuf> {
     };
     ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
     Ok(path)
+}
+
+/// A truncated model file: the reason is on serial and on screen, and the OS keeps taking
+/// input.
+fn local_model_broken(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let model = std::fs::read(bundled_model()?)?;
+    let truncated = model[..model.len() / 3].to_vec();
+    let m = slot.insert(ctx.boot_with(&[EspEntry::File("model.gguf", truncated)], Display::Headless, Nic::None)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let line =
+        m.wait_for_line("chat: the local model \\moteos\\model.gguf cannot be used: ", Duration::from_secs(5))?;
+    println!("    {}", line.trim());
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("local-broken");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-local-broken", ctx.arch));
+    ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the broken model is not reported on screen");
+    m.send_serial(b"hello?\r")?;
+    m.wait_for("line: hello?", Duration::from_secs(20)).context("input stopped after the broken model")?;
+    Ok(())
 }
