@@ -139,7 +139,7 @@ impl Chat {
         let messages: Vec<Message> = self.entries[..end]
             .iter()
             .filter(|e| !matches!(e.state, EntryState::NotSent | EntryState::Streaming))
-            .filter(|e| !(e.who == Who::Assistant && e.text.is_empty()))
+            .filter(|e| !(e.who == Who::Assistant && e.text.trim().is_empty()))
             .filter_map(|e| match e.who {
                 Who::User => Some(Message { role: Role::User, content: e.text.clone() }),
                 Who::Assistant => Some(Message { role: Role::Assistant, content: e.text.clone() }),
@@ -195,7 +195,7 @@ impl Chat {
     }
 
     fn end_early(&mut self, user: usize, reply: usize) {
-        if self.entries[reply].text.is_empty() {
+        if self.entries[reply].text.trim().is_empty() {
             // Nothing came back: the question stays on screen but is not resent.
             self.entries.remove(reply);
             self.entries[user].state = EntryState::NotSent;
@@ -265,6 +265,17 @@ mod tests {
             chat.request_messages(),
             [Message::user("q"), Message::assistant("partial"), Message::user("go on")]
         );
+    }
+
+    #[test]
+    fn a_reply_of_only_whitespace_is_never_sent_back() {
+        let mut chat = Chat::new(None, 10_000);
+        chat.submit("q").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("\n\n")));
+        chat.cancel("stopped");
+        assert_eq!(chat.transcript()[0].state, EntryState::NotSent);
+        chat.submit("again").unwrap();
+        assert_eq!(chat.request_messages(), [Message::user("again")]);
     }
 
     #[test]

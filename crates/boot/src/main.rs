@@ -31,6 +31,11 @@ const EARLY_ARENA_BYTES: usize = 8 * 1024 * 1024;
 fn main() -> Status {
     let rsdp = find_rsdp();
     kernel::early::init_console(rsdp);
+    // Firmware resets a boot application after five minutes; reading a large model from a
+    // slow stick (or under emulation) can take longer, and moteOS never returns anyway.
+    if let Err(e) = boot::set_watchdog_timer(0, 0x10000, None) {
+        log::warn!("boot: the firmware watchdog could not be turned off ({:?})", e.status());
+    }
     info!("moteOS {} booting on {}", kernel::VERSION, kernel::arch::NAME);
 
     let pages = EARLY_ARENA_BYTES / 4096;

@@ -79,10 +79,28 @@ fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Optio
     let base = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages).map_err(|e| {
         format!("it is {} MiB, more than the free memory ({:?}); give the machine more RAM", size >> 20, e.status())
     })?;
-    // SAFETY: the firmware just gave us `pages` pages at `base` for our exclusive use; they
-    // are loader data, which the kernel's allocator never claims, so they stay valid and
-    // unaliased for the rest of the run. Nothing else holds a reference to them.
+    // SAFETY: the firmware just gave us `pages` pages at `base` for our exclusive use, so
+    // writing all `size` bytes (<= pages * 4096) is in bounds; zeroing them first means the
+    // slice below never refers to uninitialised memory.
+    unsafe { core::ptr::write_bytes(base.as_ptr(), 0, size) };
+    // SAFETY: the pages are ours (above) and now initialised; they are loader data, which
+    // the kernel's allocator never claims, so they stay valid and unaliased for the rest of
+    // the run, and nothing else holds a reference to them.
     let buffer: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(base.as_ptr(), size) };
+    match fill(&mut file, buffer, path, screen) {
+        Ok(()) => Ok(Some(buffer)),
+        Err(why) => {
+            // SAFETY: `base` and `pages` are exactly what `allocate_pages` returned, and
+            // `buffer`, the only reference into them, is not used after this point.
+            let _ = unsafe { boot::free_pages(base, pages) };
+            Err(why)
+        }
+    }
+}
+
+/// Reads the whole file into `buffer`, updating the progress bar.
+fn fill(file: &mut RegularFile, buffer: &mut [u8], path: &str, screen: Option<&FramebufferInfo>) -> Result<(), String> {
+    let size = buffer.len();
     let mut done = 0;
     let mut shown = usize::MAX;
     while done < size {
@@ -102,5 +120,5 @@ fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Optio
             }
         }
     }
-    Ok(Some(buffer))
+    Ok(())
 }

@@ -59,7 +59,10 @@ impl fmt::Display for Method {
 
 /// One HTTP/1.1 request. Fields are public so providers can build requests
 /// however suits them; [`Request::encode`] checks everything before sending.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows header names only for credentials (`Authorization`, `X-Api-Key`,
+/// `Cookie`...), never their values, and the body's length rather than its bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     /// The method.
     pub method: Method,
@@ -70,6 +73,35 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body, sent with a `Content-Length`.
     pub body: Vec<u8>,
+}
+
+/// Headers whose values are secrets.
+fn is_secret(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Headers<'a>(&'a [(String, String)]);
+        impl fmt::Debug for Headers<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut list = f.debug_list();
+                for (name, value) in self.0 {
+                    let value = if is_secret(name) { "<redacted>" } else { value.as_str() };
+                    list.entry(&(name, value));
+                }
+                list.finish()
+            }
+        }
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &Headers(&self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl Request {
@@ -171,6 +203,15 @@ fn check_header(name: &str, value: &str) -> Result<(), HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let url = Url::parse("https://api.example.com/v1").unwrap();
+        let request = Request::post(url, "{}").header("x-api-key", "sk-secret").header("Authorization", "Bearer sk-2");
+        let shown = alloc::format!("{request:?}");
+        assert!(!shown.contains("sk-secret") && !shown.contains("sk-2"), "{shown}");
+        assert!(shown.contains("x-api-key"), "{shown}");
+    }
     use alloc::string::ToString;
     use alloc::vec;
 

@@ -129,7 +129,7 @@ impl ChatTask {
     ) -> ChatTask {
         let (backend, label) = match settings.map(|s| (s.provider.active, s.active_provider())) {
             None => match model {
-                Some(file) if matches!(file.load, ModelLoad::Loaded(_)) => load_local(file, seed),
+                Some(file) if !matches!(file.load, ModelLoad::Missing) => load_local(file, seed),
                 _ => (
                     Backend::Unavailable(String::from(
                         "no provider is set up: put a config.toml (or a model.gguf) in \\moteos\\ on the boot partition (see the README)",
@@ -234,28 +234,32 @@ impl ChatTask {
                 self.input.pop();
             }
             Key::Enter => {
-                let line = core::mem::take(&mut self.input);
-                info!("line: {line}");
-                self.submit(&line);
+                info!("line: {}", self.input);
+                let line = self.input.clone();
+                if self.submit(&line) {
+                    self.input.clear();
+                }
             }
             _ => return,
         }
         self.drawn = None;
     }
 
-    fn submit(&mut self, line: &str) {
+    /// Sends `line`; returns whether it was taken (otherwise it stays in the input field
+    /// and the notice says why).
+    fn submit(&mut self, line: &str) -> bool {
         if line.trim().is_empty() {
-            return;
+            return true;
         }
         if let Backend::Unavailable(why) = &self.backend {
             let why = why.clone();
             warn!("chat: {why}");
             self.notice = why;
-            return;
+            return false;
         }
         if let Err(e) = self.chat.submit(line) {
             self.notice = format!("{e}");
-            return;
+            return false;
         }
         let messages = self.chat.request_messages();
         console_write(&format!("\nyou: {}\n", line.trim()));
@@ -274,7 +278,9 @@ impl ChatTask {
                         info!("chat: sending {} messages to {}", messages.len(), provider.id().display_name());
                         Ok(Source::Remote { exchange: Box::new(exchange), decoder: Box::new(provider.reply_decoder()) })
                     }
-                    Err(why) => Err(LlmError::new(provider.id().display_name(), ErrorKind::Cut, None, &why)),
+                    Err(why) => {
+                        Err(LlmError::new(provider.id().display_name(), ErrorKind::InvalidSettings, None, &why))
+                    }
                 }
             }
             Backend::Local(engine) => {
@@ -286,15 +292,27 @@ impl ChatTask {
                     })
                     .collect();
                 let params = SamplingParams { max_tokens: LOCAL_MAX_TOKENS, ..SamplingParams::default() };
-                match engine.start(&turns, params) {
-                    Ok(()) => {
-                        info!("chat: the local model is reading {} messages", messages.len());
-                        Ok(Source::Local { text_bytes: 0 })
+                // The budget is an estimate; when the real token count does not fit, leave
+                // out the oldest exchange and try again (the last message always stays).
+                let mut first = 0;
+                loop {
+                    match engine.start(&turns[first..], params.clone()) {
+                        Ok(()) => {
+                            info!("chat: the local model is reading {} messages", turns.len() - first);
+                            break Ok(Source::Local { text_bytes: 0 });
+                        }
+                        Err(inference::ChatError::Engine(inference::EngineError::PromptTooLong { .. }))
+                            if first + 2 < turns.len() =>
+                        {
+                            first += 2;
+                        }
+                        Err(e) => {
+                            break Err(LlmError::new(LOCAL_NAME, ErrorKind::InvalidSettings, None, &format!("{e}")));
+                        }
                     }
-                    Err(e) => Err(LlmError::new(LOCAL_NAME, ErrorKind::InvalidSettings, None, &format!("{e}"))),
                 }
             }
-            Backend::Unavailable(_) => return,
+            Backend::Unavailable(_) => return false,
         };
         match started {
             Ok(source) => {
@@ -309,6 +327,7 @@ impl ChatTask {
             }
             Err(error) => self.apply(&[ReplyEvent::Failed(error)]),
         }
+        true
     }
 
     /// Moves the reply in flight along. Returns whether anything changed.
@@ -419,10 +438,15 @@ impl ChatTask {
                     break;
                 }
             }
-            if exchange.is_finished() {
+            if exchange.is_finished() || decoder.is_done() {
                 break;
             }
             network.poll();
+        }
+        // The reply can be complete (or failed) before the HTTP body's last chunk: close
+        // the connection instead of leaving it open.
+        if decoder.is_done() && !exchange.is_finished() {
+            exchange.close(network);
         }
         moved
     }
@@ -440,7 +464,10 @@ impl ChatTask {
                         // After the log line, so the reply reads as one line on a terminal.
                         console_write("assistant: ");
                     }
-                    console_write(text);
+                    // A server must not be able to drive the terminal with escape sequences.
+                    let shown: String =
+                        text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect();
+                    console_write(&shown);
                 }
                 ReplyEvent::Usage(usage) => {
                     if let Some(active) = self.active.as_mut() {

@@ -173,6 +173,28 @@ impl Exchange {
         self.drop_connection(network, false);
     }
 
+    /// Ends an exchange whose reader has all it wants before the response's framing ended
+    /// (a stream's end marker arrives before the last chunk): TLS says goodbye, TCP closes
+    /// in the background, nothing is left open.
+    pub fn close(&mut self, network: &mut Network) {
+        let stack = network.stack();
+        match core::mem::replace(&mut self.step, Step::Finished) {
+            Step::Exchanging(mut conn) => {
+                if let Some(session) = conn.tls.as_mut() {
+                    session.close();
+                    let _ = conn.pump_out(stack);
+                }
+                let _ = stack.close(conn.handle);
+                let _ = stack.release(conn.handle);
+            }
+            Step::Connecting(handle) => {
+                let _ = stack.abort(handle);
+                let _ = stack.release(handle);
+            }
+            _ => {}
+        }
+    }
+
     fn drop_connection(&mut self, network: &mut Network, flush_alert: bool) {
         let handle = match &mut self.step {
             Step::Connecting(h) => Some(*h),

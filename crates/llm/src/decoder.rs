@@ -173,11 +173,12 @@ impl ReplyDecoder {
     pub fn on_end(&mut self, out: &mut Vec<ReplyEvent>) {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Streaming(mut parser) => {
-                // A last event without its blank line still counts.
+                // The event-stream rules drop an event not closed by a blank line; some
+                // servers end with `data: [DONE]` and no blank line, so close it here (a
+                // line cut in the middle then fails to parse and is skipped, as it should).
                 let mut events = Vec::new();
-                if parser.finish() {
-                    parser.feed(b"\n\n", &mut |event| events.push(event));
-                }
+                parser.feed(b"\n\n", &mut |event| events.push(event));
+                parser.finish();
                 self.state = State::Streaming(parser);
                 for event in events {
                     self.on_event(&event, out);

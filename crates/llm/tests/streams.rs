@@ -306,3 +306,16 @@ fn servers_that_ignore_stream_still_work() {
     let events = decode(ProviderId::Anthropic, &head(200, "text/plain", &[]), b"hello", &[], true);
     assert!(matches!(last(&events), ReplyEvent::Failed(e) if e.kind == ErrorKind::Malformed), "{events:?}");
 }
+
+#[test]
+fn a_last_event_without_its_blank_line_still_counts() {
+    let stream =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]";
+    let events = decode(ProviderId::OpenAiCompatible, &sse(), stream.as_bytes(), &[], true);
+    assert_eq!(text_of(&events), "Hi");
+    assert_eq!(last(&events), &ReplyEvent::Finished(FinishReason::Stop));
+    let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}";
+    let events = decode(ProviderId::OpenAiCompatible, &sse(), stream.as_bytes(), &[], true);
+    assert_eq!(text_of(&events), "Hi");
+    assert_eq!(last(&events), &ReplyEvent::Finished(FinishReason::Stop));
+}

@@ -35,12 +35,18 @@ pub fn enable(
     let bir = (table & 0x7) as u8;
     let offset = u64::from(table & !0x7);
     let base = match bus.root().bar_info(function, bir) {
-        Ok(Some(BarInfo::Memory { address, .. })) if address != 0 => address,
+        Ok(Some(BarInfo::Memory { address, size: bar_size, .. })) if address != 0 => {
+            if offset + u64::from(size) * 16 > bar_size {
+                return Err("the MSI-X table does not fit in its BAR");
+            }
+            address
+        }
         _ => return Err("the MSI-X table's BAR is not assigned"),
     };
     let slot = (base + offset + u64::from(entry) * 16) as *mut u32;
     // SAFETY: `slot` is entry `entry` (checked against the table size) of the MSI-X table
-    // the device's capability locates in its own memory BAR, which the firmware assigned
+    // the device's capability locates in its own memory BAR (the whole table was checked to
+    // lie inside the BAR), which the firmware assigned
     // and identity-mapped as device memory; 16-byte entries of four 32-bit registers
     // (address low, address high, data, vector control) are written whole, as required.
     unsafe {
@@ -70,6 +76,11 @@ const VIRTIO_NO_VECTOR: u16 = 0xffff;
 /// Tells a modern virtio device to signal `queues` through MSI-X table entry `entry`
 /// (and configuration changes through none). `virtio-drivers` does not expose these two
 /// fields of the common configuration, so they are written here directly.
+///
+/// The virtio specification wants the vector set before a queue is enabled, but
+/// `virtio-drivers` enables the queues inside its constructors; QEMU accepts the vector
+/// afterwards. The value is read back, so a device that ignores it is detected and the
+/// caller falls back to polling.
 pub fn virtio_queue_vectors(
     bus: &mut PciBus,
     function: DeviceFunction,
