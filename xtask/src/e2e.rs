@@ -659,6 +659,11 @@ fn chat_anthropic_serial_and_keys(ctx: &Ctx, slot: &mut Option<Machine>) -> Resu
     let changed = ScreenStats::changed_pixels(&before, &after)?;
     ensure!(changed > 2000, "the reply changed only {changed} pixels on screen");
 
+    // The provider's model list is down: the built-in list is offered instead.
+    m.send_serial(b"/models\r")?;
+    let list = m.wait_for_line("chat: Anthropic did not list its models (HTTP 503)", timeout)?;
+    ensure!(list.contains("known models: claude-"), "no built-in model list: {list}");
+
     // Ctrl+C stops a reply halfway; what arrived is kept.
     m.send_serial(b"trigger-slow story\r")?;
     m.wait_for("assistant: Slowly, piece", timeout)?;
@@ -668,8 +673,12 @@ fn chat_anthropic_serial_and_keys(ctx: &Ctx, slot: &mut Option<Machine>) -> Resu
     let log = m.serial_text();
     ensure!(!log.contains(MOCK_KEY), "the API key appeared on the serial console");
     ensure!(!log.contains("halfway through by the user"), "the slow reply was not stopped");
-    let requests = mock.recorded();
-    ensure!(requests.len() == 6, "the mock saw {} requests, expected 6", requests.len());
+    let (requests, others): (Vec<_>, Vec<_>) =
+        mock.recorded().into_iter().partition(|r| r.request_line.starts_with("POST "));
+    ensure!(requests.len() == 6, "the mock saw {} chat requests, expected 6", requests.len());
+    let models = others.first().context("the model list was never requested")?;
+    ensure!(models.request_line.starts_with("GET /v1/models"), "unexpected request: {}", models.request_line);
+    ensure!(header(models, "x-api-key") == Some(MOCK_KEY), "the model list request had no key");
     for request in &requests {
         ensure!(request.request_line.starts_with("POST /v1/messages "), "wrong request: {}", request.request_line);
         ensure!(header(request, "x-api-key") == Some(MOCK_KEY), "x-api-key missing or wrong");
@@ -726,6 +735,15 @@ fn chat_openai_compatible_https(ctx: &Ctx, slot: &mut Option<Machine>) -> Result
     ensure!(body["model"] == "llama-mock" && body["stream"] == true, "wrong body: {body}");
     ensure!(body["messages"][0]["content"] == "hello over TLS", "wrong messages: {body}");
     println!("    {}", done.trim());
+    // The model list, fetched from the server over the same TLS path.
+    m.send_serial(b"/models\r")?;
+    let list = m.wait_for_line("chat: models: ", Duration::from_secs(60))?;
+    ensure!(list.contains("mock-small, mock-large") && list.contains("using llama-mock"), "wrong model list: {list}");
+    let requests = mock.recorded();
+    ensure!(
+        requests.iter().any(|r| r.request_line.starts_with("GET /v1/models ")),
+        "the mock never saw GET /v1/models"
+    );
     Ok(())
 }
 

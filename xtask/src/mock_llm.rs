@@ -6,7 +6,8 @@
 //! Behaviour is chosen by words in the last user message, so one server covers every path:
 //! `trigger-401` answers 401 with the dialect's error body, `trigger-midstream` streams part
 //! of a reply and then an error event, `trigger-garbage` puts a non-JSON event in the
-//! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled. Anything else gets a deterministic reply quoting the message.
+//! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled; the
+//! Anthropic mock's model list always answers 503 (the OpenAI one lists two models). Anything else gets a deterministic reply quoting the message.
 
 use crate::servers::RecordedRequest;
 use anyhow::Result;
@@ -190,6 +191,18 @@ fn serve(
         )?;
         out.flush()
     };
+    if path.starts_with("/v1/models") && request.request_line.starts_with("GET ") {
+        if !key_ok {
+            simple(out, "401 Unauthorized", &error_body("authentication_error", "invalid x-api-key"))?;
+        } else if dialect == Dialect::Anthropic {
+            // The Anthropic mock's list is "down", so the guest's built-in list is exercised.
+            simple(out, "503 Service Unavailable", &error_body("overloaded_error", "Overloaded"))?;
+        } else {
+            let list = json!({"object": "list", "data": [{"id": "mock-small", "object": "model"}, {"id": "mock-large", "object": "model"}]});
+            simple(out, "200 OK", &list)?;
+        }
+        return Ok(());
+    }
     if path != expected_path {
         simple(out, "404 Not Found", &error_body("not_found_error", &format!("no route for {path}")))?;
         return Ok(());

@@ -18,6 +18,8 @@ pub enum Who {
     Assistant,
     /// moteOS itself: errors and notices, never sent to the model.
     System,
+    /// moteOS answering a command (a model list...), never sent to the model.
+    Info,
 }
 
 /// Where an entry stands.
@@ -143,7 +145,7 @@ impl Chat {
             .filter_map(|e| match e.who {
                 Who::User => Some(Message { role: Role::User, content: e.text.clone() }),
                 Who::Assistant => Some(Message { role: Role::Assistant, content: e.text.clone() }),
-                Who::System => None,
+                Who::System | Who::Info => None,
             })
             .collect();
         let first = llm::trim_to_budget(&messages, self.system.as_deref(), self.budget);
@@ -191,6 +193,12 @@ impl Chat {
     /// Adds a line from moteOS itself (an error, a hint) to the transcript.
     pub fn notice(&mut self, text: &str) {
         self.entries.push(Entry { who: Who::System, text: String::from(text), state: EntryState::Complete });
+        self.generation += 1;
+    }
+
+    /// Adds information from moteOS itself (the answer to a command) to the transcript.
+    pub fn info(&mut self, text: &str) {
+        self.entries.push(Entry { who: Who::Info, text: String::from(text), state: EntryState::Complete });
         self.generation += 1;
     }
 

@@ -73,6 +73,16 @@ enum Source {
     },
 }
 
+/// The model list being fetched for `/models`.
+struct ModelsFetch {
+    exchange: Box<Exchange>,
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// The most of a model list kept (real lists are a few KiB).
+const MAX_MODELS_BODY: usize = 1 << 20;
+
 /// A request in flight.
 struct Active {
     source: Source,
@@ -96,6 +106,8 @@ pub struct ChatTask {
     network_status: String,
     speed: String,
     active: Option<Active>,
+    /// A `/models` request in flight.
+    models: Option<ModelsFetch>,
     cancel: bool,
     drawn: Option<(u64, usize, usize, usize)>,
     last_draw_ms: u64,
@@ -183,6 +195,7 @@ impl ChatTask {
             network_status: String::new(),
             speed: String::new(),
             active: None,
+            models: None,
             cancel: false,
             drawn: None,
             last_draw_ms: 0,
@@ -236,13 +249,126 @@ impl ChatTask {
             Key::Enter => {
                 info!("line: {}", self.input);
                 let line = self.input.clone();
-                if self.submit(&line) {
+                let taken =
+                    if line.trim_start().starts_with('/') { self.command(line.trim()) } else { self.submit(&line) };
+                if taken {
                     self.input.clear();
                 }
             }
             _ => return,
         }
         self.drawn = None;
+    }
+
+    /// Runs a `/command` typed in the chat; returns whether it was taken.
+    fn command(&mut self, line: &str) -> bool {
+        console_write(&format!("\nyou: {line}\n"));
+        match line.split_whitespace().next().unwrap_or("") {
+            "/help" => self.say("commands: /models lists the models the provider offers; /help shows this"),
+            "/models" => match &self.backend {
+                Backend::Remote { provider, model, tls } => {
+                    if self.models.is_some() {
+                        self.notice = String::from("the model list is already being fetched");
+                        return false;
+                    }
+                    match Exchange::new("models", &provider.models_request(), tls.clone(), Timeouts::LLM) {
+                        Ok(exchange) => {
+                            info!("chat: asking {} for its models (using {model})", provider.id().display_name());
+                            self.models =
+                                Some(ModelsFetch { exchange: Box::new(exchange), status: 0, body: Vec::new() });
+                        }
+                        Err(why) => self.say(&format!("the model list cannot be fetched: {why}")),
+                    }
+                }
+                Backend::Local(_) => {
+                    let label = self.label.clone();
+                    self.say(&format!("models: {label} (the model file on the boot partition)"));
+                }
+                Backend::Unavailable(why) => {
+                    let why = why.clone();
+                    self.notice = why;
+                    return false;
+                }
+            },
+            other => {
+                self.notice = format!("unknown command {other}: try /help");
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Shows moteOS's answer to a command, on screen and serial.
+    fn say(&mut self, text: &str) {
+        console_write(&format!("{text}\n"));
+        info!("chat: {text}");
+        self.chat.info(text);
+        self.drawn = None;
+    }
+
+    /// Moves a `/models` request along; shows the list (or the built-in one) when done.
+    fn step_models(&mut self, network: Option<&mut Network>) {
+        let Some(fetch) = self.models.as_mut() else { return };
+        let Backend::Remote { provider, model, .. } = &self.backend else {
+            self.models = None;
+            return;
+        };
+        let name = provider.id().display_name();
+        let outcome = match network {
+            None => Some(Err(String::from("there is no network"))),
+            Some(network) => {
+                let (status, body) = (&mut fetch.status, &mut fetch.body);
+                let mut sink = |event: ResponseEvent<'_>| match event {
+                    ResponseEvent::Head(head) => *status = head.status,
+                    ResponseEvent::Body(bytes) => {
+                        let room = MAX_MODELS_BODY.saturating_sub(body.len());
+                        body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    }
+                    ResponseEvent::End => {}
+                };
+                let mut result = None;
+                loop {
+                    match fetch.exchange.step(network, &mut sink) {
+                        Ok(true) if !fetch.exchange.is_finished() => {
+                            network.poll();
+                        }
+                        Ok(_) => break,
+                        Err(why) => {
+                            result = Some(Err(why));
+                            break;
+                        }
+                    }
+                }
+                if result.is_none() && fetch.exchange.is_finished() {
+                    result = Some(match fetch.status {
+                        200..=299 => provider.parse_models(&fetch.body).map_err(|e| format!("{e}")),
+                        status => Err(format!("HTTP {status}")),
+                    });
+                }
+                result
+            }
+        };
+        let Some(outcome) = outcome else { return };
+        self.models = None;
+        let text = match outcome {
+            Ok(list) if !list.is_empty() => format!("models: {} (using {model})", list.join(", ")),
+            Ok(_) | Err(_) => {
+                let why = match &outcome {
+                    Err(why) => why.clone(),
+                    Ok(_) => String::from("the list is empty"),
+                };
+                let builtin = llm::builtin_models(provider.id());
+                if builtin.is_empty() {
+                    format!("{name} did not list its models ({why}); using {model}")
+                } else {
+                    format!(
+                        "{name} did not list its models ({why}); known models: {} (using {model})",
+                        builtin.join(", ")
+                    )
+                }
+            }
+        };
+        self.say(&text);
     }
 
     /// Sends `line`; returns whether it was taken (otherwise it stays in the input field
@@ -330,8 +456,12 @@ impl ChatTask {
         true
     }
 
-    /// Moves the reply in flight along. Returns whether anything changed.
-    pub fn step(&mut self, network: Option<&mut Network>) -> bool {
+    /// Moves the reply (and any `/models` request) in flight along. Returns whether
+    /// anything changed.
+    pub fn step(&mut self, mut network: Option<&mut Network>) -> bool {
+        if self.models.is_some() {
+            self.step_models(network.as_deref_mut());
+        }
         let Some(active) = self.active.as_mut() else { return false };
         if self.cancel {
             self.cancel = false;
@@ -559,6 +689,7 @@ impl ChatTask {
                     Who::User => Speaker::User,
                     Who::Assistant => Speaker::Assistant,
                     Who::System => Speaker::Notice,
+                    Who::Info => Speaker::Info,
                 },
                 text: &entry.text,
                 mark: match entry.state {

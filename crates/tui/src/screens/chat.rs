@@ -14,8 +14,10 @@ pub enum Speaker {
     User,
     /// The model.
     Assistant,
-    /// moteOS (errors, hints).
+    /// moteOS reporting an error.
     Notice,
+    /// moteOS answering a command.
+    Info,
 }
 
 /// One block of the conversation.
@@ -55,6 +57,7 @@ fn label(speaker: Speaker) -> (&'static str, Rgb) {
         Speaker::User => ("You", palette::ACCENT),
         Speaker::Assistant => ("Model", palette::FOREGROUND.mix(palette::ACCENT, 60)),
         Speaker::Notice => ("moteOS", palette::ERROR),
+        Speaker::Info => ("moteOS", palette::MUTED),
     }
 }
 
@@ -111,6 +114,7 @@ pub fn draw_chat(canvas: &mut Canvas, view: &ChatView<'_>) {
         let (name, colour) = label(block.speaker);
         let text_colour = match block.speaker {
             Speaker::Notice => palette::ERROR,
+            Speaker::Info => palette::MUTED,
             _ => palette::FOREGROUND,
         };
         let lines: Vec<&str> = wrap_lines(block.text, body, text_w).collect();
