@@ -22,6 +22,8 @@ pub enum Which {
     /// Time from Enter to the first reply text on screen against a mock LLM server, against
     /// `curl` on the host streaming the same request from the same server.
     Ttft,
+    /// Tokens per second of the bundled local model inside the guest (TCG), release build.
+    Guest,
 }
 
 /// Runs a benchmark on each architecture.
@@ -43,6 +45,12 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             let host = host_handshake_ms(runs.max(5))?;
             for &arch in arches {
                 tls_guest(arch, runs.max(1), host)?;
+            }
+            Ok(())
+        }
+        Which::Guest => {
+            for &arch in arches {
+                guest_inference(arch)?;
             }
             Ok(())
         }
@@ -479,6 +487,35 @@ fn ttft(arch: Arch, runs: usize) -> Result<()> {
     println!(
         "bench ttft {arch}: Enter to first text on screen {g_screen:.0} ms (decoded {g_text:.0} ms) in the guest, host curl {h:.1} ms to the first text_delta (includes starting curl), ratio {:.1}x (median of {runs}; the mock waits 4 ms per piece)",
         g_screen / h
+    );
+    Ok(())
+}
+
+/// The local model answering one question in a release guest with no network: prompt and
+/// generation tokens per second as the kernel reports them.
+fn guest_inference(arch: Arch) -> Result<()> {
+    let model = crate::builder::root().join("target/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    anyhow::ensure!(model.is_file(), "{} is missing: run `cargo xtask model`", model.display());
+    let (efi, _) = builder::compile(arch, true)?;
+    let dir = tempfile::tempdir()?;
+    let esp = dir.path().join("esp");
+    let disk = dir.path().join("moteos.img");
+    builder::layout_esp(&esp, arch, &efi, &[("model.gguf", &model)])?;
+    image::write_disk_image(&esp, &disk)?;
+    let mut m = Machine::launch(&QemuOptions {
+        arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic: qemu::Nic::None,
+    })?;
+    m.wait_for("moteOS ready", Duration::from_secs(180))?;
+    m.send_serial(b"Write one sentence about the sea.\r")?;
+    let line = m.wait_for_line("chat: local model: ", Duration::from_secs(900))?;
+    m.kill();
+    println!(
+        "bench guest {arch}: {} (release build, TCG, one core)",
+        line.trim_start_matches("chat: local model: ").trim()
     );
     Ok(())
 }
