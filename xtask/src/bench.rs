@@ -19,6 +19,9 @@ pub enum Which {
     Net,
     /// TLS handshake time in the guest (TCG) against the same client code built for the host.
     Tls,
+    /// Local inference on the host, single thread: each model variant against llama.cpp on the
+    /// same file, and against the memory-bandwidth bound.
+    Infer,
 }
 
 /// Runs a benchmark on each architecture.
@@ -43,6 +46,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             }
             Ok(())
         }
+        Which::Infer => crate::infer::bench(runs.max(1)),
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;

@@ -6,6 +6,8 @@ mod bench;
 mod builder;
 mod e2e;
 mod image;
+mod infer;
+mod model;
 mod qemu;
 mod servers;
 mod setup;
@@ -85,6 +87,39 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Fetch the bundled model into target/models/ (checksum-verified, cached).
+    Model {
+        /// Also write re-quantised variants (Q8_0, and Q4_K where rows allow) next to it.
+        #[arg(long)]
+        quantize: bool,
+        /// Rewrite the variants even if present.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the local inference engine on the host (release build) and print tokens/s.
+    Infer {
+        /// GGUF model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Continue this text as is (no chat template).
+        #[arg(long, conflicts_with = "chat", required_unless_present = "chat")]
+        prompt: Option<String>,
+        /// Ask this as one user turn through the model's chat template.
+        #[arg(long)]
+        chat: Option<String>,
+        /// Tokens to generate at most.
+        #[arg(short = 'n', default_value_t = 256)]
+        n: usize,
+        /// Always take the most likely token.
+        #[arg(long)]
+        greedy: bool,
+        /// Sampling temperature.
+        #[arg(long)]
+        temperature: Option<f32>,
+        /// Threads (the engine is single-threaded, as in the OS: only 1).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// Benchmarks; `boot` measures boot-to-ready against the firmware floor.
     Bench {
         /// Which benchmark.
@@ -128,6 +163,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             setup::run()?;
             if !e2e_only {
                 lint()?;
+                // The inference tests read the bundled model.
+                model::ensure()?;
                 host_tests()?;
                 fuzz(FUZZ_SECONDS_IN_TEST)?;
             }
@@ -138,6 +175,29 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Fuzz { seconds } => fuzz(seconds),
+        Cmd::Model { quantize, force } => {
+            model::ensure()?;
+            if quantize {
+                model::quantize(force)?;
+            }
+            Ok(())
+        }
+        Cmd::Infer { model, prompt, chat, n, greedy, temperature, threads } => {
+            let mut args = Vec::new();
+            match (prompt, chat) {
+                (Some(p), _) => args.extend(["--prompt".to_string(), p]),
+                (None, Some(c)) => args.extend(["--chat".to_string(), c]),
+                (None, None) => bail!("--prompt or --chat is required"),
+            }
+            args.extend(["-n".to_string(), n.to_string(), "--threads".to_string(), threads.to_string()]);
+            if greedy {
+                args.push("--greedy".into());
+            }
+            if let Some(t) = temperature {
+                args.extend(["--temperature".to_string(), t.to_string()]);
+            }
+            infer::run(&model, &args)
+        }
         Cmd::Bench { which, arch, runs } => {
             setup::run()?;
             let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());

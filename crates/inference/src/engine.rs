@@ -335,7 +335,9 @@ impl<'a> Engine<'a> {
                 }
                 let token = self.sampler.sample(&mut self.state.logits, &self.tokens, &self.params);
                 self.stats.generation_micros += self.now().saturating_sub(start);
-                if self.stop_tokens.contains(&token) || self.params.extra_stop_tokens.contains(&token) {
+                if !self.params.ignore_stop_tokens
+                    && (self.stop_tokens.contains(&token) || self.params.extra_stop_tokens.contains(&token))
+                {
                     // The stop token joins the context (a chat template expects it there); it is
                     // run through the model when the next request continues the conversation.
                     self.tokens.push(token);

@@ -13,6 +13,7 @@ pub mod chat;
 pub mod engine;
 pub mod gguf;
 pub mod model;
+pub mod quantize;
 pub mod sampler;
 #[allow(unsafe_code)]
 mod simd;
