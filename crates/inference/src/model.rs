@@ -13,7 +13,7 @@ use core::fmt;
 
 use crate::gguf::{Gguf, GgufError, TensorInfo};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8, quantize_q8k};
-use crate::tensor::{ActFormat, DotFn, Kernels, TensorType, Tiles, dequantize_row};
+use crate::tensor::{ActFormat, DotFn, Kernels, MatmulFn, TensorType, dequantize_row};
 
 /// Why a model could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ pub struct Matrix<'a> {
     /// Encoded rows, back to back.
     pub data: &'a [u8],
     dot: DotFn,
-    tiles: Option<Tiles>,
+    matmul: Option<MatmulFn>,
     row_bytes: usize,
 }
 
@@ -134,7 +134,7 @@ impl<'a> Matrix<'a> {
             cols: info.row_len(),
             data: g.tensor_data(info),
             dot,
-            tiles: kernels.tiles(info.ty),
+            matmul: kernels.matmul(info.ty),
             row_bytes: info.ty.row_bytes(info.row_len()),
         })
     }
@@ -379,10 +379,6 @@ impl ActBatch {
     }
 }
 
-/// Four-row tiles for single tokens: measured slower on this host (the interleaved streams of
-/// four rows defeat the prefetcher: the Q8_0 output projection ran at 7.5 GB/s instead of 23).
-const USE_ROWS4: bool = false;
-
 /// How matrix products treat the activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
@@ -422,46 +418,14 @@ fn matmul(w: &Matrix<'_>, x: &[f32], acts: &mut ActBatch, out: &mut [f32], preci
             acts.prepare(x, ActFormat::Q8);
             let per = n / QK;
             let q8 = &acts.q8[..b * per];
-            let rb = w.row_bytes;
-            match w.tiles {
-                // One token: four rows at a time share each activation load.
-                Some(tiles) if b == 1 && USE_ROWS4 => {
-                    let mut r = 0;
-                    while r + 4 <= w.rows {
-                        let mut o = [0.0; 4];
-                        (tiles.rows4)(&w.data[r * rb..(r + 4) * rb], q8, &mut o);
-                        out[r..r + 4].copy_from_slice(&o);
-                        r += 4;
-                    }
-                    for (r, o) in out.iter_mut().enumerate().take(w.rows).skip(r) {
-                        *o = f(w.row(r), q8);
-                    }
-                }
-                // A batch: each weight row is decoded once for four tokens.
-                Some(tiles) => {
-                    for r in 0..w.rows {
-                        let row = w.row(r);
-                        let mut t = 0;
-                        while t + 4 <= b {
-                            let mut o = [0.0; 4];
-                            (tiles.toks4)(row, &q8[t * per..(t + 4) * per], &mut o);
-                            for (k, v) in o.into_iter().enumerate() {
-                                out[(t + k) * w.rows + r] = v;
-                            }
-                            t += 4;
-                        }
-                        for t in t..b {
-                            out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
-                        }
-                    }
-                }
-                None => {
-                    for r in 0..w.rows {
-                        let row = w.row(r);
-                        for t in 0..b {
-                            out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
-                        }
-                    }
+            if let Some(m) = w.matmul {
+                m(w.data, w.rows, q8, b, out);
+                return;
+            }
+            for r in 0..w.rows {
+                let row = w.row(r);
+                for t in 0..b {
+                    out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
                 }
             }
         }
@@ -478,22 +442,8 @@ fn matmul(w: &Matrix<'_>, x: &[f32], acts: &mut ActBatch, out: &mut [f32], preci
     }
 }
 
-/// f32 dot product with eight independent partial sums, so the compiler can vectorise it (a
-/// plain `.sum()` is one serial chain of additions: it was 10 % of generation time in attention).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
-    let ss: f32 = dot(x, x) / x.len() as f32;
+    let ss: f32 = crate::tensor::scalar::f32_dot(x, x) / x.len() as f32;
     let scale = 1.0 / libm::sqrtf(ss + eps);
     for ((o, &v), &w) in out.iter_mut().zip(x).zip(weight) {
         *o = v * scale * w;
@@ -633,7 +583,7 @@ impl Model<'_> {
                     let scores = &mut s.scores[..n_pos];
                     for (p, sc) in scores.iter_mut().enumerate() {
                         let k = &layer_k[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        *sc = dot(q, k) * scale;
+                        *sc = self.kernels.dot_f32(q, k) * scale;
                     }
                     let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
                     let mut sum = 0.0;
@@ -645,10 +595,7 @@ impl Model<'_> {
                     out.fill(0.0);
                     for (p, &w) in scores.iter().enumerate() {
                         let v = &layer_v[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        let w = w / sum;
-                        for (o, &v) in out.iter_mut().zip(v) {
-                            *o += w * v;
-                        }
+                        self.kernels.axpy_f32(out, w / sum, v);
                     }
                 }
             }

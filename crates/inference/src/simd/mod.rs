@@ -3,7 +3,7 @@
 //! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
 //! summation order) and is tested against it on random data.
 
-use crate::tensor::{DotFn, TensorType, Tiles};
+use crate::tensor::{DotFn, MatmulFn, TensorType};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -82,11 +82,29 @@ pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
     }
 }
 
-/// The multi-row / multi-token kernels for `ty` on `isa`, if there are some.
-pub(crate) fn tiles(isa: Isa, ty: TensorType) -> Option<Tiles> {
+/// The whole-matrix kernel for `ty` on `isa`, if there is one.
+pub(crate) fn matmul(isa: Isa, ty: TensorType) -> Option<MatmulFn> {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_tiles(ty),
+        Isa::Avx2 => x86::avx2_matmul(ty),
         _ => None,
+    }
+}
+
+/// `a · b` in f32 with the best kernel for `isa` (as chosen by [`crate::tensor::Kernels`]).
+pub(crate) fn f32_dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::f32_dot(a, b),
+        _ => crate::tensor::scalar::f32_dot(a, b),
+    }
+}
+
+/// `y += alpha · x` with the best kernel for `isa`.
+pub(crate) fn f32_axpy(isa: Isa, y: &mut [f32], alpha: f32, x: &[f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::f32_axpy(y, alpha, x),
+        _ => crate::tensor::scalar::f32_axpy(y, alpha, x),
     }
 }

@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::tensor::quant::{BlockQ8, BlockQ8K};
 use crate::tensor::scalar::{k4_min_sum, q5_values, q6k_offset_sum, q6k_values, scales_mins_k4};
-use crate::tensor::{DotFn, TensorType, Tile4Fn, Tiles};
+use crate::tensor::{DotFn, MatmulFn, TensorType};
 
 // ---------------------------------------------------------------- detection
 
@@ -424,19 +424,39 @@ fn dot1<const K: u8>(w: &[u8], x: &[BlockQ8]) -> f32 {
     hsum256_ps(_mm256_add_ps(acc[0], acc[1])) + corr + rest
 }
 
-/// Four consecutive rows (`w` holds them back to back) times one activation row.
+/// `out[t·rows + r] = w[r] · x[t]` for a whole matrix (`rows` rows back to back in `w`) and `b`
+/// activation rows (back to back in `x`). One token: row after row (interleaving two or four
+/// rows was measured slower: the extra memory streams cost more than the shared activation
+/// loads save). A batch: each weight row is decoded once for four tokens.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn rows4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
-    let n = w.len() / 4;
-    let r = tile::<K, 4, 1>([&w[..n], &w[n..2 * n], &w[2 * n..3 * n], &w[3 * n..4 * n]], [x]);
-    *out = [r[0][0], r[1][0], r[2][0], r[3][0]];
-}
-
-/// One row times four activation rows (`x` holds them back to back).
-#[target_feature(enable = "avx2,fma,f16c")]
-fn toks4<const K: u8>(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
-    let n = x.len() / 4;
-    *out = tile::<K, 1, 4>([w], [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]])[0];
+fn matmul<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+    if rows == 0 || b == 0 {
+        return;
+    }
+    let rb = w.len() / rows;
+    let per = x.len() / b;
+    let row = |r: usize| &w[r * rb..(r + 1) * rb];
+    let tok = |t: usize| &x[t * per..(t + 1) * per];
+    if b == 1 {
+        for (r, o) in out.iter_mut().enumerate().take(rows) {
+            *o = dot1::<K>(row(r), x);
+        }
+        return;
+    }
+    for r in 0..rows {
+        let mut t = 0;
+        while t + 4 <= b {
+            let o = tile::<K, 1, 4>([row(r)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
+            for (k, v) in o[0].into_iter().enumerate() {
+                out[(t + k) * rows + r] = v;
+            }
+            t += 4;
+        }
+        while t < b {
+            out[t * rows + r] = tile::<K, 1, 1>([row(r)], [tok(t)])[0][0];
+            t += 1;
+        }
+    }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -561,35 +581,70 @@ pub(super) fn avx2_dot(ty: TensorType) -> Option<DotFn> {
     })
 }
 
-/// Safe entry points for the AVX2 tile kernels.
-macro_rules! avx2_tile_entry {
+/// Safe entry points for the AVX2 matrix kernels.
+macro_rules! avx2_matmul_entry {
     ($name:ident, $kernel:expr) => {
-        fn $name(w: &[u8], x: &[BlockQ8], out: &mut [f32; 4]) {
-            // SAFETY: handed out only by `avx2_tiles`, under the same guarantee as `avx2_entry`.
-            unsafe { $kernel(w, x, out) }
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+            // SAFETY: handed out only by `avx2_matmul`, under the same guarantee as `avx2_entry`.
+            unsafe { $kernel(w, rows, x, b, out) }
         }
     };
 }
 
-avx2_tile_entry!(rows4_q4_0, rows4::<Q4_0>);
-avx2_tile_entry!(rows4_q4_1, rows4::<Q4_1>);
-avx2_tile_entry!(rows4_q5_0, rows4::<Q5_0>);
-avx2_tile_entry!(rows4_q5_1, rows4::<Q5_1>);
-avx2_tile_entry!(rows4_q8_0, rows4::<Q8_0>);
-avx2_tile_entry!(toks4_q4_0, toks4::<Q4_0>);
-avx2_tile_entry!(toks4_q4_1, toks4::<Q4_1>);
-avx2_tile_entry!(toks4_q5_0, toks4::<Q5_0>);
-avx2_tile_entry!(toks4_q5_1, toks4::<Q5_1>);
-avx2_tile_entry!(toks4_q8_0, toks4::<Q8_0>);
+avx2_matmul_entry!(matmul_q4_0, matmul::<Q4_0>);
+avx2_matmul_entry!(matmul_q4_1, matmul::<Q4_1>);
+avx2_matmul_entry!(matmul_q5_0, matmul::<Q5_0>);
+avx2_matmul_entry!(matmul_q5_1, matmul::<Q5_1>);
+avx2_matmul_entry!(matmul_q8_0, matmul::<Q8_0>);
 
-pub(super) fn avx2_tiles(ty: TensorType) -> Option<Tiles> {
-    let (rows4, toks4): (Tile4Fn, Tile4Fn) = match ty {
-        TensorType::Q4_0 => (rows4_q4_0, toks4_q4_0),
-        TensorType::Q4_1 => (rows4_q4_1, toks4_q4_1),
-        TensorType::Q5_0 => (rows4_q5_0, toks4_q5_0),
-        TensorType::Q5_1 => (rows4_q5_1, toks4_q5_1),
-        TensorType::Q8_0 => (rows4_q8_0, toks4_q8_0),
+pub(super) fn avx2_matmul(ty: TensorType) -> Option<MatmulFn> {
+    Some(match ty {
+        TensorType::Q4_0 => matmul_q4_0,
+        TensorType::Q4_1 => matmul_q4_1,
+        TensorType::Q5_0 => matmul_q5_0,
+        TensorType::Q5_1 => matmul_q5_1,
+        TensorType::Q8_0 => matmul_q8_0,
         _ => return None,
-    };
-    Some(Tiles { rows4, toks4 })
+    })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_f32_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let (mut ca, mut cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for j in 0..2 {
+            // SAFETY: `x` and `y` are 16 floats; each load reads 8 of them from offset 0 or 8.
+            let (xv, yv) = unsafe { (_mm256_loadu_ps(x[8 * j..].as_ptr()), _mm256_loadu_ps(y[8 * j..].as_ptr())) };
+            acc[j] = _mm256_fmadd_ps(xv, yv, acc[j]);
+        }
+    }
+    hsum256_ps(_mm256_add_ps(acc[0], acc[1])) + crate::tensor::scalar::f32_dot(ca.remainder(), cb.remainder())
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    let a = _mm256_set1_ps(alpha);
+    let (mut cy, mut cx) = (y.chunks_exact_mut(8), x.chunks_exact(8));
+    for (y, x) in (&mut cy).zip(&mut cx) {
+        // SAFETY: `y` and `x` are 8 floats each; unaligned loads and store.
+        unsafe {
+            let v = _mm256_fmadd_ps(a, _mm256_loadu_ps(x.as_ptr()), _mm256_loadu_ps(y.as_ptr()));
+            _mm256_storeu_ps(y.as_mut_ptr(), v);
+        }
+    }
+    crate::tensor::scalar::f32_axpy(cy.into_remainder(), alpha, cx.remainder());
+}
+
+/// AVX2 f32 dot product (attention scores).
+pub(super) fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: called by `simd::f32_dot` only for `Isa::Avx2`, which `Kernels` holds only after
+    // `detect_isa` found AVX2, FMA and F16C usable.
+    unsafe { avx2_f32_dot(a, b) }
+}
+
+/// AVX2 `y += alpha · x` (attention values).
+pub(super) fn f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    // SAFETY: as for `f32_dot`.
+    unsafe { avx2_f32_axpy(y, alpha, x) }
 }

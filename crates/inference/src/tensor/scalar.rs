@@ -328,3 +328,26 @@ pub(crate) fn dot_q6_k(w: &[u8], x: &[BlockQ8K]) -> f32 {
     }
     sum
 }
+
+// ---- f32 vector helpers (attention) ----
+
+/// f32 dot product with eight independent partial sums, so the compiler can vectorise it (a
+/// plain `.sum()` is one serial chain of additions).
+pub(crate) fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += alpha · x`.
+pub(crate) fn f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
+    }
+}
