@@ -218,7 +218,7 @@ impl<'a> Model<'a> {
             Some(_) => g.get_usize(&key(arch, "rope.dimension_count"))?,
             None => head_dim,
         };
-        if head_dim % 2 != 0 || rope_dims % 2 != 0 || rope_dims > head_dim {
+        if head_dim == 0 || head_dim % 2 != 0 || rope_dims % 2 != 0 || rope_dims > head_dim {
             return Err(bad("the head or rotary width is odd or too large"));
         }
         let rope_base = match g.metadata(&key(arch, "rope.freq_base")) {

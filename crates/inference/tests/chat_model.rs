@@ -142,4 +142,16 @@ fn broken_model_files_are_explained() {
     other[at..at + 5].copy_from_slice(b"gemma");
     let err = Engine::load(&other, EngineOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), "model architecture \"gemma\" is not supported (only llama-family models are)");
+
+    // A weight stored in a type without kernels (Q2_K; smaller than Q4_1, so the file stays valid).
+    let mut other = bytes.clone();
+    let name = b"blk.0.ffn_down.weight";
+    let at = other.windows(name.len()).position(|w| w == name).unwrap() + name.len() + 4 + 16;
+    assert_eq!(u32::from_le_bytes(other[at..at + 4].try_into().unwrap()), 3, "expected Q4_1");
+    other[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+    let err = Engine::load(&other, EngineOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "model tensor \"blk.0.ffn_down.weight\" is stored as q2_K, which this engine cannot compute with"
+    );
 }
