@@ -474,9 +474,9 @@ fn toks4<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
     let lane2 = _mm256_set1_epi32(2);
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut corr = [_mm_setzero_ps(); 2];
-    let nb = (w.len() / bs).min(x.iter().map(|x| x.len()).min().unwrap_or(0));
-    for i in 0..nb {
-        let b = &w[i * bs..(i + 1) * bs];
+    // Iterators rather than indices: no bounds checks in the innermost loop.
+    let blocks = w.chunks_exact(bs).zip(x[0].iter().zip(x[1])).zip(x[2].iter().zip(x[3]));
+    for ((b, (a0, a1)), (a2, a3)) in blocks {
         let sc = if with_min {
             i32::from_le_bytes([b[0], b[1], b[2], b[3]])
         } else {
@@ -484,8 +484,7 @@ fn toks4<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
         };
         let ws = _mm_cvtph_ps(_mm_set1_epi32(sc));
         let (q, _, _) = decode::<K>(b);
-        for h in 0..2 {
-            let (a0, a1) = (&x[2 * h][i], &x[2 * h + 1][i]);
+        for (h, (a0, a1)) in [(a0, a1), (a2, a3)].into_iter().enumerate() {
             let prod = _mm_mul_ps(ws, _mm_setr_ps(a0.d, a0.s, a1.d, a1.s));
             corr[h] = _mm_add_ps(corr[h], prod);
             let s0 = _mm256_broadcastss_ps(prod);
