@@ -32,6 +32,22 @@ pub(super) fn avx2_usable() -> bool {
     max_leaf >= 7 && __cpuid_count(7, 0).ebx & (1 << 5) != 0
 }
 
+/// AVX2 usable, plus AVX-512 F/BW/VL and VNNI, and the OS saves the opmask and ZMM state
+/// (XCR0 bits 5-7).
+pub(super) fn avx512_usable() -> bool {
+    if !avx2_usable() {
+        return false;
+    }
+    let leaf7 = __cpuid_count(7, 0);
+    let f = leaf7.ebx & (1 << 16) != 0;
+    let bw = leaf7.ebx & (1 << 30) != 0;
+    let vl = leaf7.ebx & (1 << 31) != 0;
+    let vnni = leaf7.ecx & (1 << 11) != 0;
+    // SAFETY: `avx2_usable` returned true, so OSXSAVE is set.
+    let xcr0 = unsafe { read_xcr0() };
+    f && bw && vl && vnni && xcr0 & 0xE0 == 0xE0
+}
+
 /// Reads XCR0.
 ///
 /// # Safety
@@ -734,4 +750,178 @@ pub(super) fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
 pub(super) fn f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     // SAFETY: as for `f32_dot`.
     unsafe { avx2_f32_axpy(y, alpha, x) }
+}
+
+// ---------------------------------------------------------------- AVX-512 VNNI (prompt batches)
+
+/// Sums of the lower and of the upper eight lanes of a 16-lane vector.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn hsum_halves(v: __m512) -> (f32, f32) {
+    let lo = _mm512_extractf64x4_pd(_mm512_castps_pd(v), 0);
+    let hi = _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1);
+    (hsum256_ps(_mm256_castpd_ps(lo)), hsum256_ps(_mm256_castpd_ps(hi)))
+}
+
+/// [`toks`] with 512-bit registers: two tokens per instruction (the weight block broadcast to
+/// both halves, the two tokens' activation blocks side by side) and `vpdpbusd` doing the work of
+/// `maddubs` + `madd`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn toks512<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
+    let bs = block_bytes(K);
+    let with_min = K == Q4_1 || K == Q5_1;
+    let offset = match K {
+        Q4_0 => -8.0,
+        Q5_0 => -16.0,
+        _ => 0.0,
+    };
+    // Lanes 0-7 take the first token's scale (lane 0 of the product), lanes 8-15 the second's (lane 2).
+    let idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut corr = [_mm_setzero_ps(); 2];
+    let blocks = w.chunks_exact(bs).zip(x[0].iter().zip(x[1])).zip(x[2].iter().zip(x[3]));
+    for ((b, (a0, a1)), (a2, a3)) in blocks {
+        let sc = if with_min {
+            i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            (u32::from(u16::from_le_bytes([b[0], b[1]])) * 0x1_0001) as i32
+        };
+        let ws = _mm_cvtph_ps(_mm_set1_epi32(sc));
+        let (q, _, _) = decode::<K>(b);
+        let qq = _mm512_broadcast_i64x4(q);
+        // Q8_0 weights are signed: multiply |q| by the activations carrying q's sign.
+        let (wq, negative) = if K == Q8_0 { (_mm512_abs_epi8(qq), _mm512_movepi8_mask(qq)) } else { (qq, 0) };
+        for (h, (a0, a1)) in [(a0, a1), (a2, a3)].into_iter().enumerate() {
+            let prod = _mm_mul_ps(ws, _mm_setr_ps(a0.d, a0.s, a1.d, a1.s));
+            corr[h] = _mm_add_ps(corr[h], prod);
+            let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(prod));
+            let av = _mm512_inserti64x4(_mm512_castsi256_si512(ld256_i8(&a0.qs)), ld256_i8(&a1.qs), 1);
+            let av = if K == Q8_0 { _mm512_mask_sub_epi8(av, negative, _mm512_setzero_si512(), av) } else { av };
+            let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, av);
+            acc[h] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[h]);
+        }
+    }
+    let k = match K {
+        Q8_0 => 0.0,
+        _ if with_min => 1.0,
+        _ => offset,
+    };
+    let mut out = [0.0f32; 4];
+    for h in 0..2 {
+        let mut c = [0.0f32; 4];
+        // SAFETY: `c` has room for four floats.
+        unsafe { _mm_storeu_ps(c.as_mut_ptr(), corr[h]) };
+        let (lo, hi) = hsum_halves(acc[h]);
+        out[2 * h] = lo + k * c[1];
+        out[2 * h + 1] = hi + k * c[3];
+    }
+    out
+}
+
+/// [`matmul`] with the AVX-512 four-token tile for batches (single tokens keep the AVX2 dot:
+/// they are limited by memory, not arithmetic).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+    if rows == 0 || b == 0 {
+        return;
+    }
+    if b < 4 {
+        return matmul::<K>(w, rows, x, b, out);
+    }
+    let rb = w.len() / rows;
+    let per = x.len() / b;
+    let row = |r: usize| &w[r * rb..(r + 1) * rb];
+    let tok = |t: usize| &x[t * per..(t + 1) * per];
+    for r in 0..rows {
+        let mut t = 0;
+        while t + 4 <= b {
+            let o = toks512::<K>(row(r), [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
+            for (k, v) in o.into_iter().enumerate() {
+                out[(t + k) * rows + r] = v;
+            }
+            t += 4;
+        }
+        while t < b {
+            out[t * rows + r] = dot1::<K>(row(r), tok(t));
+            t += 1;
+        }
+    }
+}
+
+/// Safe entry points for the AVX-512 matrix kernels.
+macro_rules! avx512_matmul_entry {
+    ($name:ident, $kernel:expr) => {
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+            // SAFETY: handed out only by `avx512_matmul`, which `simd::matmul` calls only for
+            // `Isa::Avx512`, which `Kernels` holds only after `detect_isa` found AVX-512 F/BW/VL,
+            // VNNI, AVX2, FMA and F16C usable (ZMM state enabled in XCR0).
+            unsafe { $kernel(w, rows, x, b, out) }
+        }
+    };
+}
+
+avx512_matmul_entry!(matmul512_q4_0, matmul512::<Q4_0>);
+avx512_matmul_entry!(matmul512_q4_1, matmul512::<Q4_1>);
+avx512_matmul_entry!(matmul512_q5_0, matmul512::<Q5_0>);
+avx512_matmul_entry!(matmul512_q5_1, matmul512::<Q5_1>);
+avx512_matmul_entry!(matmul512_q8_0, matmul512::<Q8_0>);
+
+pub(super) fn avx512_matmul(ty: TensorType) -> Option<MatmulFn> {
+    Some(match ty {
+        TensorType::Q4_0 => matmul512_q4_0,
+        TensorType::Q4_1 => matmul512_q4_1,
+        TensorType::Q5_0 => matmul512_q5_0,
+        TensorType::Q5_1 => matmul512_q5_1,
+        TensorType::Q8_0 => matmul512_q8_0,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------- activation quantisation
+
+/// [`crate::tensor::quant::quantize_q8`] with AVX2: the same operations in the same order (scale
+/// `amax / 127`, multiply by its inverse, add ±0.5, truncate), so the results are identical.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
+    let sign = _mm256_set1_ps(-0.0);
+    let half = _mm256_set1_ps(0.5);
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (chunk, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        // SAFETY: `chunk` is 32 floats; each load reads 8 of them.
+        let v = unsafe {
+            [
+                _mm256_loadu_ps(chunk.as_ptr()),
+                _mm256_loadu_ps(chunk[8..].as_ptr()),
+                _mm256_loadu_ps(chunk[16..].as_ptr()),
+                _mm256_loadu_ps(chunk[24..].as_ptr()),
+            ]
+        };
+        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let m = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+        let d = m / 127.0;
+        let id = _mm256_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+        let q = v.map(|v| {
+            let s = _mm256_mul_ps(v, id);
+            _mm256_cvttps_epi32(_mm256_add_ps(s, _mm256_or_ps(half, _mm256_and_ps(sign, s))))
+        });
+        let sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        let sum = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        let packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        let packed = _mm256_permutevar8x32_epi32(packed, order);
+        // SAFETY: `b.qs` is 32 bytes; unaligned store.
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), packed) };
+        b.d = d;
+        b.s = d * hsum128_epi32(sum) as f32;
+    }
+}
+
+/// AVX2 activation quantisation.
+pub(super) fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
+    // SAFETY: called by `simd::quantize_q8` only for `Isa::Avx2`/`Isa::Avx512`, which `Kernels`
+    // holds only after `detect_isa` found AVX2, FMA and F16C usable.
+    unsafe { avx2_quantize_q8(x, out) }
 }

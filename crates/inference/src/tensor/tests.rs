@@ -110,7 +110,7 @@ fn reference(ty: TensorType, w: &[u8], a: &Acts) -> (f64, f64) {
 }
 
 fn all_isas() -> Vec<Kernels> {
-    [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Neon].into_iter().filter_map(Kernels::with_isa).collect()
+    [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Avx512, Isa::Neon].into_iter().filter_map(Kernels::with_isa).collect()
 }
 
 #[test]
@@ -271,5 +271,18 @@ fn matrix_kernels_match_single_dots() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn simd_activation_quantisation_is_identical() {
+    let mut rng = Rng(33);
+    let x: Vec<f32> = (0..1024).map(|_| rng.f32(-5.0, 5.0)).chain([0.0; 32]).collect();
+    let mut want = vec![BlockQ8::default(); x.len() / 32];
+    quantize_q8(&x, &mut want);
+    for k in all_isas() {
+        let mut got = vec![BlockQ8::default(); x.len() / 32];
+        k.quantize_q8(&x, &mut got);
+        assert_eq!(got, want, "{}", k.isa().name());
     }
 }
