@@ -1,7 +1,7 @@
 //! Host front end of the engine (run by `cargo xtask infer`, always as a release build):
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
-//!        [--context N] [--isa scalar|sse2|avx2|neon] [--threads 1]`
+//!        [--context N] [--isa scalar|sse2|avx2|avx512|neon] [--threads 1]`
 //!
 //! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
 
@@ -77,6 +77,7 @@ fn parse() -> Result<Args, String> {
                     "scalar" => Isa::Scalar,
                     "sse2" => Isa::Sse2,
                     "avx2" => Isa::Avx2,
+                    "avx512" => Isa::Avx512,
                     "neon" => Isa::Neon,
                     other => return Err(format!("--isa: unknown instruction set {other}")),
                 })
