@@ -115,11 +115,11 @@ fn engine_refuses_bad_requests() {
     );
     let err = e.begin(&[1, 49152], SamplingParams::greedy()).unwrap_err();
     assert_eq!(err.to_string(), "token id 49152 is outside the model's vocabulary of 49152");
-    // A full context ends generation cleanly.
-    let (ids, reason) = e.generate(&[1; 10], SamplingParams { max_tokens: 100, ..SamplingParams::greedy() }).unwrap();
-    if reason == FinishReason::ContextFull {
-        assert_eq!(ids.len(), 16 - 10 + 1);
-    }
+    // A full context ends generation cleanly: 10 prompt tokens leave room to run 6 generated
+    // tokens through the model; the 7th is sampled from the last logits, then the cache is full.
+    let params = SamplingParams { max_tokens: 100, ignore_stop_tokens: true, ..SamplingParams::greedy() };
+    let (ids, reason) = e.generate(&[1; 10], params).unwrap();
+    assert_eq!((ids.len(), reason), (16 - 10 + 1, FinishReason::ContextFull));
     assert!(matches!(e.step(), Ok(Step::Finished(_))));
 }
 
