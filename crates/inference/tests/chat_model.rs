@@ -155,3 +155,16 @@ fn broken_model_files_are_explained() {
         "model tensor \"blk.0.ffn_down.weight\" is stored as q2_K, which this engine cannot compute with"
     );
 }
+
+#[test]
+fn load_time_is_reported() {
+    let Some(bytes) = common::load_model() else { return };
+    let t = std::time::Instant::now();
+    let e = Engine::load(&bytes, EngineOptions { context: 1024, ..Default::default() }).unwrap();
+    let engine_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = std::time::Instant::now();
+    let tok = Tokenizer::from_gguf(e.gguf()).unwrap();
+    let tok_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!("engine load {engine_ms:.1} ms (context 1024), tokenizer {tok_ms:.1} ms, vocab {}", tok.vocab_size());
+    assert_eq!(tok.vocab_size(), e.config().vocab);
+}
