@@ -168,3 +168,31 @@ fn load_time_is_reported() {
     println!("engine load {engine_ms:.1} ms (context 1024), tokenizer {tok_ms:.1} ms, vocab {}", tok.vocab_size());
     assert_eq!(tok.vocab_size(), e.config().vocab);
 }
+
+#[test]
+fn long_conversations_lose_their_oldest_turns() {
+    let Some(bytes) = common::load_model() else { return };
+    let mut chat = ChatEngine::load(&bytes, EngineOptions { context: 128, ..Default::default() }).unwrap();
+    let filler = "This sentence is here to take up room in the conversation. ".repeat(3);
+    let mut conversation = vec![Message::system("You are brief.")];
+    for _ in 0..6 {
+        conversation.push(Message::user(&filler));
+        conversation.push(Message::assistant(&filler));
+    }
+    conversation.push(Message::user("What is two plus two?"));
+    assert!(chat.encode(&conversation).len() > 128);
+    chat.start(&conversation, SamplingParams { max_tokens: 8, ..SamplingParams::greedy() }).unwrap();
+    let prompt = &chat.engine().tokens()[..];
+    assert!(prompt.len() <= 96, "{}", prompt.len());
+    let text = chat.tokenizer().decode(prompt);
+    assert!(
+        text.contains("You are brief.") && text.ends_with("What is two plus two?<|im_end|>\n<|im_start|>assistant\n"),
+        "{text:?}"
+    );
+    while !matches!(chat.step().unwrap(), ChatStep::Finished(_)) {}
+
+    // A single turn longer than the context is refused with a clear error.
+    let huge = "word ".repeat(400);
+    let err = chat.start(&[Message::user(&huge)], SamplingParams::greedy()).unwrap_err();
+    assert!(err.to_string().contains("but the context holds only 128"), "{err}");
+}
