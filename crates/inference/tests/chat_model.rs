@@ -182,7 +182,7 @@ fn long_conversations_lose_their_oldest_turns() {
     conversation.push(Message::user("What is two plus two?"));
     assert!(chat.encode(&conversation).len() > 128);
     chat.start(&conversation, SamplingParams { max_tokens: 8, ..SamplingParams::greedy() }).unwrap();
-    let prompt = &chat.engine().tokens()[..];
+    let prompt = chat.engine().tokens();
     assert!(prompt.len() <= 96, "{}", prompt.len());
     let text = chat.tokenizer().decode(prompt);
     assert!(
