@@ -763,12 +763,12 @@ fn hsum_halves(v: __m512) -> (f32, f32) {
     (hsum256_ps(_mm256_castpd_ps(lo)), hsum256_ps(_mm256_castpd_ps(hi)))
 }
 
-/// [`toks`] with 512-bit registers: two tokens per instruction (the weight block broadcast to
-/// both halves, the two tokens' activation blocks side by side) and `vpdpbusd` doing the work of
-/// `maddubs` + `madd`.
+/// [`toks`] with 512-bit registers, for R rows at once: two tokens per instruction (the weight
+/// block broadcast to both halves, the two tokens' activation blocks side by side),
+/// `vpdpbusd` doing the work of `maddubs` + `madd`, and the activation loads shared by the R rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn toks512<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
+fn toks512<const K: u8, const R: usize>(w: [&[u8]; R], x: [&[BlockQ8]; 4]) -> [[f32; 4]; R] {
     let bs = block_bytes(K);
     let with_min = K == Q4_1 || K == Q5_1;
     let offset = match K {
@@ -778,28 +778,38 @@ fn toks512<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
     };
     // Lanes 0-7 take the first token's scale (lane 0 of the product), lanes 8-15 the second's (lane 2).
     let idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    let mut acc = [_mm512_setzero_ps(); 2];
-    let mut corr = [_mm_setzero_ps(); 2];
-    let blocks = w.chunks_exact(bs).zip(x[0].iter().zip(x[1])).zip(x[2].iter().zip(x[3]));
-    for ((b, (a0, a1)), (a2, a3)) in blocks {
-        let sc = if with_min {
-            i32::from_le_bytes([b[0], b[1], b[2], b[3]])
-        } else {
-            (u32::from(u16::from_le_bytes([b[0], b[1]])) * 0x1_0001) as i32
-        };
-        let ws = _mm_cvtph_ps(_mm_set1_epi32(sc));
-        let (q, _, _) = decode::<K>(b);
-        let qq = _mm512_broadcast_i64x4(q);
-        // Q8_0 weights are signed: multiply |q| by the activations carrying q's sign.
-        let (wq, negative) = if K == Q8_0 { (_mm512_abs_epi8(qq), _mm512_movepi8_mask(qq)) } else { (qq, 0) };
-        for (h, (a0, a1)) in [(a0, a1), (a2, a3)].into_iter().enumerate() {
-            let prod = _mm_mul_ps(ws, _mm_setr_ps(a0.d, a0.s, a1.d, a1.s));
-            corr[h] = _mm_add_ps(corr[h], prod);
-            let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(prod));
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    let mut corr = [[_mm_setzero_ps(); 2]; R];
+    let nb = w.iter().map(|w| w.len() / bs).chain(x.iter().map(|x| x.len())).min().unwrap_or(0);
+    for i in 0..nb {
+        let mut ws = [_mm_setzero_ps(); R];
+        let mut wq = [_mm512_setzero_si512(); R];
+        let mut negative = [0u64; R];
+        for r in 0..R {
+            let b = &w[r][i * bs..(i + 1) * bs];
+            let sc = if with_min {
+                i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            } else {
+                (u32::from(u16::from_le_bytes([b[0], b[1]])) * 0x1_0001) as i32
+            };
+            ws[r] = _mm_cvtph_ps(_mm_set1_epi32(sc));
+            let (q, _, _) = decode::<K>(b);
+            let qq = _mm512_broadcast_i64x4(q);
+            // Q8_0 weights are signed: multiply |q| by the activations carrying q's sign.
+            (wq[r], negative[r]) = if K == Q8_0 { (_mm512_abs_epi8(qq), _mm512_movepi8_mask(qq)) } else { (qq, 0) };
+        }
+        for h in 0..2 {
+            let (a0, a1) = (&x[2 * h][i], &x[2 * h + 1][i]);
+            let ad = _mm_setr_ps(a0.d, a0.s, a1.d, a1.s);
             let av = _mm512_inserti64x4(_mm512_castsi256_si512(ld256_i8(&a0.qs)), ld256_i8(&a1.qs), 1);
-            let av = if K == Q8_0 { _mm512_mask_sub_epi8(av, negative, _mm512_setzero_si512(), av) } else { av };
-            let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, av);
-            acc[h] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[h]);
+            for r in 0..R {
+                let prod = _mm_mul_ps(ws[r], ad);
+                corr[r][h] = _mm_add_ps(corr[r][h], prod);
+                let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(prod));
+                let a = if K == Q8_0 { _mm512_mask_sub_epi8(av, negative[r], _mm512_setzero_si512(), av) } else { av };
+                let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[r], a);
+                acc[r][h] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r][h]);
+            }
         }
     }
     let k = match K {
@@ -807,14 +817,16 @@ fn toks512<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
         _ if with_min => 1.0,
         _ => offset,
     };
-    let mut out = [0.0f32; 4];
-    for h in 0..2 {
-        let mut c = [0.0f32; 4];
-        // SAFETY: `c` has room for four floats.
-        unsafe { _mm_storeu_ps(c.as_mut_ptr(), corr[h]) };
-        let (lo, hi) = hsum_halves(acc[h]);
-        out[2 * h] = lo + k * c[1];
-        out[2 * h + 1] = hi + k * c[3];
+    let mut out = [[0.0f32; 4]; R];
+    for r in 0..R {
+        for h in 0..2 {
+            let mut c = [0.0f32; 4];
+            // SAFETY: `c` has room for four floats.
+            unsafe { _mm_storeu_ps(c.as_mut_ptr(), corr[r][h]) };
+            let (lo, hi) = hsum_halves(acc[r][h]);
+            out[r][2 * h] = lo + k * c[1];
+            out[r][2 * h + 1] = hi + k * c[3];
+        }
     }
     out
 }
@@ -833,10 +845,29 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
     let per = x.len() / b;
     let row = |r: usize| &w[r * rb..(r + 1) * rb];
     let tok = |t: usize| &x[t * per..(t + 1) * per];
-    for r in 0..rows {
+    let mut r = 0;
+    while r + 2 <= rows {
         let mut t = 0;
         while t + 4 <= b {
-            let o = toks512::<K>(row(r), [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
+            let o = toks512::<K, 2>([row(r), row(r + 1)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
+            for (i, o) in o.into_iter().enumerate() {
+                for (k, v) in o.into_iter().enumerate() {
+                    out[(t + k) * rows + r + i] = v;
+                }
+            }
+            t += 4;
+        }
+        while t < b {
+            out[t * rows + r] = dot1::<K>(row(r), tok(t));
+            out[t * rows + r + 1] = dot1::<K>(row(r + 1), tok(t));
+            t += 1;
+        }
+        r += 2;
+    }
+    for r in r..rows {
+        let mut t = 0;
+        while t + 4 <= b {
+            let o = toks512::<K, 1>([row(r)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)])[0];
             for (k, v) in o.into_iter().enumerate() {
                 out[(t + k) * rows + r] = v;
             }
