@@ -470,6 +470,19 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits(((k + 127) as u32) << 23)
 }
 
+/// Σ x with eight independent partial sums (vectorisable).
+fn sum_f32(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }
@@ -606,11 +619,11 @@ impl Model<'_> {
                         *sc = self.kernels.dot_f32(q, k) * scale;
                     }
                     let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    let mut sum = 0.0;
+                    // Separate loops so the exponentials vectorise (a running sum would chain them).
                     for sc in scores.iter_mut() {
                         *sc = exp(*sc - max);
-                        sum += *sc;
                     }
+                    let sum = sum_f32(scores);
                     let out = &mut s.att_out[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
                     out.fill(0.0);
                     for (p, &w) in scores.iter().enumerate() {
