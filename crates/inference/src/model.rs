@@ -328,6 +328,18 @@ impl<'a> Model<'a> {
         self.kernels
     }
 
+    /// Checks the kernels in use against the portable ones on this model's own weights: the
+    /// first rows of every matrix of the first layer and of the output, times fixed
+    /// pseudo-random activations, one token and a batch of four. `false` means a SIMD path
+    /// computes something else (a CPU or compiler problem, or an untested instruction-set path);
+    /// [`crate::Engine::load`] then falls back to the portable kernels.
+    pub fn kernels_agree_with_portable(&self) -> bool {
+        let Some(first) = self.layers.first() else { return true };
+        let mats =
+            [&first.wq, &first.wk, &first.wv, &first.wo, &first.w_gate, &first.w_up, &first.w_down, &self.output];
+        mats.iter().all(|m| matrix_agrees(m, self.kernels))
+    }
+
     /// Bytes of weights read per generated token (every matrix once, plus the norms).
     pub fn weight_bytes_per_token(&self) -> usize {
         let m = |m: &Matrix<'_>| m.data.len();
@@ -339,6 +351,64 @@ impl<'a> Model<'a> {
         // One embedding row is read per token; the output projection in full.
         layers + m(&self.output) + self.token_embd.data.len() / self.config.vocab
     }
+}
+
+/// One matrix's check for [`Model::kernels_agree_with_portable`].
+fn matrix_agrees(m: &Matrix<'_>, kernels: Kernels) -> bool {
+    const B: usize = 4;
+    let rows = m.rows.min(8);
+    let n = m.cols;
+    // A fixed xorshift sequence mapped to [-1, 1): the same activations on every machine.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let x: Vec<f32> = (0..B * n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect();
+    let sub = Matrix { rows, data: &m.data[..rows * m.row_bytes], ..*m };
+    let portable = crate::tensor::scalar_dot(m.ty);
+    let mut want = vec![0.0f32; B * rows];
+    let mut got = vec![0.0f32; B * rows];
+    let mut acts = ActBatch::default();
+    for b in [1, B] {
+        acts.reset(n, b);
+        matmul(&sub, &x, &mut acts, &mut got, Precision::Quantized, kernels);
+        // The portable reference on the portable quantisation of the same activations.
+        for t in 0..b {
+            let xt = &x[t * n..(t + 1) * n];
+            for r in 0..rows {
+                want[t * rows + r] = match portable {
+                    Some(DotFn::F32(f)) => f(sub.row(r), xt),
+                    Some(DotFn::Q8(f)) => {
+                        let mut q = vec![BlockQ8::default(); n / QK];
+                        crate::tensor::quant::quantize_q8(xt, &mut q);
+                        f(sub.row(r), &q)
+                    }
+                    Some(DotFn::Q8K(f)) => {
+                        let mut q = vec![BlockQ8K::default(); n / QK_K];
+                        quantize_q8k(xt, &mut q);
+                        f(sub.row(r), &q)
+                    }
+                    None => return false,
+                };
+            }
+        }
+        let mut row = vec![0.0f32; n];
+        for r in 0..rows {
+            sub.dequantize_row(r, &mut row);
+            for t in 0..b {
+                // Agreement up to float summation order: relative to Σ|w·x|.
+                let mag: f32 = row.iter().zip(&x[t * n..(t + 1) * n]).map(|(w, x)| (w * x).abs()).sum();
+                if (got[t * rows + r] - want[t * rows + r]).abs() > 1e-4 * mag + 1e-6 {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Activations of a batch quantised for whichever formats the next matrices need.

@@ -196,3 +196,19 @@ fn long_conversations_lose_their_oldest_turns() {
     let err = chat.start(&[Message::user(&huge)], SamplingParams::greedy()).unwrap_err();
     assert!(err.to_string().contains("but the context holds only 128"), "{err}");
 }
+
+#[test]
+fn every_kernel_set_passes_the_load_time_check() {
+    use inference::tensor::{Isa, Kernels};
+    let Some(bytes) = common::load_model() else { return };
+    let e = Engine::load(&bytes, EngineOptions { context: 64, ..Default::default() }).unwrap();
+    assert_eq!(e.kernel_fallback(), None);
+    for isa in [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Avx512, Isa::Neon] {
+        let Some(kernels) = Kernels::with_isa(isa) else { continue };
+        let e =
+            Engine::load(&bytes, EngineOptions { context: 64, kernels: Some(kernels), ..Default::default() }).unwrap();
+        let t = std::time::Instant::now();
+        assert!(e.model().kernels_agree_with_portable(), "{}", isa.name());
+        println!("{}: kernels agree with the portable ones ({:.1} ms)", isa.name(), t.elapsed().as_secs_f64() * 1e3);
+    }
+}
