@@ -116,7 +116,14 @@ pub fn bench(runs: usize) -> Result<()> {
     let mut files = vec![crate::model::ensure()?];
     files.extend(crate::model::quantize(false)?);
     let ours = build_frontend()?;
-    let script = peer_script()?;
+    // Without Node.js or npm the comparison column is missing, the measurement still runs.
+    let script = match peer_script() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("bench infer: llama.cpp unavailable ({e:#}); measuring moteOS only");
+            None
+        }
+    };
     let bw = memcpy_bandwidth();
     println!(
         "bench infer: single thread, {PROMPT}-token prompt then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
@@ -136,19 +143,28 @@ pub fn bench(runs: usize) -> Result<()> {
         }
         let (p, g, v) = speeds(&out.stdout)?;
         let bytes = v["weight_bytes_per_token"].as_f64().unwrap_or(f64::NAN);
-        let peer = std::process::Command::new("node")
-            .current_dir(script.parent().unwrap_or(Path::new(".")))
-            .arg(&script)
-            .arg(file)
-            .args([PROMPT.to_string(), GEN.to_string(), runs.to_string()])
-            .output()
-            .context("running node (llama.cpp)")?;
-        let (lp, lg) = if peer.status.success() {
-            let (a, b, _) = speeds(&peer.stdout)?;
-            (a, b)
-        } else {
-            eprintln!("llama.cpp failed on {name}: {}", String::from_utf8_lossy(&peer.stderr));
-            (f64::NAN, f64::NAN)
+        let peer = script.as_ref().map(|script| {
+            std::process::Command::new("node")
+                .current_dir(script.parent().unwrap_or(Path::new(".")))
+                .arg(script)
+                .arg(file)
+                .args([PROMPT.to_string(), GEN.to_string(), runs.to_string()])
+                .output()
+        });
+        let (lp, lg) = match peer {
+            Some(Ok(out)) if out.status.success() => {
+                let (a, b, _) = speeds(&out.stdout)?;
+                (a, b)
+            }
+            Some(Ok(out)) => {
+                eprintln!("llama.cpp failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
+                (f64::NAN, f64::NAN)
+            }
+            Some(Err(e)) => {
+                eprintln!("llama.cpp could not run on {name}: {e}");
+                (f64::NAN, f64::NAN)
+            }
+            None => (f64::NAN, f64::NAN),
         };
         println!(
             "bench infer {name} ({}): prompt {p:.0} tok/s vs llama.cpp {lp:.0} ({:.2}x); generation {g:.0} tok/s vs llama.cpp {lg:.0} ({:.2}x); memcpy-bandwidth bound {:.0} tok/s ({:.0} MB of weights per token; generation at {:.0} % of it)",
