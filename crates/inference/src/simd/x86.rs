@@ -768,7 +768,7 @@ fn hsum_halves(v: __m512) -> (f32, f32) {
 /// `vpdpbusd` doing the work of `maddubs` + `madd`, and the activation loads shared by the R rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn toks512<const K: u8, const R: usize>(w: [&[u8]; R], x: [&[BlockQ8]; 4]) -> [[f32; 4]; R] {
+fn toks512<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[BlockQ8]; T]) -> [[f32; T]; R] {
     let bs = block_bytes(K);
     let with_min = K == Q4_1 || K == Q5_1;
     let offset = match K {
@@ -778,8 +778,9 @@ fn toks512<const K: u8, const R: usize>(w: [&[u8]; R], x: [&[BlockQ8]; 4]) -> [[
     };
     // Lanes 0-7 take the first token's scale (lane 0 of the product), lanes 8-15 the second's (lane 2).
     let idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    let mut corr = [[_mm_setzero_ps(); 2]; R];
+    // One accumulator per row and token pair (T is even).
+    let mut acc = [[_mm512_setzero_ps(); T]; R];
+    let mut corr = [[_mm_setzero_ps(); T]; R];
     let nb = w.iter().map(|w| w.len() / bs).chain(x.iter().map(|x| x.len())).min().unwrap_or(0);
     for i in 0..nb {
         let mut ws = [_mm_setzero_ps(); R];
@@ -800,7 +801,7 @@ fn toks512<const K: u8, const R: usize>(w: [&[u8]; R], x: [&[BlockQ8]; 4]) -> [[
         }
         // Each row's scale in all sixteen lanes.
         let wd = ws.map(|w| _mm512_broadcastss_ps(w));
-        for h in 0..2 {
+        for h in 0..T / 2 {
             let (a0, a1) = (&x[2 * h][i], &x[2 * h + 1][i]);
             let ad = _mm_setr_ps(a0.d, a0.s, a1.d, a1.s);
             // The two tokens' activation scales, eight lanes each: shared by the R rows.
@@ -828,9 +829,9 @@ fn toks512<const K: u8, const R: usize>(w: [&[u8]; R], x: [&[BlockQ8]; 4]) -> [[
         _ if with_min => 1.0,
         _ => offset,
     };
-    let mut out = [[0.0f32; 4]; R];
+    let mut out = [[0.0f32; T]; R];
     for r in 0..R {
-        for h in 0..2 {
+        for h in 0..T / 2 {
             let mut c = [0.0f32; 4];
             // SAFETY: `c` has room for four floats.
             unsafe { _mm_storeu_ps(c.as_mut_ptr(), corr[r][h]) };
@@ -859,8 +860,18 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
     let mut r = 0;
     while r + 2 <= rows {
         let mut t = 0;
+        while t + 8 <= b {
+            let toks = [tok(t), tok(t + 1), tok(t + 2), tok(t + 3), tok(t + 4), tok(t + 5), tok(t + 6), tok(t + 7)];
+            let o = toks512::<K, 2, 8>([row(r), row(r + 1)], toks);
+            for (i, o) in o.into_iter().enumerate() {
+                for (k, v) in o.into_iter().enumerate() {
+                    out[(t + k) * rows + r + i] = v;
+                }
+            }
+            t += 8;
+        }
         while t + 4 <= b {
-            let o = toks512::<K, 2>([row(r), row(r + 1)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
+            let o = toks512::<K, 2, 4>([row(r), row(r + 1)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
             for (i, o) in o.into_iter().enumerate() {
                 for (k, v) in o.into_iter().enumerate() {
                     out[(t + k) * rows + r + i] = v;
@@ -878,7 +889,7 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
     for r in r..rows {
         let mut t = 0;
         while t + 4 <= b {
-            let o = toks512::<K, 1>([row(r)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)])[0];
+            let o = toks512::<K, 1, 4>([row(r)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)])[0];
             for (k, v) in o.into_iter().enumerate() {
                 out[(t + k) * rows + r] = v;
             }

@@ -257,7 +257,7 @@ fn matrix_kernels_match_single_dots() {
             let (n, rows) = (576, 7);
             let rb = ty.row_bytes(n);
             let w: Vec<u8> = (0..rows).flat_map(|_| random_row(&mut rng, ty, n)).collect();
-            for b in [1, 4, 6] {
+            for b in [1, 4, 6, 9, 13] {
                 let acts: Vec<Acts> = (0..b).map(|_| random_acts(&mut rng, n)).collect();
                 let x: Vec<BlockQ8> = acts.iter().flat_map(|a| a.q8.iter().copied()).collect();
                 let mut out = vec![0.0; rows * b];
