@@ -24,6 +24,9 @@ pub enum Which {
     Ttft,
     /// Tokens per second of the bundled local model inside the guest (TCG), release build.
     Guest,
+    /// Local inference on the host, single thread: each model variant against llama.cpp on the
+    /// same file, and against the memory-bandwidth bound.
+    Infer,
 }
 
 /// Runs a benchmark on each architecture.
@@ -60,6 +63,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             }
             Ok(())
         }
+        Which::Infer => crate::infer::bench(runs.max(1)),
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;
@@ -494,8 +498,7 @@ fn ttft(arch: Arch, runs: usize) -> Result<()> {
 /// The local model answering one question in a release guest with no network: prompt and
 /// generation tokens per second as the kernel reports them.
 fn guest_inference(arch: Arch) -> Result<()> {
-    let model = crate::builder::root().join("target/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    anyhow::ensure!(model.is_file(), "{} is missing: run `cargo xtask model`", model.display());
+    let model = crate::model::ensure()?;
     let (efi, _) = builder::compile(arch, true)?;
     let dir = tempfile::tempdir()?;
     let esp = dir.path().join("esp");

@@ -780,7 +780,7 @@ fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 fn bundled_model() -> Result<PathBuf> {
     let path = match std::env::var_os("MOTEOS_MODEL") {
         Some(path) => PathBuf::from(path),
-        None => crate::builder::root().join("target/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        None => crate::model::dir().join(crate::model::MODEL_FILE),
     };
     ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
     Ok(path)

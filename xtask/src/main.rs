@@ -6,7 +6,9 @@ mod bench;
 mod builder;
 mod e2e;
 mod image;
+mod infer;
 mod mock_llm;
+mod model;
 mod qemu;
 mod servers;
 mod setup;
@@ -86,6 +88,39 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Fetch the bundled model into target/models/ (checksum-verified, cached).
+    Model {
+        /// Also write re-quantised variants (Q8_0, and Q4_K where rows allow) next to it.
+        #[arg(long)]
+        quantize: bool,
+        /// Rewrite the variants even if present.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the local inference engine on the host (release build) and print tokens/s.
+    Infer {
+        /// GGUF model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Continue this text as is (no chat template).
+        #[arg(long, conflicts_with = "chat", required_unless_present = "chat")]
+        prompt: Option<String>,
+        /// Ask this as one user turn through the model's chat template.
+        #[arg(long)]
+        chat: Option<String>,
+        /// Tokens to generate at most.
+        #[arg(short = 'n', default_value_t = 256)]
+        n: usize,
+        /// Always take the most likely token.
+        #[arg(long)]
+        greedy: bool,
+        /// Sampling temperature.
+        #[arg(long)]
+        temperature: Option<f32>,
+        /// Threads (the engine is single-threaded, as in the OS: only 1).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// Benchmarks; `boot` measures boot-to-ready against the firmware floor.
     Bench {
         /// Which benchmark.
@@ -122,11 +157,19 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Cmd::Run { arch, release, headless, config, model, memory } => {
             setup::run()?;
+            // Without a cloud provider the newcomer still gets answers: the bundled model.
+            let model = match model {
+                Some(model) => Some(model),
+                None if answers_locally(config.as_deref())? => Some(model::ensure()?),
+                None => None,
+            };
             let image = builder::build(&BuildOptions { arch, release, config, model })?;
             run(arch, &image, headless, memory)
         }
         Cmd::Test { host_only, e2e_only, arch, filter } => {
             setup::run()?;
+            // The inference tests and the offline end-to-end tests read the bundled model.
+            model::ensure()?;
             if !e2e_only {
                 lint()?;
                 host_tests()?;
@@ -139,12 +182,46 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Fuzz { seconds } => fuzz(seconds),
+        Cmd::Model { quantize, force } => {
+            model::ensure()?;
+            if quantize {
+                model::quantize(force)?;
+            }
+            Ok(())
+        }
+        Cmd::Infer { model, prompt, chat, n, greedy, temperature, threads } => {
+            let mut args = Vec::new();
+            match (prompt, chat) {
+                (Some(p), _) => args.extend(["--prompt".to_string(), p]),
+                (None, Some(c)) => args.extend(["--chat".to_string(), c]),
+                (None, None) => bail!("--prompt or --chat is required"),
+            }
+            args.extend(["-n".to_string(), n.to_string(), "--threads".to_string(), threads.to_string()]);
+            if greedy {
+                args.push("--greedy".into());
+            }
+            if let Some(t) = temperature {
+                args.extend(["--temperature".to_string(), t.to_string()]);
+            }
+            infer::run(&model, &args)
+        }
         Cmd::Bench { which, arch, runs } => {
             setup::run()?;
             let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());
             bench::run(which, &arches, runs)
         }
     }
+}
+
+/// Whether the OS will answer with its local model: no configuration, or one whose
+/// active provider is `local` (a broken file counts as none: the OS falls back too).
+fn answers_locally(config: Option<&std::path::Path>) -> Result<bool> {
+    let Some(path) = config else { return Ok(true) };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(match config::parse_bytes(&bytes) {
+        Ok(parsed) => parsed.provider.active == config::ProviderKind::Local,
+        Err(_) => true,
+    })
 }
 
 /// Clippy with warnings denied: host crates, then each UEFI crate on each architecture.

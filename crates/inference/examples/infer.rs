@@ -1,7 +1,7 @@
 //! Host front end of the engine (run by `cargo xtask infer`, always as a release build):
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
-//!        [--context N] [--isa scalar|sse2|avx2|neon] [--threads 1]`
+//!        [--context N] [--isa scalar|sse2|avx2|avx512|neon] [--threads 1]`
 //!
 //! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
 
@@ -21,6 +21,8 @@ fn micros() -> u64 {
 
 struct Args {
     model: String,
+    /// `--bench PROMPT_TOKENS GEN_TOKENS RUNS`: measure instead of chatting.
+    bench: Option<(usize, usize, usize)>,
     text: String,
     chat: bool,
     n: usize,
@@ -41,6 +43,7 @@ fn parse() -> Result<Args, String> {
     let mut context = 2048;
     let mut isa = None;
     let mut greedy = false;
+    let mut bench = None;
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -52,6 +55,12 @@ fn parse() -> Result<Args, String> {
             }
             "-n" => n = val()?.parse().map_err(|e| format!("-n: {e}"))?,
             "--greedy" => greedy = true,
+            "--bench" => {
+                let mut num = || -> Result<usize, String> {
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--bench needs PROMPT_TOKENS GEN_TOKENS RUNS".into())
+                };
+                bench = Some((num()?, num()?, num()?));
+            }
             "--temperature" => params.temperature = val()?.parse().map_err(|e| format!("--temperature: {e}"))?,
             "--seed" => seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--context" => context = val()?.parse().map_err(|e| format!("--context: {e}"))?,
@@ -68,6 +77,7 @@ fn parse() -> Result<Args, String> {
                     "scalar" => Isa::Scalar,
                     "sse2" => Isa::Sse2,
                     "avx2" => Isa::Avx2,
+                    "avx512" => Isa::Avx512,
                     "neon" => Isa::Neon,
                     other => return Err(format!("--isa: unknown instruction set {other}")),
                 })
@@ -81,7 +91,12 @@ fn parse() -> Result<Args, String> {
     params.max_tokens = n;
     Ok(Args {
         model: model.ok_or("--model FILE is required")?,
-        text: text.ok_or("--prompt TEXT or --chat TEXT is required")?,
+        text: match (text, bench) {
+            (Some(t), _) => t,
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err("--prompt TEXT or --chat TEXT is required".into()),
+        },
+        bench,
         chat,
         n,
         params,
@@ -100,6 +115,9 @@ fn run(args: Args) -> Result<(), String> {
     let opts =
         EngineOptions { context: args.context, seed: args.seed, kernels, clock: Some(micros), ..Default::default() };
     let mut engine = Engine::load(&bytes, opts).map_err(|e| e.to_string())?;
+    if let Some((n_prompt, n_gen, runs)) = args.bench {
+        return bench(&mut engine, n_prompt, n_gen, runs);
+    }
     let tokenizer = Tokenizer::from_gguf(engine.gguf()).map_err(|e| e.to_string())?;
     let prompt = if args.chat {
         let template = tokenizer.chat_template().map_err(|e| e.to_string())?;
@@ -148,6 +166,32 @@ fn run(args: Args) -> Result<(), String> {
         s.prompt_tokens_per_second(),
         s.generated_tokens,
         s.generation_tokens_per_second()
+    );
+    Ok(())
+}
+
+/// Single-thread speed on a synthetic prompt of ordinary tokens (the same ids the llama.cpp
+/// side of `cargo xtask bench infer` uses), median of `runs`; one JSON line on stdout.
+fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize) -> Result<(), String> {
+    let prompt: Vec<u32> = (0..n_prompt).map(|i| 1000 + (i as u32 * 7919) % 20000).collect();
+    let params = SamplingParams { max_tokens: n_gen, ignore_stop_tokens: true, ..SamplingParams::greedy() };
+    let (mut p, mut g) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        engine.reset();
+        engine.generate(&prompt, params.clone()).map_err(|e| e.to_string())?;
+        p.push(engine.stats().prompt_tokens_per_second());
+        g.push(engine.stats().generation_tokens_per_second());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"weight_bytes_per_token\":{},\"isa\":\"{}\"}}",
+        median(p),
+        median(g),
+        engine.model().weight_bytes_per_token(),
+        engine.model().kernels().isa().name()
     );
     Ok(())
 }

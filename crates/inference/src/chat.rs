@@ -8,7 +8,7 @@ use core::fmt;
 use crate::engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
 use crate::model::LoadError;
 use crate::sampler::SamplingParams;
-use crate::tokenizer::{ChatTemplate, Decoder, Message, Tokenizer, TokenizerError};
+use crate::tokenizer::{ChatTemplate, Decoder, Message, Role, Tokenizer, TokenizerError};
 
 /// Why a chat request failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,8 +91,21 @@ impl<'a> ChatEngine<'a> {
     /// Starts a reply to `conversation` (system, user and assistant turns, oldest first; the last
     /// is usually the user's). The part of the conversation already in the KV cache from the
     /// previous request is not recomputed.
+    ///
+    /// A conversation too long for the context loses its oldest turns (a leading system message
+    /// is kept) until it fits with room for a quarter of the context as reply; if even the last
+    /// turn alone does not fit, [`EngineError::PromptTooLong`] is returned.
     pub fn start(&mut self, conversation: &[Message<'_>], params: SamplingParams) -> Result<(), ChatError> {
-        let tokens = self.tokenizer.encode_conversation(&self.template, conversation, true);
+        let context = self.engine.options().context;
+        let room = context - context / 4;
+        let system = usize::from(conversation.first().is_some_and(|m| m.role == Role::System));
+        let mut first = system;
+        let mut tokens = self.tokenizer.encode_conversation(&self.template, conversation, true);
+        while tokens.len() > room && first + 1 < conversation.len() {
+            first += 1;
+            let kept: Vec<Message<'_>> = conversation[..system].iter().chain(&conversation[first..]).copied().collect();
+            tokens = self.tokenizer.encode_conversation(&self.template, &kept, true);
+        }
         self.engine.begin(&tokens, params)?;
         self.decoder = Decoder::skipping_special();
         self.reply.clear();

@@ -7,7 +7,7 @@ use core::fmt;
 use crate::gguf::Gguf;
 use crate::model::{Config, LoadError, Model, Precision, State};
 use crate::sampler::{Sampler, SamplingParams};
-use crate::tensor::Kernels;
+use crate::tensor::{Isa, Kernels};
 
 /// How the engine is set up.
 #[derive(Debug, Clone)]
@@ -157,6 +157,7 @@ pub struct Engine<'a> {
     prompt_len: usize,
     stop_tokens: Vec<u32>,
     stats: Stats,
+    kernel_fallback: Option<Isa>,
 }
 
 /// End-of-turn markers of common chat formats, stopped on when the vocabulary has them.
@@ -169,6 +170,13 @@ impl<'a> Engine<'a> {
         let gguf = Gguf::parse(bytes)?;
         let kernels = options.kernels.unwrap_or_else(Kernels::detect);
         let mut model = Model::load(&gguf, kernels)?;
+        // Automatically chosen SIMD kernels must agree with the portable ones on this model's
+        // weights (some paths, NEON among them, cannot be run by the host tests).
+        let mut kernel_fallback = None;
+        if options.kernels.is_none() && kernels.isa() != Isa::Scalar && !model.kernels_agree_with_portable() {
+            kernel_fallback = Some(kernels.isa());
+            model = Model::load(&gguf, Kernels::with_isa(Isa::Scalar).unwrap_or(kernels))?;
+        }
         model.precision = options.precision;
         let mut options = options;
         options.context = options.context.clamp(1, model.config.train_context.max(1));
@@ -209,7 +217,14 @@ impl<'a> Engine<'a> {
             prompt_len: 0,
             stop_tokens,
             stats: Stats::default(),
+            kernel_fallback,
         })
+    }
+
+    /// The instruction set whose kernels failed the load-time check against the portable
+    /// kernels (the engine then runs the portable ones); `None` when all is well.
+    pub fn kernel_fallback(&self) -> Option<Isa> {
+        self.kernel_fallback
     }
 
     /// The parsed file (for the tokenizer and chat template).
@@ -335,7 +350,9 @@ impl<'a> Engine<'a> {
                 }
                 let token = self.sampler.sample(&mut self.state.logits, &self.tokens, &self.params);
                 self.stats.generation_micros += self.now().saturating_sub(start);
-                if self.stop_tokens.contains(&token) || self.params.extra_stop_tokens.contains(&token) {
+                if !self.params.ignore_stop_tokens
+                    && (self.stop_tokens.contains(&token) || self.params.extra_stop_tokens.contains(&token))
+                {
                     // The stop token joins the context (a chat template expects it there); it is
                     // run through the model when the next request continues the conversation.
                     self.tokens.push(token);

@@ -349,6 +349,11 @@ impl<'a> Array<'a> {
         self.elem
     }
 
+    /// The elements' bytes exactly as stored in the file (validated at parse time).
+    pub fn raw_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// Every element as a [`Value`] (nested arrays included).
     pub fn iter(&self) -> impl Iterator<Item = Result<Value<'a>, GgufError>> + 'a {
         let mut cur = Cursor { bytes: self.bytes, pos: 0, base: self.offset };

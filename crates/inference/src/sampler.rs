@@ -25,6 +25,8 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Tokens that end generation in addition to the model's own end-of-turn tokens.
     pub extra_stop_tokens: Vec<u32>,
+    /// Keep generating through stop tokens (benchmarks want exactly `max_tokens`).
+    pub ignore_stop_tokens: bool,
 }
 
 impl Default for SamplingParams {
@@ -38,6 +40,7 @@ impl Default for SamplingParams {
             repeat_last_n: 64,
             max_tokens: 512,
             extra_stop_tokens: Vec::new(),
+            ignore_stop_tokens: false,
         }
     }
 }

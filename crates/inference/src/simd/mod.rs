@@ -3,7 +3,7 @@
 //! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
 //! summation order) and is tested against it on random data.
 
-use crate::tensor::{DotFn, TensorType, Tiles};
+use crate::tensor::{DotFn, MatmulFn, TensorType};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -20,6 +20,9 @@ pub enum Isa {
     Sse2,
     /// x86_64 with AVX2, FMA and F16C, enabled by the OS (XCR0).
     Avx2,
+    /// x86_64 with AVX2 plus AVX-512 F/BW/VL and VNNI, ZMM state enabled by the OS (XCR0 bits
+    /// 5-7); used for prompt batches, everything else runs the AVX2 kernels.
+    Avx512,
     /// AArch64 Advanced SIMD (always present).
     Neon,
 }
@@ -29,8 +32,9 @@ impl Isa {
     pub fn supports(self, other: Isa) -> bool {
         match other {
             Isa::Scalar => true,
-            Isa::Sse2 => matches!(self, Isa::Sse2 | Isa::Avx2),
-            Isa::Avx2 => self == Isa::Avx2,
+            Isa::Sse2 => matches!(self, Isa::Sse2 | Isa::Avx2 | Isa::Avx512),
+            Isa::Avx2 => matches!(self, Isa::Avx2 | Isa::Avx512),
+            Isa::Avx512 => self == Isa::Avx512,
             Isa::Neon => self == Isa::Neon,
         }
     }
@@ -41,6 +45,7 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Sse2 => "sse2",
             Isa::Avx2 => "avx2+fma",
+            Isa::Avx512 => "avx512-vnni",
             Isa::Neon => "neon",
         }
     }
@@ -49,11 +54,18 @@ impl Isa {
 /// The best instruction set this CPU and OS support right now.
 ///
 /// On x86_64 AVX2 needs the CPUID bits (AVX2, AVX, FMA, F16C, OSXSAVE) *and* the OS having
-/// enabled the SSE and AVX register state in XCR0; a kernel must call this after enabling it.
+/// enabled the SSE and AVX register state in XCR0 (bits 1-2); AVX-512 also needs the opmask and
+/// ZMM state (bits 5-7). A kernel must call this after enabling them.
 pub fn detect_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if x86::avx2_usable() { Isa::Avx2 } else { Isa::Sse2 }
+        if x86::avx512_usable() {
+            Isa::Avx512
+        } else if x86::avx2_usable() {
+            Isa::Avx2
+        } else {
+            Isa::Sse2
+        }
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -74,7 +86,7 @@ pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
         #[cfg(target_arch = "x86_64")]
         Isa::Sse2 => x86::sse2_dot(ty),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_dot(ty).or_else(|| x86::sse2_dot(ty)),
+        Isa::Avx2 | Isa::Avx512 => x86::avx2_dot(ty).or_else(|| x86::sse2_dot(ty)),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => neon::dot(ty),
         #[allow(unreachable_patterns)]
@@ -82,14 +94,45 @@ pub(crate) fn dot(isa: Isa, ty: TensorType) -> Option<DotFn> {
     }
 }
 
-/// The multi-row / multi-token kernels for `ty` on `isa`, if there are some.
-pub(crate) fn tiles(isa: Isa, ty: TensorType) -> Option<Tiles> {
-    // Only x86_64 has tile kernels so far.
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ty;
+/// The whole-matrix kernel for `ty` on `isa`, if there is one.
+pub(crate) fn matmul(isa: Isa, ty: TensorType) -> Option<MatmulFn> {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_tiles(ty),
-        _ => None,
+        Isa::Avx2 => x86::avx2_matmul(ty),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::avx512_matmul(ty),
+        // No whole-matrix kernels elsewhere yet: callers fall back to one dot per row.
+        _ => {
+            let _ = ty;
+            None
+        }
+    }
+}
+
+/// `a · b` in f32 with the best kernel for `isa` (as chosen by [`crate::tensor::Kernels`]).
+pub(crate) fn f32_dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::f32_dot(a, b),
+        _ => crate::tensor::scalar::f32_dot(a, b),
+    }
+}
+
+/// `y += alpha · x` with the best kernel for `isa`.
+pub(crate) fn f32_axpy(isa: Isa, y: &mut [f32], alpha: f32, x: &[f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::f32_axpy(y, alpha, x),
+        _ => crate::tensor::scalar::f32_axpy(y, alpha, x),
+    }
+}
+
+/// Quantises activations to [`crate::tensor::quant::BlockQ8`] with the best kernel for `isa`
+/// (identical results on every path).
+pub(crate) fn quantize_q8(isa: Isa, x: &[f32], out: &mut [crate::tensor::quant::BlockQ8]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::quantize_q8(x, out),
+        _ => crate::tensor::quant::quantize_q8(x, out),
     }
 }

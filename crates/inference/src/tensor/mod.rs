@@ -234,19 +234,10 @@ pub enum DotFn {
     Q8K(fn(&[u8], &[BlockQ8K]) -> f32),
 }
 
-/// A 4-way dot product over 32-wide blocks: see [`Tiles`].
-pub type Tile4Fn = fn(&[u8], &[BlockQ8], &mut [f32; 4]);
-
-/// Kernels that compute four dot products at once, sharing decoded weights or loaded activations.
-#[derive(Debug, Clone, Copy)]
-pub struct Tiles {
-    /// `rows4(w, x, out)`: `w` is four weight rows back to back, `x` one activation row;
-    /// `out[r] = w[r] · x`.
-    pub rows4: Tile4Fn,
-    /// `toks4(w, x, out)`: `w` is one weight row, `x` four activation rows back to back;
-    /// `out[t] = w · x[t]`.
-    pub toks4: Tile4Fn,
-}
+/// A whole matrix times a batch of activations quantised to [`BlockQ8`]:
+/// `f(w, rows, x, b, out)` sets `out[t·rows + r] = w[r] · x[t]` for the `rows` weight rows back
+/// to back in `w` and the `b` activation rows back to back in `x`.
+pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [f32]);
 
 /// The portable dot product for `ty`.
 pub fn scalar_dot(ty: TensorType) -> Option<DotFn> {
@@ -296,9 +287,26 @@ impl Kernels {
         crate::simd::dot(self.isa, ty).or_else(|| scalar_dot(ty))
     }
 
-    /// Four-at-a-time kernels for `ty`, where this instruction set has them.
-    pub fn tiles(&self, ty: TensorType) -> Option<Tiles> {
-        crate::simd::tiles(self.isa, ty)
+    /// Quantises activations (a multiple of 32 long) to [`BlockQ8`] blocks; the same result as
+    /// [`quant::quantize_q8`], faster.
+    pub fn quantize_q8(&self, x: &[f32], out: &mut [BlockQ8]) {
+        crate::simd::quantize_q8(self.isa, x, out)
+    }
+
+    /// `a · b` for float vectors.
+    pub fn dot_f32(&self, a: &[f32], b: &[f32]) -> f32 {
+        crate::simd::f32_dot(self.isa, a, b)
+    }
+
+    /// `y += alpha · x` for float vectors.
+    pub fn axpy_f32(&self, y: &mut [f32], alpha: f32, x: &[f32]) {
+        crate::simd::f32_axpy(self.isa, y, alpha, x)
+    }
+
+    /// A whole-matrix kernel for `ty` (faster than one [`DotFn`] call per row), where this
+    /// instruction set has one.
+    pub fn matmul(&self, ty: TensorType) -> Option<MatmulFn> {
+        crate::simd::matmul(self.isa, ty)
     }
 }
 

@@ -47,10 +47,13 @@ impl Default for BlockQ8K {
     }
 }
 
-/// Rounds half away from zero and clamps to the i8 range.
+/// Rounds half away from zero (up to one ulp at the halfway point) and clamps to the i8 range.
+///
+/// Written as add-half-then-truncate instead of `libm::roundf`: the activations of every matrix
+/// product go through here, and the libm call (not vectorisable) was 8 % of prompt time.
 #[inline]
 fn to_i8(v: f32) -> i8 {
-    libm::roundf(v).clamp(-127.0, 127.0) as i8
+    (v + 0.5f32.copysign(v)).clamp(-127.0, 127.0) as i8
 }
 
 fn amax(x: &[f32]) -> f32 {

@@ -10,7 +10,24 @@ use super::quant::{BlockQ8, BlockQ8K};
 /// Reads a little-endian f16 at `i`.
 #[inline]
 pub(crate) fn f16_at(b: &[u8], i: usize) -> f32 {
-    half::f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
+    f16_to_f32(u16::from_le_bytes([b[i], b[i + 1]]))
+}
+
+/// f16 bits → f32, exactly, without branches.
+///
+/// The block loops convert one or two scales per 32 weights; without F16C, `half`'s software
+/// conversion held SSE2 Q4_1 generation at 66 tokens/s; with this it runs at 80 (this host).
+/// Shifting the exponent and mantissa into f32 position and multiplying by 2^112 re-biases the
+/// exponent and normalises subnormals in one go; infinities and NaNs are patched by a select.
+#[inline]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    let em = h & 0x7fff;
+    let scaled = f32::from_bits(em << 13) * f32::from_bits(0x7780_0000);
+    let special = f32::from_bits((em << 13) | 0x7f80_0000);
+    let v = if em >= 0x7c00 { special } else { scaled };
+    f32::from_bits(v.to_bits() | sign)
 }
 
 /// The 6-bit scale and minimum of sub-block `j` from the 12 packed bytes of a Q4_K/Q5_K block.
@@ -327,4 +344,39 @@ pub(crate) fn dot_q6_k(w: &[u8], x: &[BlockQ8K]) -> f32 {
         sum += f16_at(b, 208) * a.d * isum as f32;
     }
     sum
+}
+
+// ---- f32 vector helpers (attention) ----
+
+/// f32 dot product with eight independent partial sums, so the compiler can vectorise it (a
+/// plain `.sum()` is one serial chain of additions).
+pub(crate) fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += alpha · x`.
+pub(crate) fn f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn f16_conversion_is_exact_for_every_value() {
+        for h in 0..=u16::MAX {
+            let want = half::f16::from_bits(h).to_f32();
+            let got = super::f16_to_f32(h);
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{h:#06x}: {got} vs {want}");
+        }
+    }
 }

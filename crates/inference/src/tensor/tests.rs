@@ -110,7 +110,7 @@ fn reference(ty: TensorType, w: &[u8], a: &Acts) -> (f64, f64) {
 }
 
 fn all_isas() -> Vec<Kernels> {
-    [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Neon].into_iter().filter_map(Kernels::with_isa).collect()
+    [Isa::Scalar, Isa::Sse2, Isa::Avx2, Isa::Avx512, Isa::Neon].into_iter().filter_map(Kernels::with_isa).collect()
 }
 
 #[test]
@@ -248,28 +248,41 @@ fn q4_k_quantiser_is_accurate() {
 }
 
 #[test]
-fn tile_kernels_match_single_dots() {
+fn matrix_kernels_match_single_dots() {
     let mut rng = Rng(21);
     for k in all_isas() {
         for &ty in &QUANT_TYPES[..5] {
-            let Some(tiles) = k.tiles(ty) else { continue };
+            let Some(matmul) = k.matmul(ty) else { continue };
             let DotFn::Q8(one) = scalar_dot(ty).unwrap() else { panic!("{} is not a Q8 type", ty.name()) };
-            let n = 576;
-            let rows: Vec<u8> = (0..4).flat_map(|_| random_row(&mut rng, ty, n)).collect();
-            let acts: Vec<Acts> = (0..4).map(|_| random_acts(&mut rng, n)).collect();
+            let (n, rows) = (576, 7);
             let rb = ty.row_bytes(n);
-            let mut out = [0.0; 4];
-            (tiles.rows4)(&rows, &acts[0].q8, &mut out);
-            for r in 0..4 {
-                let want = one(&rows[r * rb..(r + 1) * rb], &acts[0].q8);
-                assert!((out[r] - want).abs() <= 1e-5 * want.abs().max(1.0), "{} rows4 {r}", ty.name());
-            }
-            let x: Vec<BlockQ8> = acts.iter().flat_map(|a| a.q8.iter().copied()).collect();
-            (tiles.toks4)(&rows[..rb], &x, &mut out);
-            for t in 0..4 {
-                let want = one(&rows[..rb], &acts[t].q8);
-                assert!((out[t] - want).abs() <= 1e-5 * want.abs().max(1.0), "{} toks4 {t}", ty.name());
+            let w: Vec<u8> = (0..rows).flat_map(|_| random_row(&mut rng, ty, n)).collect();
+            for b in [1, 4, 6, 9, 13] {
+                let acts: Vec<Acts> = (0..b).map(|_| random_acts(&mut rng, n)).collect();
+                let x: Vec<BlockQ8> = acts.iter().flat_map(|a| a.q8.iter().copied()).collect();
+                let mut out = vec![0.0; rows * b];
+                matmul(&w, rows, &x, b, &mut out);
+                for t in 0..b {
+                    for r in 0..rows {
+                        let want = one(&w[r * rb..(r + 1) * rb], &acts[t].q8);
+                        let got = out[t * rows + r];
+                        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{} b={b} t={t} r={r}", ty.name());
+                    }
+                }
             }
         }
+    }
+}
+
+#[test]
+fn simd_activation_quantisation_is_identical() {
+    let mut rng = Rng(33);
+    let x: Vec<f32> = (0..1024).map(|_| rng.f32(-5.0, 5.0)).chain([0.0; 32]).collect();
+    let mut want = vec![BlockQ8::default(); x.len() / 32];
+    quantize_q8(&x, &mut want);
+    for k in all_isas() {
+        let mut got = vec![BlockQ8::default(); x.len() / 32];
+        k.quantize_q8(&x, &mut got);
+        assert_eq!(got, want, "{}", k.isa().name());
     }
 }
