@@ -1,7 +1,7 @@
 //! Host front end of the engine (run by `cargo xtask infer`, always as a release build):
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
-//!        [--context N] [--isa scalar|sse2|avx2|avx512|neon] [--threads 1]`
+//!        [--context N] [--batch N] [--isa scalar|sse2|avx2|avx512|neon] [--threads 1]`
 //!
 //! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
 
@@ -29,6 +29,7 @@ struct Args {
     params: SamplingParams,
     seed: u64,
     context: usize,
+    batch: usize,
     isa: Option<Isa>,
 }
 
@@ -41,6 +42,7 @@ fn parse() -> Result<Args, String> {
     let mut params = SamplingParams::default();
     let mut seed = 0;
     let mut context = 2048;
+    let mut batch = EngineOptions::default().prefill_batch;
     let mut isa = None;
     let mut greedy = false;
     let mut bench = None;
@@ -64,6 +66,7 @@ fn parse() -> Result<Args, String> {
             "--temperature" => params.temperature = val()?.parse().map_err(|e| format!("--temperature: {e}"))?,
             "--seed" => seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--context" => context = val()?.parse().map_err(|e| format!("--context: {e}"))?,
+            "--batch" => batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--threads" => {
                 let t: usize = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
                 if t != 1 {
@@ -102,6 +105,7 @@ fn parse() -> Result<Args, String> {
         params,
         seed,
         context,
+        batch,
         isa,
     })
 }
@@ -112,8 +116,14 @@ fn run(args: Args) -> Result<(), String> {
         Some(isa) => Some(Kernels::with_isa(isa).ok_or(format!("this CPU cannot run {}", isa.name()))?),
         None => None,
     };
-    let opts =
-        EngineOptions { context: args.context, seed: args.seed, kernels, clock: Some(micros), ..Default::default() };
+    let opts = EngineOptions {
+        context: args.context,
+        seed: args.seed,
+        prefill_batch: args.batch,
+        kernels,
+        clock: Some(micros),
+        ..Default::default()
+    };
     let mut engine = Engine::load(&bytes, opts).map_err(|e| e.to_string())?;
     if let Some((n_prompt, n_gen, runs)) = args.bench {
         return bench(&mut engine, n_prompt, n_gen, runs);

@@ -13,7 +13,7 @@ use core::fmt;
 
 use crate::gguf::{Gguf, GgufError, TensorInfo};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
-use crate::tensor::{ActFormat, DotFn, Kernels, MatmulFn, TensorType, dequantize_row};
+use crate::tensor::{ActFormat, DotFn, Kernels, MatmulFn, MatmulKFn, TensorType, dequantize_row};
 
 /// Why a model could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +121,7 @@ pub struct Matrix<'a> {
     pub data: &'a [u8],
     dot: DotFn,
     matmul: Option<MatmulFn>,
+    matmul_k: Option<MatmulKFn>,
     row_bytes: usize,
 }
 
@@ -135,6 +136,7 @@ impl<'a> Matrix<'a> {
             data: g.tensor_data(info),
             dot,
             matmul: kernels.matmul(info.ty),
+            matmul_k: kernels.matmul_k(info.ty),
             row_bytes: info.ty.row_bytes(info.row_len()),
         })
     }
@@ -502,6 +504,10 @@ fn matmul(w: &Matrix<'_>, x: &[f32], acts: &mut ActBatch, out: &mut [f32], preci
         DotFn::Q8K(f) => {
             acts.prepare(x, ActFormat::Q8K, kernels);
             let per = n / QK_K;
+            if let Some(m) = w.matmul_k {
+                m(w.data, w.rows, &acts.q8k[..b * per], b, out);
+                return;
+            }
             for r in 0..w.rows {
                 let row = w.row(r);
                 for t in 0..b {

@@ -3,7 +3,7 @@
 //! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
 //! summation order) and is tested against it on random data.
 
-use crate::tensor::{DotFn, MatmulFn, TensorType};
+use crate::tensor::{DotFn, MatmulFn, MatmulKFn, TensorType};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -102,6 +102,18 @@ pub(crate) fn matmul(isa: Isa, ty: TensorType) -> Option<MatmulFn> {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => x86::avx512_matmul(ty),
         // No whole-matrix kernels elsewhere yet: callers fall back to one dot per row.
+        _ => {
+            let _ = ty;
+            None
+        }
+    }
+}
+
+/// The whole-matrix K-quant kernel for `ty` on `isa`, if there is one.
+pub(crate) fn matmul_k(isa: Isa, ty: TensorType) -> Option<MatmulKFn> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::avx2_matmul_k(ty),
         _ => {
             let _ = ty;
             None

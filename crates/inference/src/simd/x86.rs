@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::tensor::quant::{BlockQ8, BlockQ8K};
 use crate::tensor::scalar::{k4_min_sum, q5_values, q6k_offset_sum, q6k_values, scales_mins_k4};
-use crate::tensor::{DotFn, MatmulFn, TensorType};
+use crate::tensor::{DotFn, MatmulFn, MatmulKFn, TensorType};
 
 // ---------------------------------------------------------------- detection
 
@@ -977,4 +977,153 @@ pub(super) fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
     // SAFETY: called by `simd::quantize_q8` only for `Isa::Avx2`/`Isa::Avx512`, which `Kernels`
     // holds only after `detect_isa` found AVX2, FMA and F16C usable.
     unsafe { avx2_quantize_q8(x, out) }
+}
+
+// ---------------------------------------------------------------- K-quant prompt tiles (AVX2)
+
+/// Q4_K / Q5_K (FIVE) weight row times four tokens: each 64-value chunk is unpacked once for all
+/// four tokens.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_toks4<const FIVE: bool>(w: &[u8], x: [&[BlockQ8K]; 4]) -> [f32; 4] {
+    let bs = if FIVE { 176 } else { 144 };
+    let qs_at = if FIVE { 48 } else { 16 };
+    let mask = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut corr = [0.0f32; 4];
+    let blocks = w.chunks_exact(bs).zip(x[0].iter().zip(x[1])).zip(x[2].iter().zip(x[3]));
+    for ((b, (a0, a1)), (a2, a3)) in blocks {
+        let a = [a0, a1, a2, a3];
+        let (sc, mn) = scales_mins_k4(&b[4..16]);
+        let mut qh = if FIVE { ld256(&b[16..]) } else { _mm256_setzero_si256() };
+        let mut isum = [_mm256_setzero_si256(); 4];
+        for c in 0..4 {
+            let qs = ld256(&b[qs_at + 32 * c..]);
+            let mut lo = _mm256_and_si256(qs, mask);
+            let mut hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), mask);
+            if FIVE {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+                qh = _mm256_srli_epi16(qh, 2);
+            }
+            let (slo, shi) = (_mm256_set1_epi16(i16::from(sc[2 * c])), _mm256_set1_epi16(i16::from(sc[2 * c + 1])));
+            for t in 0..4 {
+                let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ld256_i8(&a[t].qs[64 * c..])), slo);
+                let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, ld256_i8(&a[t].qs[64 * c + 32..])), shi);
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(plo, phi));
+            }
+        }
+        let (d, dmin) = (f16c(b, 0), f16c(b, 2));
+        for t in 0..4 {
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t].d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            corr[t] -= dmin * a[t].d * k4_min_sum(&mn, &a[t].bsums) as f32;
+        }
+    }
+    [0, 1, 2, 3].map(|t| hsum256_ps(acc[t]) + corr[t])
+}
+
+/// Q6_K weight row times four tokens.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_toks4(w: &[u8], x: [&[BlockQ8K]; 4]) -> [f32; 4] {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m2 = _mm256_set1_epi8(0x03);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut corr = [0.0f32; 4];
+    let blocks = w.chunks_exact(210).zip(x[0].iter().zip(x[1])).zip(x[2].iter().zip(x[3]));
+    for ((b, (a0, a1)), (a2, a3)) in blocks {
+        let a = [a0, a1, a2, a3];
+        let scales = &b[192..208];
+        let mut isum = [_mm256_setzero_si256(); 4];
+        for n in 0..2 {
+            let ql0 = ld256(&b[64 * n..]);
+            let ql1 = ld256(&b[64 * n + 32..]);
+            let qh = ld256(&b[128 + 32 * n..]);
+            let high = |shift: __m128i| _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, shift), m2), 4);
+            let qv = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), high(_mm_cvtsi32_si128(0))),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), high(_mm_cvtsi32_si128(2))),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(_mm_cvtsi32_si128(4))),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(_mm_cvtsi32_si128(6))),
+            ];
+            for (k, q) in qv.into_iter().enumerate() {
+                let g = 8 * n + 2 * k;
+                let sv = _mm256_set_m128i(
+                    _mm_set1_epi16(i16::from(scales[g + 1] as i8)),
+                    _mm_set1_epi16(i16::from(scales[g] as i8)),
+                );
+                for t in 0..4 {
+                    let p = _mm256_maddubs_epi16(q, ld256_i8(&a[t].qs[128 * n + 32 * k..]));
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sv));
+                }
+            }
+        }
+        let d = f16c(b, 208);
+        for t in 0..4 {
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t].d), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+            corr[t] -= d * a[t].d * (32 * q6k_offset_sum(scales, &a[t].bsums)) as f32;
+        }
+    }
+    [0, 1, 2, 3].map(|t| hsum256_ps(acc[t]) + corr[t])
+}
+
+/// Whole K-quant matrix times a batch (layout as for [`MatmulFn`], activations in Q8_K).
+/// KIND: 0 = Q4_K, 1 = Q5_K, 2 = Q6_K.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn matmul_k<const KIND: u8>(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [f32]) {
+    if rows == 0 || b == 0 {
+        return;
+    }
+    let rb = w.len() / rows;
+    let per = x.len() / b;
+    let row = |r: usize| &w[r * rb..(r + 1) * rb];
+    let tok = |t: usize| &x[t * per..(t + 1) * per];
+    let one = |w: &[u8], x: &[BlockQ8K]| match KIND {
+        0 => avx2_k4::<false>(w, x),
+        1 => avx2_k4::<true>(w, x),
+        _ => avx2_q6_k(w, x),
+    };
+    for r in 0..rows {
+        let mut t = 0;
+        while t + 4 <= b {
+            let toks = [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)];
+            let o = match KIND {
+                0 => k4_toks4::<false>(row(r), toks),
+                1 => k4_toks4::<true>(row(r), toks),
+                _ => q6k_toks4(row(r), toks),
+            };
+            for (k, v) in o.into_iter().enumerate() {
+                out[(t + k) * rows + r] = v;
+            }
+            t += 4;
+        }
+        while t < b {
+            out[t * rows + r] = one(row(r), tok(t));
+            t += 1;
+        }
+    }
+}
+
+/// Safe entry points for the AVX2 K-quant matrix kernels.
+macro_rules! avx2_matmul_k_entry {
+    ($name:ident, $kernel:expr) => {
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [f32]) {
+            // SAFETY: handed out only by `avx2_matmul_k`, under the same guarantee as `avx2_entry`.
+            unsafe { $kernel(w, rows, x, b, out) }
+        }
+    };
+}
+
+avx2_matmul_k_entry!(matmul_q4_k, matmul_k::<0>);
+avx2_matmul_k_entry!(matmul_q5_k, matmul_k::<1>);
+avx2_matmul_k_entry!(matmul_q6_k, matmul_k::<2>);
+
+pub(super) fn avx2_matmul_k(ty: TensorType) -> Option<MatmulKFn> {
+    Some(match ty {
+        TensorType::Q4K => matmul_q4_k,
+        TensorType::Q5K => matmul_q5_k,
+        TensorType::Q6K => matmul_q6_k,
+        _ => return None,
+    })
 }

@@ -239,6 +239,9 @@ pub enum DotFn {
 /// to back in `w` and the `b` activation rows back to back in `x`.
 pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [f32]);
 
+/// [`MatmulFn`] for K-quant weights, with activations quantised to [`BlockQ8K`].
+pub type MatmulKFn = fn(&[u8], usize, &[BlockQ8K], usize, &mut [f32]);
+
 /// The portable dot product for `ty`.
 pub fn scalar_dot(ty: TensorType) -> Option<DotFn> {
     Some(match ty {
@@ -301,6 +304,11 @@ impl Kernels {
     /// `y += alpha · x` for float vectors.
     pub fn axpy_f32(&self, y: &mut [f32], alpha: f32, x: &[f32]) {
         crate::simd::f32_axpy(self.isa, y, alpha, x)
+    }
+
+    /// A whole-matrix kernel for the K-quant type `ty`, where this instruction set has one.
+    pub fn matmul_k(&self, ty: TensorType) -> Option<MatmulKFn> {
+        crate::simd::matmul_k(self.isa, ty)
     }
 
     /// A whole-matrix kernel for `ty` (faster than one [`DotFn`] call per row), where this

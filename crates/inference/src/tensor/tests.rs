@@ -286,3 +286,32 @@ fn simd_activation_quantisation_is_identical() {
         assert_eq!(got, want, "{}", k.isa().name());
     }
 }
+
+#[test]
+fn k_quant_matrix_kernels_match_single_dots() {
+    let mut rng = Rng(44);
+    for k in all_isas() {
+        for ty in [TensorType::Q4K, TensorType::Q5K, TensorType::Q6K] {
+            let Some(matmul) = k.matmul_k(ty) else { continue };
+            let DotFn::Q8K(one) = scalar_dot(ty).unwrap() else { panic!("{} is not a K type", ty.name()) };
+            let (n, rows) = (512, 3);
+            let rb = ty.row_bytes(n);
+            let w: Vec<u8> = (0..rows).flat_map(|_| random_row(&mut rng, ty, n)).collect();
+            for b in [1, 4, 7] {
+                let acts: Vec<Acts> = (0..b).map(|_| random_acts(&mut rng, n)).collect();
+                let x: Vec<BlockQ8K> = acts.iter().flat_map(|a| a.q8k.iter().copied()).collect();
+                let mut out = vec![0.0; rows * b];
+                matmul(&w, rows, &x, b, &mut out);
+                for t in 0..b {
+                    for r in 0..rows {
+                        let want = one(&w[r * rb..(r + 1) * rb], &acts[t].q8k);
+                        // Tolerance relative to Σ|w·x|: the sums cancel a lot with random weights.
+                        let (_, mag) = reference(ty, &w[r * rb..(r + 1) * rb], &acts[t]);
+                        let got = out[t * rows + r];
+                        assert!(f64::from((got - want).abs()) <= 2e-6 * mag, "{} b={b} t={t} r={r}", ty.name());
+                    }
+                }
+            }
+        }
+    }
+}
