@@ -747,8 +747,10 @@ fn chat_openai_compatible_https(ctx: &Ctx, slot: &mut Option<Machine>) -> Result
     Ok(())
 }
 
-/// No network card and no configuration, only the bundled model on the ESP: a typed
-/// question gets a reply from the local model, on serial and on screen.
+/// No network card and no configuration, only the bundled model on the ESP: typed
+/// questions get replies from the local model, streamed on serial and on screen; Ctrl+C
+/// stops a reply and the conversation goes on. (Replies are stopped after a few words:
+/// under TCG a whole reply can take minutes.)
 fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let model = bundled_model()?;
     let entries = [EspEntry::File("model.gguf", std::fs::read(&model)?)];
@@ -758,32 +760,47 @@ fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     println!("    {}", loaded.trim());
     let before = ctx.screenshot_path("local-before");
     m.screendump(&before)?;
-    m.send_serial(b"What is the capital of France?\r")?;
-    m.wait_for("assistant: ", Duration::from_secs(180)).context("the local model wrote nothing")?;
-    let done =
-        m.wait_for_line("chat: local model: ", Duration::from_secs(600)).context("the local reply did not finish")?;
-    println!("    {}", done.trim());
-    let log = m.serial_text();
-    let reply = log.rsplit("assistant: ").next().unwrap_or("").lines().next().unwrap_or("").to_string();
-    println!("    reply: {reply}");
-    ensure!(reply.split_whitespace().count() >= 2, "the reply is too short to be an answer: {reply:?}");
-    ensure!(log.contains("chat: reply complete"), "the reply did not complete");
+    for (turn, question) in ["What is the capital of France?", "And the capital of Italy?"].iter().enumerate() {
+        m.send_serial(format!("{question}\r").as_bytes())?;
+        let words = wait_for_reply_words(m, turn + 1, 3, Duration::from_secs(300))?;
+        println!("    reply {}: {words}...", turn + 1);
+        m.send_serial(b"\x03")?;
+        let stopped = "chat: reply stopped by the user (Ctrl+C)";
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while m.serial_text().matches(stopped).count() <= turn {
+            ensure!(Instant::now() < deadline, "Ctrl+C did not stop local reply {}", turn + 1);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let after = ctx.screenshot_path("local-after");
+    std::thread::sleep(Duration::from_millis(300));
     m.screendump(&after)?;
     keep_screenshot(&after, &format!("{}-local", ctx.arch));
     let changed = ScreenStats::changed_pixels(&before, &after)?;
-    ensure!(changed > 2000, "the local reply changed only {changed} pixels on screen");
+    ensure!(changed > 2000, "the local replies changed only {changed} pixels on screen");
     Ok(())
 }
 
-/// The bundled model file (`cargo xtask model` fetches it).
-fn bundled_model() -> Result<PathBuf> {
-    let path = match std::env::var_os("MOTEOS_MODEL") {
-        Some(path) => PathBuf::from(path),
-        None => crate::model::dir().join(crate::model::MODEL_FILE),
-    };
-    ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
-    Ok(path)
+/// Waits until the `nth` reply on the serial console has at least `count` words; returns them.
+fn wait_for_reply_words(m: &mut Machine, nth: usize, count: usize, timeout: Duration) -> Result<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = m.serial_text();
+        if let Some(reply) = text.split("assistant: ").nth(nth) {
+            // The reply may span lines (models write paragraphs); log lines are not part of it.
+            let words: Vec<&str> = reply
+                .lines()
+                .take_while(|l| !l.starts_with("you: "))
+                .filter(|l| !l.starts_with('['))
+                .flat_map(str::split_whitespace)
+                .collect();
+            if words.len() >= count {
+                return Ok(words.join(" "));
+            }
+        }
+        ensure!(Instant::now() < deadline, "reply {nth} did not reach {count} words (local model too slow or silent)");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A truncated model file: the reason is on serial and on screen, and the OS keeps taking
@@ -804,4 +821,14 @@ fn local_model_broken(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     m.send_serial(b"hello?\r")?;
     m.wait_for("line: hello?", Duration::from_secs(20)).context("input stopped after the broken model")?;
     Ok(())
+}
+
+/// The bundled model file (`cargo xtask test` fetches it first; `MOTEOS_MODEL` overrides).
+fn bundled_model() -> Result<PathBuf> {
+    let path = match std::env::var_os("MOTEOS_MODEL") {
+        Some(path) => PathBuf::from(path),
+        None => crate::model::dir().join(crate::model::MODEL_FILE),
+    };
+    ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
+    Ok(path)
 }
