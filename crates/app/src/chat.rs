@@ -196,6 +196,16 @@ impl Chat {
         self.generation += 1;
     }
 
+    /// Keeps a line that could not be sent at all (no provider is set up): it stays on
+    /// screen, marked, and is never sent later.
+    pub fn record_unsent(&mut self, line: &str) {
+        let line = line.trim();
+        if !line.is_empty() {
+            self.entries.push(Entry { who: Who::User, text: String::from(line), state: EntryState::NotSent });
+            self.generation += 1;
+        }
+    }
+
     /// Adds information from moteOS itself (the answer to a command) to the transcript.
     pub fn info(&mut self, text: &str) {
         self.entries.push(Entry { who: Who::Info, text: String::from(text), state: EntryState::Complete });
@@ -284,6 +294,17 @@ mod tests {
         assert_eq!(chat.transcript()[0].state, EntryState::NotSent);
         chat.submit("again").unwrap();
         assert_eq!(chat.request_messages(), [Message::user("again")]);
+    }
+
+    #[test]
+    fn unsendable_lines_are_kept_but_never_sent() {
+        let mut chat = Chat::new(None, 10_000);
+        chat.record_unsent("  hello  ");
+        chat.record_unsent("   ");
+        assert_eq!(chat.transcript().len(), 1);
+        assert_eq!(chat.transcript()[0].state, EntryState::NotSent);
+        chat.submit("later").unwrap();
+        assert_eq!(chat.request_messages(), [Message::user("later")]);
     }
 
     #[test]

@@ -378,10 +378,13 @@ impl ChatTask {
             return true;
         }
         if let Backend::Unavailable(why) = &self.backend {
+            // Nothing can answer until the configuration changes: keep the words on screen
+            // (marked as not sent) rather than in the way of the next line.
             let why = why.clone();
             warn!("chat: {why}");
             self.notice = why;
-            return false;
+            self.chat.record_unsent(line);
+            return true;
         }
         if let Err(e) = self.chat.submit(line) {
             self.notice = format!("{e}");
