@@ -498,6 +498,12 @@ impl ChatTask {
                     Ok(ChatStep::Text(text)) => {
                         *text_bytes += text.len();
                         events.push(ReplyEvent::Text(text));
+                        // The status bar follows the speed while the reply is written.
+                        let stats = engine.stats();
+                        if stats.generated_tokens % 8 == 0 {
+                            self.speed = format!("{:.1} tok/s", engine.generation_tokens_per_second());
+                            self.drawn = None;
+                        }
                     }
                     Ok(ChatStep::Finished(reason)) => {
                         let stats = engine.stats();
@@ -752,12 +758,16 @@ fn load_local(file: &ModelFile, seed: u64) -> (Backend, String) {
         Ok(engine) => {
             let name = engine.engine().gguf().get_str("general.name").unwrap_or("model");
             let label = format!("local · {name}");
+            let kernels = match engine.engine().kernel_fallback() {
+                // The load-time check caught SIMD kernels disagreeing with the portable ones.
+                Some(isa) => format!("portable kernels ({} kernels failed their self-check)", isa.name()),
+                None => format!("{} kernels", inference::tensor::Kernels::detect().isa().name()),
+            };
             info!(
-                "chat: local model {} ({} MB) ready in {} ms, {} kernels",
+                "chat: local model {} ({} MB) ready in {} ms, {kernels}",
                 file.path,
                 bytes.len() / 1_000_000,
                 time::now().as_millis().saturating_sub(started),
-                inference::tensor::Kernels::detect().isa().name(),
             );
             (Backend::Local(Box::new(engine)), label)
         }
