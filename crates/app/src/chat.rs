@@ -190,6 +190,15 @@ impl Chat {
         }
     }
 
+    /// The user stopped the reply (Ctrl+C): like [`cancel`](Self::cancel), but `note` is
+    /// information, not an error.
+    pub fn stop(&mut self, note: &str) {
+        if let Some((user, reply)) = self.pending {
+            self.end_early(user, reply);
+            self.info(note);
+        }
+    }
+
     /// Adds a line from moteOS itself (an error, a hint) to the transcript.
     pub fn notice(&mut self, text: &str) {
         self.entries.push(Entry { who: Who::System, text: String::from(text), state: EntryState::Complete });
@@ -317,6 +326,12 @@ mod tests {
         chat.cancel("stopped");
         assert!(!chat.is_busy());
         assert_eq!(chat.transcript().last().map(|e| e.text.as_str()), Some("stopped"));
+        chat.submit("q3").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("part")));
+        chat.stop("stopped (Ctrl+C)");
+        assert_eq!(chat.transcript().last().map(|e| e.who), Some(Who::Info));
+        // The first question got nothing back (not resent); the stopped reply stays.
+        assert_eq!(chat.request_messages(), [Message::user("q3"), Message::assistant("part")]);
         // Events after the end are ignored.
         assert_eq!(chat.on_reply(&failed(ErrorKind::Cut)), None);
     }

@@ -476,7 +476,7 @@ impl ChatTask {
             self.finish_console();
             self.active = None;
             info!("chat: reply stopped by the user (Ctrl+C)");
-            self.chat.cancel("stopped (Ctrl+C)");
+            self.chat.stop("stopped (Ctrl+C)");
             self.drawn = None;
             return true;
         }
