@@ -104,6 +104,7 @@ fn cases() -> Vec<Case> {
         Case { name: "chat_openai_compatible_https", arches: BOTH, run: chat_openai_compatible_https },
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
+        Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
     ]
 }
 
@@ -831,4 +832,21 @@ fn bundled_model() -> Result<PathBuf> {
     };
     ensure!(path.is_file(), "{} is missing: run `cargo xtask model`", path.display());
     Ok(path)
+}
+
+/// The model on a machine too small to run it: it is not loaded, the reason is shown, and
+/// the OS boots anyway.
+fn local_model_too_big(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let entries = [EspEntry::File("model.gguf", std::fs::read(bundled_model()?)?)];
+    let m = slot.insert(ctx.boot_full(&entries, Display::Headless, Nic::None, 256)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let line =
+        m.wait_for_line("chat: the local model \\moteos\\model.gguf cannot be loaded: ", Duration::from_secs(5))?;
+    ensure!(line.contains("give the machine more memory"), "the memory shortage is not explained: {line}");
+    println!("    {}", line.trim());
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("local-too-big");
+    m.screendump(&shot)?;
+    ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the memory shortage is not shown on screen");
+    Ok(())
 }

@@ -11,6 +11,19 @@ use uefi::{CString16, Status};
 /// Bytes read per firmware call, and between progress updates.
 const CHUNK: usize = 4 * 1024 * 1024;
 
+/// Memory that must stay free once the model is in: what the kernel needs to run at all,
+/// plus the model's working memory (a 2048-position KV cache of a small model is about
+/// 100 MiB). A model that would leave less is not loaded, so the OS still boots and can
+/// use the cloud providers.
+const HEADROOM: u64 = kernel::memory::MINIMUM_USABLE + 160 * 1024 * 1024;
+
+/// Free (conventional) memory right now, from the firmware's memory map.
+fn free_memory() -> Option<u64> {
+    use uefi::mem::memory_map::{MemoryMap, MemoryType as Kind};
+    let map = boot::memory_map(MemoryType::LOADER_DATA).ok()?;
+    Some(map.entries().filter(|d| d.ty == Kind::CONVENTIONAL).map(|d| d.page_count * 4096).sum())
+}
+
 /// Which model file to read, if any: the local provider's (`[providers.local] model_file`)
 /// when it is the active one, and the default path when there is no usable configuration,
 /// so a machine with only a model on its stick still answers. A cloud provider needs none.
@@ -74,6 +87,15 @@ fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Optio
     let size = usize::try_from(size).map_err(|_| String::from("it is larger than memory"))?;
     if size == 0 {
         return Err(String::from("the file is empty"));
+    }
+    if let Some(free) = free_memory()
+        && (size as u64).saturating_add(HEADROOM) > free
+    {
+        return Err(format!(
+            "it needs about {} MiB of RAM to run but only {} MiB are free; give the machine more memory",
+            (size as u64 + HEADROOM) >> 20,
+            free >> 20
+        ));
     }
     let pages = size.div_ceil(4096);
     let base = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages).map_err(|e| {

@@ -743,7 +743,7 @@ fn load_local(file: &ModelFile, seed: u64) -> (Backend, String) {
             );
         }
         ModelLoad::Unreadable(why) => {
-            return (Backend::Unavailable(format!("the local model {} could not be read: {why}", file.path)), label);
+            return (Backend::Unavailable(format!("the local model {} cannot be loaded: {why}", file.path)), label);
         }
     };
     let started = time::now().as_millis();
