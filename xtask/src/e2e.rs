@@ -761,18 +761,39 @@ fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     println!("    {}", loaded.trim());
     let before = ctx.screenshot_path("local-before");
     m.screendump(&before)?;
+    // A turn ends with a complete reply, a stop by Ctrl+C, or an error.
+    let ended = |m: &Machine| {
+        let log = m.serial_text();
+        ["chat: reply complete", "chat: reply stopped by the user", "chat: error:"]
+            .iter()
+            .map(|n| log.matches(n).count())
+            .sum::<usize>()
+    };
+    let mut answered = 0;
     for (turn, question) in ["What is the capital of France?", "And the capital of Italy?"].iter().enumerate() {
+        let before_turn = ended(m);
         m.send_serial(format!("{question}\r").as_bytes())?;
-        let words = wait_for_reply_words(m, turn + 1, 3, Duration::from_secs(300))?;
+        let words = wait_for_reply_words(m, question, 3, before_turn, &ended, Duration::from_secs(300))?;
         println!("    reply {}: {words}...", turn + 1);
-        m.send_serial(b"\x03")?;
-        let stopped = "chat: reply stopped by the user (Ctrl+C)";
+        if ended(m) == before_turn {
+            m.send_serial(b"\x03")?;
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
-        while m.serial_text().matches(stopped).count() <= turn {
-            ensure!(Instant::now() < deadline, "Ctrl+C did not stop local reply {}", turn + 1);
+        while ended(m) == before_turn {
+            ensure!(Instant::now() < deadline, "local reply {} neither finished nor stopped on Ctrl+C", turn + 1);
             std::thread::sleep(Duration::from_millis(100));
         }
+        if !words.is_empty() {
+            answered += 1;
+        }
+        // The only acceptable error is the model choosing to say nothing (sampling is random).
+        let log = m.serial_text();
+        for error in log.split("chat: error:").skip(1) {
+            let error = error.lines().next().unwrap_or("");
+            ensure!(error.contains("sent an empty reply"), "the local model failed:{error}");
+        }
     }
+    ensure!(answered > 0, "the local model answered neither question");
     let after = ctx.screenshot_path("local-after");
     std::thread::sleep(Duration::from_millis(300));
     m.screendump(&after)?;
@@ -782,12 +803,23 @@ fn local_model_offline(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     Ok(())
 }
 
-/// Waits until the `nth` reply on the serial console has at least `count` words; returns them.
-fn wait_for_reply_words(m: &mut Machine, nth: usize, count: usize, timeout: Duration) -> Result<String> {
+/// Waits until the reply to `question` on the serial console has at least `count` words,
+/// or has ended (`ended` moved past `ended_before`); returns its words.
+fn wait_for_reply_words(
+    m: &mut Machine,
+    question: &str,
+    count: usize,
+    ended_before: usize,
+    ended: &dyn Fn(&Machine) -> usize,
+    timeout: Duration,
+) -> Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
+        let finished = ended(m) > ended_before;
         let text = m.serial_text();
-        if let Some(reply) = text.split("assistant: ").nth(nth) {
+        let asked = format!("you: {question}");
+        let after = text.rsplit_once(asked.as_str()).map(|(_, rest)| rest);
+        if let Some(reply) = after.and_then(|rest| rest.split_once("assistant: ")).map(|(_, reply)| reply) {
             // The reply may span lines (models write paragraphs); log lines are not part of it.
             let words: Vec<&str> = reply
                 .lines()
@@ -795,11 +827,18 @@ fn wait_for_reply_words(m: &mut Machine, nth: usize, count: usize, timeout: Dura
                 .filter(|l| !l.starts_with('['))
                 .flat_map(str::split_whitespace)
                 .collect();
-            if words.len() >= count {
+            if words.len() >= count || (finished && !words.is_empty()) {
                 return Ok(words.join(" "));
             }
         }
-        ensure!(Instant::now() < deadline, "reply {nth} did not reach {count} words (local model too slow or silent)");
+        if finished {
+            // Ended without text (a sampled end-of-turn first: "sent an empty reply").
+            return Ok(String::new());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the reply to {question:?} did not reach {count} words (local model too slow?)"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
