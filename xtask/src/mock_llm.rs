@@ -9,10 +9,10 @@
 //! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled; the
 //! Anthropic mock's model list always answers 503 (the OpenAI one lists two models). Anything else gets a deterministic reply quoting the message.
 
-use crate::servers::RecordedRequest;
+use crate::servers::{RecordedRequest, read_request};
 use anyhow::Result;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,31 +115,6 @@ pub fn recorded_body(mock: &MockLlm, index: usize) -> Result<String> {
 /// The reply text the mock streams for `said` as its `n`th reply.
 pub fn expected_reply(dialect: Dialect, n: u32, said: &str, turns: usize) -> String {
     format!("Mock {} reply #{n}: you said \u{201c}{said}\u{201d} ({turns} turns) \u{2713} ünïcode", dialect.name())
-}
-
-fn read_request(reader: &mut impl BufRead) -> Result<Option<RecordedRequest>> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line)? == 0 {
-        return Ok(None);
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if let Some((k, v)) = line.trim_end().split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length.min(1 << 20)];
-    reader.read_exact(&mut body)?;
-    Ok(Some(RecordedRequest { request_line: request_line.trim_end().to_string(), headers, body }))
 }
 
 fn header<'a>(request: &'a RecordedRequest, name: &str) -> Option<&'a str> {

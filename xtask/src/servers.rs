@@ -152,16 +152,12 @@ fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) 
     serve_on(stream, routes, log)
 }
 
-/// Answers one request on any byte stream (plain TCP or TLS).
-fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
-    let mut reader = BufReader::new(stream);
+/// Reads one request (line, headers, `Content-Length` body). `None` when the first line is
+/// not a complete line of text (e.g. a TLS ClientHello sent to a plain-HTTP port).
+pub fn read_request(reader: &mut impl BufRead) -> Result<Option<RecordedRequest>> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() || !request_line.ends_with('\n') {
-        // Not HTTP (e.g. a TLS ClientHello): answer like a real server would.
-        let out = reader.get_mut();
-        out.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request")?;
-        out.flush()?;
-        return Ok(());
+        return Ok(None);
     }
     let mut headers = Vec::new();
     loop {
@@ -178,11 +174,24 @@ fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<Recorded
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.parse::<usize>().ok())
         .unwrap_or(0);
-    let mut body = vec![0; length];
+    let mut body = vec![0; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    Ok(Some(RecordedRequest { request_line: request_line.trim_end().to_string(), headers, body }))
+}
+
+/// Answers one request on any byte stream (plain TCP or TLS).
+fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
+    let mut reader = BufReader::new(stream);
+    let Some(request) = read_request(&mut reader)? else {
+        // Not HTTP (e.g. a TLS ClientHello): answer like a real server would.
+        let out = reader.get_mut();
+        out.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request")?;
+        out.flush()?;
+        return Ok(());
+    };
+    let path = request.request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
     if let Ok(mut l) = log.lock() {
-        l.push(RecordedRequest { request_line: request_line.trim_end().to_string(), headers, body });
+        l.push(request);
     }
     let out = reader.get_mut();
     match routes.get(&path) {

@@ -44,11 +44,10 @@ pub fn enable(
         _ => return Err("the MSI-X table's BAR is not assigned"),
     };
     let slot = (base + offset + u64::from(entry) * 16) as *mut u32;
-    // SAFETY: `slot` is entry `entry` (checked against the table size) of the MSI-X table
-    // the device's capability locates in its own memory BAR (the whole table was checked to
-    // lie inside the BAR), which the firmware assigned
-    // and identity-mapped as device memory; 16-byte entries of four 32-bit registers
-    // (address low, address high, data, vector control) are written whole, as required.
+    // Each 16-byte entry is four 32-bit registers (address low, address high, data,
+    // vector control), written whole as the PCI specification requires.
+    // SAFETY: `slot` is entry `entry` (< table size) of the MSI-X table inside the device's
+    // assigned, identity-mapped memory BAR (the whole table was checked to fit the BAR).
     unsafe {
         core::ptr::write_volatile(slot, message.address as u32);
         core::ptr::write_volatile(slot.add(1), (message.address >> 32) as u32);
@@ -104,10 +103,10 @@ pub fn virtio_queue_vectors(
         _ => return Err("the virtio configuration BAR is not assigned"),
     };
     let field = |at: u64| (base + at) as *mut u16;
-    // SAFETY: `base` is the device's common configuration structure, located by its own
-    // capability in an assigned, identity-mapped memory BAR; the fields written are the
-    // 16-bit registers the virtio specification places at these offsets. The transport in
-    // `virtio-drivers` uses this structure only from this (single) thread, not meanwhile.
+    // The transport in `virtio-drivers` uses this structure only from this (single) thread,
+    // never at the same time.
+    // SAFETY: `base` is the device's common configuration structure in an assigned,
+    // identity-mapped memory BAR; these offsets are its 16-bit registers (virtio 4.1.4.3).
     unsafe {
         core::ptr::write_volatile(field(COMMON_MSIX_CONFIG), VIRTIO_NO_VECTOR);
         for &queue in queues {
