@@ -35,6 +35,7 @@ pub mod chat;
 pub mod engine;
 pub mod gguf;
 pub mod model;
+pub mod pool;
 pub mod quantize;
 pub mod sampler;
 #[allow(unsafe_code)]
@@ -45,5 +46,6 @@ pub mod tokenizer;
 pub use chat::{ChatEngine, ChatError, ChatStep};
 pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
 pub use model::LoadError;
+pub use pool::{SingleThread, WorkPool};
 pub use sampler::SamplingParams;
 pub use tokenizer::{Message, Role};
