@@ -85,13 +85,15 @@ fn context_use(state: &State) -> String {
     if used == 0 {
         return String::new();
     }
-    let window = match state.settings.backend(state.settings.active()) {
+    let active = state.settings.active();
+    let window = match state.settings.backend(active) {
         Backend::Local { context, .. } => Some(context as usize),
-        _ => None,
+        Backend::Remote { model, .. } => llm::context_window(active, &model).map(|w| w as usize),
+        Backend::Unavailable(_) => None,
     };
     match window {
-        Some(window) => format!("ctx {} / {}", short(used), short(window)),
-        None => format!("ctx {}", short(used)),
+        Some(window) => format!("context {} / {}", short(used), short(window)),
+        None => format!("context ~{} tokens", short(used)),
     }
 }
 

@@ -67,6 +67,20 @@ pub unsafe fn claim_usable(map: &[MemoryRegion]) -> usize {
     added
 }
 
+/// [`claim_usable`] for `kernel::start`: the kernel is only ever started by `boot`
+/// after `ExitBootServices` with the final memory map.
+///
+/// # Panics
+/// If called twice: the second call would hand the same memory to the heap again.
+pub fn claim_usable_after_exit(map: &[MemoryRegion]) -> usize {
+    static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    assert!(!STARTED.swap(true, core::sync::atomic::Ordering::SeqCst), "kernel::start called twice");
+    // SAFETY: `kernel::start` (the only caller) runs once boot services are gone, so
+    // conventional memory is ours; `boot` passes the final memory map, and the guard
+    // above makes this the only call.
+    unsafe { claim_usable(map) }
+}
+
 /// Current heap figures.
 pub fn stats() -> HeapStats {
     let talc = ALLOCATOR.lock();

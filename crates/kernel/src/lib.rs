@@ -8,14 +8,18 @@
 #![no_std]
 #![cfg_attr(target_arch = "x86_64", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
+// Unsafe code lives in `arch`, `drivers` and the allocator only, each block justified.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
-mod acpi_tables;
+#[allow(unsafe_code)]
 pub mod allocator;
+#[allow(unsafe_code)]
 pub mod arch;
 pub mod boot_info;
 pub mod display;
+#[allow(unsafe_code)]
 mod drivers;
 pub mod events;
 mod fetch;
@@ -30,12 +34,15 @@ mod runner;
 pub mod time;
 mod tls_setup;
 
+/// The ACPI tables, shared by `arch` and `drivers`.
+use drivers::acpi_tables;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 pub use boot_info::BootInfo;
 use boot_info::FileLoad;
-use display::{DISPLAY, Display};
+use display::{Display, PanicScreen};
 use log::{error, info, warn};
 use memory::MemorySummary;
 
@@ -56,15 +63,9 @@ pub mod early {
         }
     }
 
-    /// Hands the heap its first arena, taken from the firmware before exiting boot services.
-    ///
-    /// # Safety
-    /// `base..base + len` must be memory the firmware gave us (loader data) that
-    /// nothing else uses and that stays mapped for the life of the kernel.
-    pub unsafe fn claim_arena(base: *mut u8, len: usize) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { crate::allocator::claim_early_arena(base, len) }
-    }
+    /// Hands the heap its first arena, taken from the firmware before exiting boot
+    /// services (see [`crate::allocator::claim_early_arena`] for the contract).
+    pub use crate::allocator::claim_early_arena as claim_arena;
 }
 
 /// Takes over the machine after `ExitBootServices`. Never returns.
@@ -72,11 +73,7 @@ pub mod early {
 /// # Panics
 /// If called twice: the second call would hand the same memory to the heap again.
 pub fn start(info: BootInfo) -> ! {
-    static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-    assert!(!STARTED.swap(true, core::sync::atomic::Ordering::SeqCst), "kernel::start called twice");
-    // SAFETY: boot services are gone, so conventional memory is ours; `boot`
-    // passes the final memory map, and the guard above makes this the only call.
-    let added = unsafe { allocator::claim_usable(&info.memory_map) };
+    let added = allocator::claim_usable_after_exit(&info.memory_map);
     let summary = MemorySummary::of(&info.memory_map);
     let heap = allocator::stats();
     info!(
@@ -148,7 +145,7 @@ pub fn start(info: BootInfo) -> ! {
     }
 
     let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
-    show_splash(&info, status);
+    let display = show_splash(&info, status);
 
     if info.options.test_panic {
         panic!("test panic requested by the boot options");
@@ -186,7 +183,7 @@ pub fn start(info: BootInfo) -> ! {
     let runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
     let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, runner, power })
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, runner, power, display })
 }
 
 /// What the main loop drives.
@@ -197,6 +194,7 @@ struct Devices {
     fetches: Vec<fetch::Fetch>,
     runner: runner::Runner,
     power: power::Switch,
+    display: Option<Display>,
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
@@ -234,12 +232,13 @@ fn load_config(file: &FileLoad) -> (Option<config::MoteConfig>, Option<String>) 
     }
 }
 
-fn show_splash(info: &BootInfo, mut status: [String; 3]) {
+/// Opens the display and shows the splash; the main loop owns what it returns.
+fn show_splash(info: &BootInfo, mut status: [String; 3]) -> Option<Display> {
     let fb = match &info.framebuffer {
         Ok(fb) => *fb,
         Err(why) => {
             warn!("display: {why}");
-            return;
+            return None;
         }
     };
     match Display::new(fb) {
@@ -253,9 +252,13 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
             let splash = tui::screens::SplashInfo { version: VERSION, arch: arch::NAME, lines: &lines };
             tui::screens::draw_splash(display.canvas(), &splash);
             display.present();
-            *DISPLAY.lock() = Some(display);
+            PanicScreen::install(fb);
+            Some(display)
         }
-        Err(why) => warn!("display: {why}; continuing on the serial console only"),
+        Err(why) => {
+            warn!("display: {why}; continuing on the serial console only");
+            None
+        }
     }
 }
 
@@ -263,7 +266,7 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 /// then a redraw if anything changed; with nothing to do the CPU halts until the next
 /// interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power } = devices;
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power, mut display } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     let mut net_info = None;
     info!("moteOS ready");
@@ -328,7 +331,7 @@ fn main_loop(devices: Devices) -> ! {
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
 
-        if let Some(display) = DISPLAY.lock().as_mut() {
+        if let Some(display) = display.as_mut() {
             runner.draw(display, network.as_mut());
             if let Some(redraw) = runner.next_wake() {
                 wake = Some(wake.map_or(redraw, |w| w.min(redraw)));

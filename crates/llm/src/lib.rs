@@ -30,7 +30,7 @@ mod trim;
 pub use chat::{ChatRequest, Message, Role};
 pub use decoder::{FinishReason, ReplyDecoder, ReplyEvent, Usage};
 pub use error::{ErrorKind, LlmError};
-pub use models::builtin_models;
+pub use models::{builtin_models, context_window};
 pub use id::ProviderId;
 pub use provider::{Dialect, Provider};
 pub use source::{Activity, ReplySource};

@@ -1,6 +1,8 @@
 //! Device drivers shared by both architectures.
 
+pub mod acpi_tables;
 pub mod e1000;
+pub mod framebuffer;
 pub mod msix;
 pub mod nic;
 pub mod pci;

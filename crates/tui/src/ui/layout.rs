@@ -188,7 +188,10 @@ impl LineBuilder {
     /// Lines `width` cells wide; the first starts at `first_indent`, the others at
     /// `hanging`.
     pub fn new(width: u32, first_indent: u32, hanging: u32, back: LineBack) -> Self {
-        let width = width.max(hanging + 1).max(first_indent + 1);
+        // Deep nesting in a narrow space keeps at least half the line for text.
+        let width = width.max(2);
+        let first_indent = first_indent.min(width / 2);
+        let hanging = hanging.min(width / 2);
         LineBuilder {
             width,
             hanging,
@@ -227,6 +230,14 @@ impl LineBuilder {
 
     /// Ends the current line (an empty one too).
     pub fn break_line(&mut self) {
+        // Spaces at a wrap are not part of either line.
+        if let Some(last) = self.current.spans.last_mut() {
+            let kept = last.text.trim_end_matches(' ').len();
+            last.text.truncate(kept);
+            if last.text.is_empty() {
+                self.current.spans.pop();
+            }
+        }
         let line = core::mem::replace(&mut self.current, VLine { spans: Vec::new(), back: self.back });
         self.lines.push(line);
         self.col = self.hanging;

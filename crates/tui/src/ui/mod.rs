@@ -5,13 +5,17 @@
 //! a [`Canvas`](crate::Canvas) and redraws only what changed, so a keystroke or a streamed
 //! token touches a few rows, not the whole frame.
 
+mod highlight;
 pub mod layout;
-mod markdown;
+pub mod markdown;
+pub mod mdparse;
 mod overlay;
+mod paint;
 mod render;
 mod theme;
 
-pub use render::{Geometry, Renderer};
+pub use paint::Sizes;
+pub use render::{Geometry, Renderer, render_once};
 pub use theme::{Theme, ThemeId};
 
 /// Everything on screen.

@@ -5,10 +5,10 @@ use alloc::string::String;
 use core::hash::{Hash, Hasher};
 
 use super::layout::{Fnv, display_width};
-use super::render::draw_cells;
-use super::{Confirm, HelpSection, Overlay, Picker, Theme};
-use crate::font::{FontSize, TextStyle};
-use crate::{Canvas, Rect};
+use super::paint::Painter;
+use super::{Confirm, HelpSection, Overlay, Picker};
+use crate::Rect;
+use crate::glyphs::Face;
 
 /// A hash of everything the overlay shows.
 pub(super) fn key(overlay: &Overlay<'_>) -> u64 {
@@ -37,109 +37,116 @@ pub(super) fn key(overlay: &Overlay<'_>) -> u64 {
 }
 
 /// Draws the overlay centred on the canvas.
-pub(super) fn draw(canvas: &mut Canvas, overlay: &Overlay<'_>, theme: &Theme, body: FontSize, detail: FontSize) {
+pub(super) fn draw(p: &mut Painter<'_>, overlay: &Overlay<'_>) {
     match overlay {
-        Overlay::Help(sections) => help(canvas, sections, theme, body, detail),
-        Overlay::Picker(picker) => pick(canvas, picker, theme, body, detail),
-        Overlay::Confirm(confirm) => ask(canvas, confirm, theme, body, detail),
+        Overlay::Help(sections) => help(p, sections),
+        Overlay::Picker(picker) => pick(p, picker),
+        Overlay::Confirm(confirm) => ask(p, confirm),
     }
 }
 
-/// A panel `cols` x `rows` body cells, centred; returns its inner area.
-fn panel(canvas: &mut Canvas, cols: u32, rows: u32, theme: &Theme, body: FontSize) -> Rect {
-    let adv = body.advance();
-    let lh = body.line_height();
-    let w = (cols * adv + 4 * adv).min(canvas.width().saturating_sub(2 * adv));
-    let h = (rows * lh + 2 * lh).min(canvas.height().saturating_sub(2 * lh));
-    let x = canvas.width().saturating_sub(w) / 2;
-    let y = canvas.height().saturating_sub(h) / 2;
-    let outer = Rect::new(x, y, w, h);
-    canvas.fill_rounded_rect(Rect::new(x.saturating_sub(1), y.saturating_sub(1), w + 2, h + 2), 12, theme.border);
-    canvas.fill_rounded_rect(outer, 12, theme.raised);
+/// A panel about `cols` x `rows` body cells, centred; returns its inner area.
+fn panel(p: &mut Painter<'_>, cols: u32, rows: u32) -> Rect {
+    let body = p.sizes.body;
+    let (adv, lh) = (body.advance, body.line);
+    let (cw, ch) = (p.canvas.width(), p.canvas.height());
+    let w = (cols * adv + 4 * adv).min(cw.saturating_sub(2 * adv));
+    let h = (rows * lh + 2 * lh).min(ch.saturating_sub(2 * lh));
+    let x = cw.saturating_sub(w) / 2;
+    let y = ch.saturating_sub(h) / 2;
+    // A soft shadow, the border, the panel.
+    p.canvas.blend_rect(Rect::new(x + 6, y + 8, w, h), crate::Rgb::BLACK, 60);
+    p.round(Rect::new(x.saturating_sub(1), y.saturating_sub(1), w + 2, h + 2), 12, p.theme.border);
+    p.round(Rect::new(x, y, w, h), 12, p.theme.raised);
     Rect::new(x + 2 * adv, y + lh, w.saturating_sub(4 * adv), h.saturating_sub(2 * lh))
 }
 
-fn help(canvas: &mut Canvas, sections: &[HelpSection<'_>], theme: &Theme, body: FontSize, detail: FontSize) {
+fn help(p: &mut Painter<'_>, sections: &[HelpSection<'_>]) {
+    let theme = p.theme;
+    let (body, detail) = (p.sizes.body, p.sizes.detail);
     let keys_w = sections.iter().flat_map(|s| s.lines.iter()).map(|(k, _)| display_width(k)).max().unwrap_or(0) + 3;
     let text_w = sections.iter().flat_map(|s| s.lines.iter()).map(|(_, t)| display_width(t)).max().unwrap_or(0);
     let rows = sections.iter().map(|s| s.lines.len() as u32 + 2).sum::<u32>() + 1;
-    let inner = panel(canvas, (keys_w + text_w).max(40), rows, theme, body);
-    let lh = body.line_height();
-    let adv = body.advance();
+    let inner = panel(p, (keys_w + text_w).max(40), rows);
+    let lh = body.line;
     let mut y = inner.y;
-    canvas.draw_text(inner.x, y, "Keys and commands", TextStyle::new(body, theme.text).bold());
+    p.text(inner.x, y, "Keys and commands", Face::Bold, body, theme.text);
     let close = "Esc closes";
-    draw_cells(canvas, inner.right().saturating_sub(display_width(close) * detail.advance()), y, close, TextStyle::new(detail, theme.muted));
+    p.text(inner.right().saturating_sub(Painter::width(close, detail)), y, close, Face::Regular, detail, theme.muted);
     y += lh;
     for section in sections {
         if y + lh > inner.bottom() {
             break;
         }
         y += lh / 2;
-        draw_cells(canvas, inner.x, y, section.title, TextStyle::new(detail, theme.assistant).bold());
+        p.text(inner.x, y, section.title, Face::Bold, detail, theme.assistant);
         y += lh;
         for (keys, what) in section.lines {
             if y + lh > inner.bottom() {
                 break;
             }
-            draw_cells(canvas, inner.x, y, keys, TextStyle::new(body, theme.user));
-            draw_cells(canvas, inner.x + keys_w * adv, y, what, TextStyle::new(body, theme.text));
+            p.text(inner.x, y, keys, Face::Regular, body, theme.user);
+            p.text(inner.x + keys_w * body.advance, y, what, Face::Regular, body, theme.text);
             y += lh;
         }
     }
 }
 
-fn pick(canvas: &mut Canvas, picker: &Picker<'_>, theme: &Theme, body: FontSize, detail: FontSize) {
-    let lh = body.line_height();
-    let adv = body.advance();
+fn pick(p: &mut Painter<'_>, picker: &Picker<'_>) {
+    let theme = p.theme;
+    let (body, detail) = (p.sizes.body, p.sizes.detail);
+    let (lh, adv) = (body.line, body.advance);
     let widest = picker.items.iter().map(|i| display_width(i.label) + display_width(i.detail) + 6).max().unwrap_or(20);
     let shown = (picker.items.len() as u32).clamp(1, 12);
-    let inner = panel(canvas, widest.clamp(36, 90), shown + 4, theme, body);
+    let inner = panel(p, widest.clamp(44, 90), shown + 4);
     let mut y = inner.y;
-    canvas.draw_text(inner.x, y, picker.title, TextStyle::new(body, theme.text).bold());
-    let keys = "\u{2191}\u{2193} choose \u{b7} Enter use \u{b7} Esc close";
-    draw_cells(canvas, inner.right().saturating_sub(display_width(keys) * detail.advance()), y, keys, TextStyle::new(detail, theme.muted));
+    p.text(inner.x, y, picker.title, Face::Bold, body, theme.text);
+    let keys = "\u{2191}\u{2193} choose \u{b7} type to filter \u{b7} Enter use \u{b7} Esc close";
+    p.text(inner.right().saturating_sub(Painter::width(keys, detail)), y, keys, Face::Regular, detail, theme.muted);
     y += lh;
-    let status = if picker.filter.is_empty() { String::from(picker.status) } else { format!("filter: {}  {}", picker.filter, picker.status) };
-    draw_cells(canvas, inner.x, y, &status, TextStyle::new(detail, theme.muted));
+    let status =
+        if picker.filter.is_empty() { String::from(picker.status) } else { format!("filter \u{201c}{}\u{201d} \u{b7} {}", picker.filter, picker.status) };
+    p.text(inner.x, y, &status, Face::Italic, detail, theme.muted);
     y += lh + lh / 2;
     let first = picker.selected.saturating_sub(shown as usize - 1);
     if picker.items.is_empty() {
-        canvas.draw_text(inner.x, y, "nothing to choose from", TextStyle::new(body, theme.faint));
+        p.text(inner.x, y, "nothing to choose from", Face::Regular, body, theme.faint);
     }
     for (i, item) in picker.items.iter().enumerate().skip(first).take(shown as usize) {
         if i == picker.selected {
-            canvas.fill_rounded_rect(Rect::new(inner.x.saturating_sub(adv / 2), y, inner.w + adv, lh), 6, theme.surface);
+            p.round(Rect::new(inner.x.saturating_sub(adv / 2), y, inner.w + adv, lh), 6, theme.surface);
+            p.fill(Rect::new(inner.x.saturating_sub(adv / 2), y + 3, 3, lh.saturating_sub(6)), theme.user);
         }
         let color = if item.disabled { theme.faint } else { theme.text };
         let mark = if item.current { "\u{25cf} " } else { "  " };
-        let x = draw_cells(canvas, inner.x, y, mark, TextStyle::new(body, theme.user));
-        draw_cells(canvas, x, y, item.label, TextStyle::new(body, color));
-        let dw = display_width(item.detail) * detail.advance();
-        let dy = y + lh.saturating_sub(detail.line_height()) / 2;
-        draw_cells(canvas, inner.right().saturating_sub(dw), dy, item.detail, TextStyle::new(detail, theme.muted));
+        let x = p.text(inner.x, y, mark, Face::Regular, body, theme.success);
+        p.text(x, y, item.label, if i == picker.selected { Face::Bold } else { Face::Regular }, body, color);
+        let dw = Painter::width(item.detail, detail);
+        let dy = y + lh.saturating_sub(detail.line) / 2;
+        p.text(inner.right().saturating_sub(dw), dy, item.detail, Face::Regular, detail, theme.muted);
         y += lh;
     }
 }
 
-fn ask(canvas: &mut Canvas, confirm: &Confirm<'_>, theme: &Theme, body: FontSize, detail: FontSize) {
-    let lh = body.line_height();
-    let adv = body.advance();
+fn ask(p: &mut Painter<'_>, confirm: &Confirm<'_>) {
+    let theme = p.theme;
+    let (body, detail) = (p.sizes.body, p.sizes.detail);
+    let (lh, adv) = (body.line, body.advance);
     let cols = display_width(confirm.text).max(display_width(confirm.title)).clamp(30, 70);
-    let inner = panel(canvas, cols, 5, theme, body);
-    canvas.draw_text(inner.x, inner.y, confirm.title, TextStyle::new(body, theme.text).bold());
-    draw_cells(canvas, inner.x, inner.y + lh + lh / 2, confirm.text, TextStyle::new(detail, theme.muted));
+    let inner = panel(p, cols, 5);
+    p.text(inner.x, inner.y, confirm.title, Face::Bold, body, theme.text);
+    p.text(inner.x, inner.y + lh + lh / 2, confirm.text, Face::Regular, detail, theme.muted);
     let by = inner.bottom().saturating_sub(lh);
     let mut x = inner.right();
-    for (label, focused, color) in [(confirm.no, !confirm.yes_focused, theme.text), (confirm.yes, confirm.yes_focused, theme.error)] {
+    for (label, focused, color) in [(confirm.yes, confirm.yes_focused, theme.error), (confirm.no, !confirm.yes_focused, theme.text)] {
         let w = (display_width(label) + 2) * adv;
         x = x.saturating_sub(w);
         let button = Rect::new(x, by, w, lh);
-        canvas.fill_rounded_rect(button, 8, if focused { theme.surface } else { theme.raised });
+        p.round(button, 8, if focused { theme.surface } else { theme.raised });
         if focused {
-            canvas.fill_rect(Rect::new(x + adv / 2, by + lh - 2, w - adv, 2), color);
+            p.fill(Rect::new(x + adv / 2, by + lh - 2, w - adv, 2), color);
         }
-        draw_cells(canvas, x + adv, by, label, TextStyle::new(body, color));
+        p.text(x + adv, by, label, if focused { Face::Bold } else { Face::Regular }, body, color);
         x = x.saturating_sub(adv);
     }
 }
