@@ -188,6 +188,16 @@ fn key(arch: &str, k: &str) -> String {
     format!("{arch}.{k}")
 }
 
+/// `a × b`, or a sentence naming the metadata whose product overflows.
+fn checked_mul(a: usize, b: usize, what: &str) -> Result<usize, LoadError> {
+    a.checked_mul(b).ok_or_else(|| LoadError::BadConfig(format!("{what} is too large ({a} × {b} overflows)")))
+}
+
+/// The product of `factors`, or the out-of-memory error for a buffer that cannot exist.
+fn buffer_len(factors: &[usize]) -> Result<usize, LoadError> {
+    factors.iter().try_fold(1usize, |acc, &f| acc.checked_mul(f)).ok_or(LoadError::OutOfMemory { bytes: usize::MAX })
+}
+
 impl<'a> Model<'a> {
     /// Reads the configuration and maps the weights of a llama-family GGUF model.
     pub fn load(g: &Gguf<'a>, kernels: Kernels) -> Result<Self, LoadError> {
@@ -216,6 +226,15 @@ impl<'a> Model<'a> {
             None if dim % n_heads == 0 => dim / n_heads,
             None => return Err(bad("the width is not a multiple of the head count")),
         };
+        if g.metadata(&key(arch, "attention.value_length")).is_some()
+            && g.get_usize(&key(arch, "attention.value_length"))? != head_dim
+        {
+            return Err(bad("the value head width differs from the key head width"));
+        }
+        // Every size derived from the metadata is computed with checked arithmetic: a crafted
+        // file must be refused with a sentence, never overflow.
+        let q_dim = checked_mul(n_heads, head_dim, "attention.head_count × attention.key_length")?;
+        let kv_dim = checked_mul(n_kv_heads, head_dim, "attention.head_count_kv × attention.key_length")?;
         let rope_dims = match g.metadata(&key(arch, "rope.dimension_count")) {
             Some(_) => g.get_usize(&key(arch, "rope.dimension_count"))?,
             None => head_dim,
@@ -241,7 +260,13 @@ impl<'a> Model<'a> {
         if !(rope_linear_scale > 0.0 && rope_base > 1.0) {
             return Err(bad("the RoPE base or scale is out of range"));
         }
+        if !(rope_base.is_finite() && rope_linear_scale.is_finite()) {
+            return Err(bad("the RoPE base or scale is out of range"));
+        }
         let norm_eps = g.get_f32(&key(arch, "attention.layer_norm_rms_epsilon"))?;
+        if !(norm_eps.is_finite() && (0.0..1.0).contains(&norm_eps)) {
+            return Err(bad("the normalisation epsilon is not a small non-negative number"));
+        }
         let train_context = g.get_usize(&key(arch, "context_length"))?;
 
         let tensor = |name: &str| g.tensor(name).ok_or_else(|| LoadError::MissingTensor(name.into()));
@@ -271,8 +296,6 @@ impl<'a> Model<'a> {
         let embd_info = tensor("token_embd.weight")?;
         let vocab = (embd_info.elements() / embd_info.dims[0]) as usize;
         let token_embd = matrix("token_embd.weight", dim, vocab)?;
-        let q_dim = n_heads * head_dim;
-        let kv_dim = n_kv_heads * head_dim;
         let mut layers = Vec::with_capacity(n_layers.min(1024));
         for i in 0..n_layers {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
@@ -599,27 +622,24 @@ impl State {
     /// Allocates the KV cache for `context` positions and buffers for batches of `max_batch`.
     pub fn new(config: &Config, context: usize, max_batch: usize) -> Result<Self, LoadError> {
         let c = config;
-        let kv_dim = c.n_kv_heads * c.head_dim;
-        let q_dim = c.n_heads * c.head_dim;
-        let cache = c
-            .n_layers
-            .checked_mul(context)
-            .and_then(|v| v.checked_mul(kv_dim))
-            .ok_or(LoadError::OutOfMemory { bytes: usize::MAX })?;
+        let kv_dim = buffer_len(&[c.n_kv_heads, c.head_dim])?;
+        let q_dim = buffer_len(&[c.n_heads, c.head_dim])?;
+        let cache = buffer_len(&[c.n_layers, context, kv_dim])?;
         let b = max_batch.max(1);
+        let batch = |n: usize| try_vec(buffer_len(&[b, n])?);
         Ok(Self {
             context,
             max_batch: b,
             k_cache: try_vec(cache)?,
             v_cache: try_vec(cache)?,
-            x: try_vec(b * c.dim)?,
-            xb: try_vec(b * c.dim.max(q_dim).max(c.ffn_dim))?,
-            q: try_vec(b * q_dim)?,
-            k: try_vec(b * kv_dim)?,
-            v: try_vec(b * kv_dim)?,
-            att_out: try_vec(b * q_dim.max(c.dim))?,
-            gate: try_vec(b * c.ffn_dim)?,
-            up: try_vec(b * c.ffn_dim)?,
+            x: batch(c.dim)?,
+            xb: batch(c.dim.max(q_dim).max(c.ffn_dim))?,
+            q: batch(q_dim)?,
+            k: batch(kv_dim)?,
+            v: batch(kv_dim)?,
+            att_out: batch(q_dim.max(c.dim))?,
+            gate: batch(c.ffn_dim)?,
+            up: batch(c.ffn_dim)?,
             scores: try_vec(context)?,
             rope: Vec::new(),
             acts: ActBatch::default(),
