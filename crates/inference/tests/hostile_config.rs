@@ -66,7 +66,7 @@ fn feed_forward_and_width_near_2_pow_63_are_refused() {
 #[test]
 fn a_block_count_near_2_pow_63_asks_for_a_missing_tensor() {
     let msg = refusal(&with("llama.block_count", Kv::U64((1 << 63) + 5)));
-    assert!(msg.contains("no tensor \"blk.1.attn_norm.weight\""), "{msg}");
+    assert!(msg.contains("no tensor \"blk.1."), "{msg}");
 }
 
 #[test]
