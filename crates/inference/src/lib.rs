@@ -42,6 +42,7 @@ pub mod quantize;
 pub mod sampler;
 #[allow(unsafe_code)]
 mod simd;
+pub mod summary;
 pub mod tensor;
 pub mod tokenizer;
 
@@ -51,4 +52,5 @@ pub use family::Family;
 pub use model::LoadError;
 pub use pool::{SingleThread, WorkPool};
 pub use sampler::SamplingParams;
+pub use summary::ModelSummary;
 pub use tokenizer::{Message, Role};
