@@ -9,6 +9,7 @@ mod image;
 mod infer;
 mod mock_llm;
 mod model;
+mod parity;
 mod qemu;
 mod servers;
 mod setup;
@@ -97,6 +98,9 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Regenerate the synthetic model of each family, run llama.cpp on them (built from PyPI's
+    /// llama-cpp-python source package) and compare moteOS with it.
+    Parity,
     /// Run the local inference engine on the host (release build) and print tokens/s.
     Infer {
         /// GGUF model file.
@@ -189,6 +193,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Parity => parity::parity(),
         Cmd::Infer { model, prompt, chat, n, greedy, temperature, threads } => {
             let mut args = Vec::new();
             match (prompt, chat) {

@@ -566,6 +566,14 @@ impl<'a> Cursor<'a> {
 impl<'a> Gguf<'a> {
     /// Parses and validates a whole GGUF file held in memory.
     pub fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>, GgufError> {
+        Self::parse_header(bytes, bytes.len())
+    }
+
+    /// Parses the header (metadata and tensor descriptions) from the first bytes of a file of
+    /// `file_len` bytes, checking tensor ranges against `file_len`: enough to describe a model
+    /// without reading its weights. A `bytes` too short for the header gives
+    /// [`GgufError::Truncated`]; tensor data beyond `bytes` reads as empty.
+    pub fn parse_header(bytes: &'a [u8], file_len: usize) -> Result<Gguf<'a>, GgufError> {
         let mut c = Cursor { bytes, pos: 0, base: 0 };
         let magic: [u8; 4] = c.array("magic")?;
         if magic != MAGIC {
@@ -646,7 +654,6 @@ impl<'a> Gguf<'a> {
             let size =
                 (elements / block as u64).checked_mul(ty.block_bytes() as u64).ok_or(bad(TensorProblem::TooLarge))?;
             let end = (data_start as u64).checked_add(r.offset).and_then(|s| s.checked_add(size));
-            let file_len = bytes.len();
             match end {
                 Some(end) if end <= file_len as u64 => {}
                 _ => return Err(bad(TensorProblem::PastEnd { end: end.unwrap_or(u64::MAX), file_len })),

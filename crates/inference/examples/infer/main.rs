@@ -1,9 +1,11 @@
 //! Host front end of the engine (run by `cargo xtask infer`, always as a release build):
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
-//!        [--context N] [--batch N] [--isa scalar|sse2|avx2|avx512|neon] [--threads 1]`
+//!        [--context N] [--batch N] [--isa scalar|sse2|avx2|avx512|neon] [--threads N]`
 //!
 //! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
+
+mod pool;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +33,7 @@ struct Args {
     context: usize,
     batch: usize,
     isa: Option<Isa>,
+    threads: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -46,6 +49,7 @@ fn parse() -> Result<Args, String> {
     let mut isa = None;
     let mut greedy = false;
     let mut bench = None;
+    let mut threads = 1;
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -68,11 +72,9 @@ fn parse() -> Result<Args, String> {
             "--context" => context = val()?.parse().map_err(|e| format!("--context: {e}"))?,
             "--batch" => batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--threads" => {
-                let t: usize = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
-                if t != 1 {
-                    return Err(
-                        "--threads: the engine is single-threaded (what the OS runs); only 1 is accepted".into()
-                    );
+                threads = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
+                if threads == 0 {
+                    return Err("--threads: at least 1".into());
                 }
             }
             "--isa" => {
@@ -107,6 +109,7 @@ fn parse() -> Result<Args, String> {
         context,
         batch,
         isa,
+        threads,
     })
 }
 
@@ -125,8 +128,22 @@ fn run(args: Args) -> Result<(), String> {
         ..Default::default()
     };
     let mut engine = Engine::load(&bytes, opts).map_err(|e| e.to_string())?;
+    let pool = pool::HostPool::new(args.threads);
+    std::thread::scope(|scope| {
+        for _ in 1..args.threads {
+            scope.spawn(|| pool.work());
+        }
+        engine.set_pool(&pool);
+        let result = drive(&mut engine, &args);
+        pool.stop();
+        result
+    })
+}
+
+fn drive(engine: &mut Engine<'_>, args: &Args) -> Result<(), String> {
+    let threads = args.threads;
     if let Some((n_prompt, n_gen, runs)) = args.bench {
-        return bench(&mut engine, n_prompt, n_gen, runs);
+        return bench(engine, n_prompt, n_gen, runs, threads);
     }
     let tokenizer = Tokenizer::from_gguf(engine.gguf()).map_err(|e| e.to_string())?;
     let prompt = if args.chat {
@@ -138,14 +155,15 @@ fn run(args: Args) -> Result<(), String> {
             .encode(&args.text, EncodeOptions { add_bos: tokenizer.model_options(false).add_bos, ..Default::default() })
     };
     eprintln!(
-        "model: {} layers, width {}, {} kernels; prompt: {} tokens; generating up to {}",
+        "model: {} {} layers, width {}, {} kernels, {threads} threads; prompt: {} tokens; generating up to {}",
+        engine.config().family.name,
         engine.config().n_layers,
         engine.config().dim,
         engine.model().kernels().isa().name(),
         prompt.len(),
         args.n
     );
-    engine.begin(&prompt, args.params).map_err(|e| e.to_string())?;
+    engine.begin(&prompt, args.params.clone()).map_err(|e| e.to_string())?;
     let mut decoder = Decoder::new();
     let mut out = std::io::stdout().lock();
     if !args.chat {
@@ -182,7 +200,7 @@ fn run(args: Args) -> Result<(), String> {
 
 /// Single-thread speed on a synthetic prompt of ordinary tokens (the same ids the llama.cpp
 /// side of `cargo xtask bench infer` uses), median of `runs`; one JSON line on stdout.
-fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize) -> Result<(), String> {
+fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize, threads: usize) -> Result<(), String> {
     let prompt: Vec<u32> = (0..n_prompt).map(|i| 1000 + (i as u32 * 7919) % 20000).collect();
     let params = SamplingParams { max_tokens: n_gen, ignore_stop_tokens: true, ..SamplingParams::greedy() };
     let (mut p, mut g) = (Vec::new(), Vec::new());
@@ -197,7 +215,7 @@ fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize) ->
         v[v.len() / 2]
     };
     println!(
-        "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"weight_bytes_per_token\":{},\"isa\":\"{}\"}}",
+        "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"weight_bytes_per_token\":{},\"isa\":\"{}\",\"threads\":{threads}}}",
         median(p),
         median(g),
         engine.model().weight_bytes_per_token(),
