@@ -26,6 +26,8 @@ mod logger;
 pub mod memory;
 mod network;
 mod panic;
+mod efivars;
+pub mod storage_service;
 pub mod time;
 mod tls_setup;
 
@@ -114,7 +116,6 @@ pub fn start(info: BootInfo) -> ! {
         Some(rsdp) => info!("acpi: RSDP at {rsdp:#x}"),
         None => warn!("acpi: the firmware published no ACPI tables"),
     }
-    let settings = load_config(&info.config_file);
 
     let fp = arch::float_selfcheck();
     info!(
@@ -165,7 +166,19 @@ pub fn start(info: BootInfo) -> ! {
     }
 
     let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
-    let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
+    let mut bus = drivers::pci::PciBus::open(info.rsdp);
+    let disks = match bus.as_mut() {
+        Ok(bus) => drivers::probe_disks(bus).into_iter().map(|d| (d.name, d.device)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let storage_started = time::now();
+    let storage = storage_service::StorageService::open(disks, info.boot_partition.as_ref(), info.options.test_storage_bench);
+    storage_service::run_boot_tests(&storage, &info.options);
+    let settings_bytes = settings_file(&storage, &info.config_file);
+    storage.log_saved_conversations();
+    info!("storage: boot work took {} us", time::now().saturating_duration_since(storage_started).as_micros());
+    let settings = load_config(&settings_bytes);
+    let (keyboards, network) = match bus {
         Ok(mut bus) => {
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
             let network = network::Network::start(&mut bus, settings.as_ref().map(|c| &c.network), seed);
@@ -180,9 +193,12 @@ pub fn start(info: BootInfo) -> ! {
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
-    let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
+    let mut chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
+    if let Some(notice) = storage.notice() {
+        chat.set_notice(&notice);
+    }
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat, storage })
 }
 
 /// What the main loop drives.
@@ -192,6 +208,25 @@ struct Devices {
     network: Option<network::Network>,
     fetches: Vec<fetch::Fetch>,
     chat: chat::ChatTask,
+    /// Files and settings on the boot disk, for the effect runner.
+    storage: storage_service::StorageService,
+}
+
+/// The settings file to use: through the storage service (the file on a writable
+/// boot disk, or its EFI variable copy by the precedence rule), else what the boot
+/// loader read from the ESP.
+fn settings_file(storage: &storage_service::StorageService, loaded: &FileLoad) -> FileLoad {
+    match storage.load_settings() {
+        Some(found) => {
+            let from = match found.source {
+                storage::mirror::Source::Variable => "the EFI variable copy",
+                _ => "the boot disk",
+            };
+            info!("settings: read from {from} ({} bytes)", found.text.len());
+            FileLoad::Loaded(found.text)
+        }
+        None => loaded.clone(),
+    }
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
@@ -257,7 +292,7 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 /// The kernel's main loop: input first, then time-driven work, then a redraw if
 /// anything changed; with nothing to do the CPU halts until the next interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat } = devices;
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat, storage: _storage } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     if network.is_none() {
         chat.set_network_status("No network");
