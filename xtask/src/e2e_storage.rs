@@ -65,7 +65,7 @@ fn survives_reboot(ctx: &Ctx, slot: &mut Option<Machine>, bus: DiskBus) -> Resul
 
     let log = boot(ctx, slot, &disk, &setup)?;
     expect(&log, &format!("storage test: {CHAT} held \"written-in-boot-one\""), "second boot")?;
-    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\\n\"", "second boot")?;
+    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"", "second boot")?;
     if let Some(mut m) = slot.take() {
         m.kill();
     }
@@ -73,7 +73,7 @@ fn survives_reboot(ctx: &Ctx, slot: &mut Option<Machine>, bus: DiskBus) -> Resul
     let on_disk = image::read_esp_file(&disk, "moteos/chats/e2e.json")?;
     ensure!(on_disk == b"written-in-boot-one", "the image holds {:?}", String::from_utf8_lossy(&on_disk));
     let config = image::read_esp_file(&disk, "moteos/config.toml")?;
-    ensure!(config == b"[provider]\nactive=\"local\"\n", "config.toml holds {:?}", String::from_utf8_lossy(&config));
+    ensure!(config == b"[provider]\nactive=\"local\"", "config.toml holds {:?}", String::from_utf8_lossy(&config));
     Ok(())
 }
 
@@ -89,7 +89,7 @@ pub(crate) fn readonly_disk(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()>
     expect(&log, "storage test: settings saved (VariableOnly(\"the disk is read-only", "first boot")?;
 
     let log = boot(ctx, slot, &disk, &setup)?;
-    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\\n\"", "second boot")?;
+    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"", "second boot")?;
     expect(&log, "settings: read from the EFI variable copy", "second boot")?;
     Ok(())
 }
