@@ -203,3 +203,31 @@ fn a_read_only_disk_reads_and_refuses_writes() {
     assert_eq!(volume.write_file(CONFIG, b"y"), Err(StorageError::ReadOnly));
     assert_eq!(volume.remove(CONFIG), Err(StorageError::ReadOnly));
 }
+
+#[test]
+fn a_second_cut_during_the_recovering_write_still_leaves_a_readable_version() {
+    let image = settled_image();
+    let mut counting = Counting { inner: RamDisk::from_image(512, image.clone()), writes: 0 };
+    Volume::open(&mut counting).unwrap().write_file(CONFIG, &new()).unwrap();
+    let total = counting.writes;
+    let newer = b"newer settings".repeat(30);
+    // Every 5th first cut, then a second cut at every block write of the next save.
+    for first in (0..total).step_by(5) {
+        let mut disk = RamDisk::from_image(512, image.clone());
+        disk.cut_power_after(first);
+        let _ = Volume::open(&mut disk).and_then(|v| v.write_file(CONFIG, &new()));
+        let after_first = disk.image().to_vec();
+        let mut counting = Counting { inner: RamDisk::from_image(512, after_first.clone()), writes: 0 };
+        Volume::open(&mut counting).unwrap().write_file(CONFIG, &newer).unwrap();
+        for second in 0..counting.writes {
+            let mut disk = RamDisk::from_image(512, after_first.clone());
+            disk.cut_power_after(second);
+            let _ = Volume::open(&mut disk).and_then(|v| v.write_file(CONFIG, &newer));
+            let volume = Volume::open(RamDisk::from_image(512, disk.image().to_vec())).unwrap();
+            let read = volume.read_file(CONFIG, LIMIT).unwrap_or_else(|e| panic!("cuts {first}/{second}: {e}"));
+            assert!(read == old() || read == new() || read == newer, "cuts {first}/{second}: neither version");
+            volume.write_file(CONFIG, b"final").unwrap_or_else(|e| panic!("cuts {first}/{second}: {e}"));
+            assert_eq!(volume.read_file(CONFIG, LIMIT).unwrap(), b"final");
+        }
+    }
+}
