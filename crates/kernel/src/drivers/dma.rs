@@ -52,7 +52,7 @@ impl DmaBuffer {
     /// Writes a little-endian u32 at `offset` with a volatile store (descriptors the
     /// device reads).
     pub fn write_u32(&mut self, offset: usize, value: u32) {
-        assert!(offset + 4 <= self.len() && offset % 4 == 0);
+        assert!(offset + 4 <= self.len() && offset.is_multiple_of(4));
         // SAFETY: in bounds and aligned (checked above); the memory is ours.
         unsafe { self.ptr.as_ptr().add(offset).cast::<u32>().write_volatile(value.to_le()) }
     }
@@ -60,7 +60,7 @@ impl DmaBuffer {
     /// Reads a little-endian u32 at `offset` with a volatile load (descriptors the
     /// device writes).
     pub fn read_u32(&self, offset: usize) -> u32 {
-        assert!(offset + 4 <= self.len() && offset % 4 == 0);
+        assert!(offset + 4 <= self.len() && offset.is_multiple_of(4));
         // SAFETY: in bounds and aligned (checked above); the memory is ours.
         u32::from_le(unsafe { self.ptr.as_ptr().add(offset).cast::<u32>().read_volatile() })
     }
