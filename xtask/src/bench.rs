@@ -27,6 +27,9 @@ pub enum Which {
     /// Local inference on the host, single thread: each model variant against llama.cpp on the
     /// same file, and against the memory-bandwidth bound.
     Infer,
+    /// Saving settings and a 50-turn conversation in the guest beside a raw block write,
+    /// and boot to ready with 100 saved conversations against none.
+    Storage,
 }
 
 /// Runs a benchmark on each architecture.
@@ -64,6 +67,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             Ok(())
         }
         Which::Infer => crate::infer::bench(runs.max(1)),
+        Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;

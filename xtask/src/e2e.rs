@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// An entry to put on a test ESP under `\moteos\`.
 #[derive(Debug, Clone)]
@@ -32,9 +32,9 @@ pub enum EspEntry {
 /// What a test case gets to work with.
 #[derive(Debug)]
 pub struct Ctx {
-    arch: Arch,
+    pub(crate) arch: Arch,
     efi: PathBuf,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Ctx {
@@ -50,7 +50,14 @@ impl Ctx {
 
     /// Boots moteOS from a fresh image holding `entries`, with `memory_mib` of RAM.
     pub fn boot_full(&self, entries: &[EspEntry], display: Display, nic: Nic, memory_mib: u32) -> Result<Machine> {
+        let disk = self.build_image(entries)?;
+        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
+    }
+
+    /// Builds a disk image holding `entries` under `\moteos\`; returns its path.
+    pub(crate) fn build_image(&self, entries: &[EspEntry]) -> Result<PathBuf> {
         let esp = self.dir.path().join("esp");
+        let _ = std::fs::remove_dir_all(&esp);
         builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
         for entry in entries {
             match entry {
@@ -64,7 +71,7 @@ impl Ctx {
         }
         let disk = self.dir.path().join("disk.img");
         image::write_disk_image(&esp, &disk)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
+        Ok(disk)
     }
 
     /// A path for a screenshot, inside this case's temporary folder.
@@ -73,7 +80,7 @@ impl Ctx {
     }
 }
 
-type CaseFn = fn(&Ctx, &mut Option<Machine>) -> Result<()>;
+pub(crate) type CaseFn = fn(&Ctx, &mut Option<Machine>) -> Result<()>;
 
 struct Case {
     name: &'static str,
@@ -105,6 +112,11 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
+        Case { name: "storage_survives_reboot_virtio_blk", arches: BOTH, run: crate::e2e_storage::survives_reboot_virtio },
+        Case { name: "storage_survives_reboot_ahci", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_ahci },
+        Case { name: "storage_survives_reboot_nvme", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_nvme },
+        Case { name: "storage_readonly_keeps_settings_in_variables", arches: BOTH, run: crate::e2e_storage::readonly_disk },
+        Case { name: "storage_damaged_fat_and_full_disk", arches: &[Arch::X86_64], run: crate::e2e_storage::damaged_and_full },
     ]
 }
 

@@ -52,8 +52,36 @@ pub struct QemuOptions {
     pub nic: Nic,
 }
 
+/// Which controller the boot disk hangs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskBus {
+    /// virtio-blk (both architectures; the default).
+    #[default]
+    VirtioBlk,
+    /// The q35 chipset's AHCI (SATA) controller (x86_64).
+    Ahci,
+    /// An NVMe controller.
+    Nvme,
+}
+
+/// How the boot disk and the firmware variables are attached (storage tests).
+#[derive(Debug, Clone, Default)]
+pub struct DiskSetup {
+    /// The disk's controller.
+    pub bus: DiskBus,
+    /// Attach the disk read-only (`readonly=on`).
+    pub readonly: bool,
+    /// A variable store kept between boots (used in place); `None` = a fresh copy.
+    pub vars: Option<PathBuf>,
+}
+
 /// The QEMU arguments common to interactive runs and tests; serial and QMP are added by the caller.
 pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
+    base_command_with(opts, vars_copy, &DiskSetup::default())
+}
+
+/// [`base_command`] with the disk attached as `setup` says.
+pub fn base_command_with(opts: &QemuOptions, vars_copy: &Path, setup: &DiskSetup) -> Command {
     let (code, _) = opts.arch.firmware();
     let mut cmd = Command::new(opts.arch.qemu_binary());
     let pflash = |file: &Path, readonly: bool| {
@@ -69,8 +97,16 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
     }
     cmd.args(["-m", &opts.memory_mib.to_string(), "-smp", "1", "-no-reboot"])
         .args(["-drive", &pflash(&code, true), "-drive", &pflash(vars_copy, false)])
-        .args(["-drive", &format!("if=none,id=disk,format=raw,file={}", opts.disk.display())])
-        .args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]);
+        .args(["-drive", &format!(
+            "if=none,id=disk,format=raw,file={}{}",
+            opts.disk.display(),
+            if setup.readonly { ",readonly=on" } else { "" }
+        )]);
+    match setup.bus {
+        DiskBus::VirtioBlk => cmd.args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]),
+        DiskBus::Ahci => cmd.args(["-device", "ide-hd,drive=disk,bus=ide.0,bootindex=0"]),
+        DiskBus::Nvme => cmd.args(["-device", "nvme,serial=moteos0,drive=disk,bootindex=0"]),
+    };
     // `romfile=` skips the iPXE option ROM: the firmware drives virtio-net itself,
     // and moteOS has its own drivers for both cards.
     match opts.nic {
@@ -136,13 +172,21 @@ impl Machine {
     /// Boots a guest with its serial port on a TCP socket we listen on and QMP on a
     /// unix socket, both private to this machine.
     pub fn launch(opts: &QemuOptions) -> Result<Machine> {
+        Self::launch_with(opts, &DiskSetup::default())
+    }
+
+    /// [`Machine::launch`] with the disk and variable store attached as `setup` says.
+    pub fn launch_with(opts: &QemuOptions, setup: &DiskSetup) -> Result<Machine> {
         let dir = tempfile::Builder::new().prefix("moteos-qemu-").tempdir()?;
-        let vars = fresh_vars(opts.arch, dir.path())?;
+        let vars = match &setup.vars {
+            Some(vars) => vars.clone(),
+            None => fresh_vars(opts.arch, dir.path())?,
+        };
         // We listen and QEMU connects, so no port race and no output lost before we attach.
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let qmp_path = dir.path().join("qmp.sock");
-        let mut cmd = base_command(opts, &vars);
+        let mut cmd = base_command_with(opts, &vars, setup);
         cmd.args(["-chardev", &format!("socket,id=serial0,host=127.0.0.1,port={port},server=off")])
             .args(["-serial", "chardev:serial0"])
             .args(["-qmp", &format!("unix:{},server=on,wait=off", qmp_path.display())])

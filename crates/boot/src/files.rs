@@ -85,6 +85,14 @@ pub fn boot_options() -> BootOptions {
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }
+            other if other.starts_with("test-write=") => match other["test-write=".len()..].split_once('=') {
+                Some((path, text)) => options.test_write.push((path.into(), text.into())),
+                None => log::warn!("boot: test-write needs PATH=TEXT, got {other:?}"),
+            },
+            other if other.starts_with("test-settings=") => {
+                options.test_settings = Some(other["test-settings=".len()..].replace(';', "\n"));
+            }
+            "test-storage-bench" => options.test_storage_bench = true,
             other => log::warn!("boot: unknown boot option {other:?} ignored"),
         }
     }

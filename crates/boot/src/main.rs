@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod disk;
 mod entropy;
 mod files;
 mod gop;
@@ -61,6 +62,7 @@ fn main() -> Status {
     let config_file = files::read_optional(files::CONFIG_PATH);
     let extra_ca_file = files::referenced_files(&config_file);
     let options = files::boot_options();
+    let boot_partition = disk::boot_partition();
     let model = model::wanted(&config_file).map(|path| model::read(&path, framebuffer.as_ref().ok()));
 
     info!("boot: exiting boot services");
@@ -81,6 +83,7 @@ fn main() -> Status {
         model,
         firmware,
         options,
+        boot_partition,
         firmware_shutdown: Some(firmware_shutdown),
     })
 }

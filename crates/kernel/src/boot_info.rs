@@ -34,6 +34,21 @@ pub struct BootInfo {
     /// Switches the machine off through the firmware's runtime service `ResetSystem`
     /// (callable after `ExitBootServices`); `None` when the firmware has none.
     pub firmware_shutdown: Option<fn() -> !>,
+    /// The GPT partition the image was loaded from, if the firmware said.
+    pub boot_partition: Option<BootPartition>,
+}
+
+/// The boot partition as the firmware's device path describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootPartition {
+    /// Its unique GPT GUID, in on-disk byte order.
+    pub guid: [u8; 16],
+    /// Its 1-based number in the partition table.
+    pub number: u32,
+    /// First block.
+    pub first_lba: u64,
+    /// Size in blocks.
+    pub blocks: u64,
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.
@@ -47,6 +62,13 @@ pub struct BootOptions {
     pub test_sleep: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
+    /// `test-write=PATH=TEXT`: write TEXT to PATH through the storage service at boot
+    /// (unless it is already there) and log what PATH held before.
+    pub test_write: alloc::vec::Vec<(String, String)>,
+    /// `test-settings=TEXT`: save TEXT (with `;` for newlines) as the settings at boot.
+    pub test_settings: Option<String>,
+    /// `test-storage-bench`: time settings and conversation saves and raw block writes.
+    pub test_storage_bench: bool,
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

@@ -29,8 +29,10 @@ mod logger;
 pub mod memory;
 mod network;
 mod panic;
+mod efivars;
 mod power;
 mod runner;
+pub mod storage_service;
 pub mod time;
 mod tls_setup;
 
@@ -112,7 +114,6 @@ pub fn start(info: BootInfo) -> ! {
         Some(rsdp) => info!("acpi: RSDP at {rsdp:#x}"),
         None => warn!("acpi: the firmware published no ACPI tables"),
     }
-    let settings = load_config(&info.config_file);
 
     let fp = arch::float_selfcheck();
     info!(
@@ -163,7 +164,19 @@ pub fn start(info: BootInfo) -> ! {
     }
 
     let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
-    let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
+    let mut bus = drivers::pci::PciBus::open(info.rsdp);
+    let disks = match bus.as_mut() {
+        Ok(bus) => drivers::probe_disks(bus).into_iter().map(|d| (d.name, d.device)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let storage_started = time::now();
+    let storage = storage_service::StorageService::open(disks, info.boot_partition.as_ref(), info.options.test_storage_bench);
+    storage_service::run_boot_tests(&storage, &info.options);
+    let settings_bytes = settings_file(&storage, &info.config_file);
+    storage.log_saved_conversations();
+    info!("storage: boot work took {} us", time::now().saturating_duration_since(storage_started).as_micros());
+    let settings = load_config(&settings_bytes);
+    let (keyboards, network) = match bus {
         Ok(mut bus) => {
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
             let network = network::Network::start(&mut bus, settings.0.as_ref().map(|c| &c.network), seed);
@@ -180,10 +193,22 @@ pub fn start(info: BootInfo) -> ! {
     info!("simd: {}", arch::enable_simd());
     let (engine, local) = local::load(info.model.as_ref(), seed ^ 0x6d6f_7465);
     let (config, config_problem) = settings;
-    let runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
+    let mut runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
+    if let Some(notice) = storage.notice() {
+        runner.notice(notice, None);
+    }
     let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, runner, power, display })
+    main_loop(Devices {
+        input: input::Input::new(setup.ps2_keyboard),
+        keyboards,
+        network,
+        fetches,
+        runner,
+        power,
+        display,
+        storage,
+    })
 }
 
 /// What the main loop drives.
@@ -195,6 +220,25 @@ struct Devices {
     runner: runner::Runner,
     power: power::Switch,
     display: Option<Display>,
+    /// Files and settings on the boot disk, for the effect runner.
+    storage: storage_service::StorageService,
+}
+
+/// The settings file to use: through the storage service (the file on a writable
+/// boot disk, or its EFI variable copy by the precedence rule), else what the boot
+/// loader read from the ESP.
+fn settings_file(storage: &storage_service::StorageService, loaded: &FileLoad) -> FileLoad {
+    match storage.load_settings() {
+        Some(found) => {
+            let from = match found.source {
+                storage::mirror::Source::Variable => "the EFI variable copy",
+                _ => "the boot disk",
+            };
+            info!("settings: read from {from} ({} bytes)", found.text.len());
+            FileLoad::Loaded(found.text)
+        }
+        None => loaded.clone(),
+    }
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
@@ -266,7 +310,8 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) -> Option<Display> {
 /// then a redraw if anything changed; with nothing to do the CPU halts until the next
 /// interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power, mut display } = devices;
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power, mut display, storage: _storage } =
+        devices;
     let mut ignored = (0, 0, 0, 0, 0);
     let mut net_info = None;
     info!("moteOS ready");

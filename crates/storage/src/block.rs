@@ -112,6 +112,27 @@ impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
     }
 }
 
+impl<T: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<T> {
+    fn block_size(&self) -> usize {
+        (**self).block_size()
+    }
+    fn block_count(&self) -> u64 {
+        (**self).block_count()
+    }
+    fn is_read_only(&self) -> bool {
+        (**self).is_read_only()
+    }
+    fn read_blocks(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        (**self).read_blocks(lba, buf)
+    }
+    fn write_blocks(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
+        (**self).write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        (**self).flush()
+    }
+}
+
 /// A disk in RAM, for tests and for images handed over in memory.
 #[derive(Clone, Debug)]
 pub struct RamDisk {
