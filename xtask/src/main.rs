@@ -136,7 +136,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "xtask"];
+const HOST_TESTED: &[&str] = &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {
