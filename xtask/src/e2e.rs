@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// An entry to put on a test ESP under `\moteos\`.
 #[derive(Debug, Clone)]
@@ -50,6 +50,18 @@ impl Ctx {
 
     /// Boots moteOS from a fresh image holding `entries`, with `memory_mib` of RAM.
     pub fn boot_full(&self, entries: &[EspEntry], display: Display, nic: Nic, memory_mib: u32) -> Result<Machine> {
+        self.boot_extras(entries, display, nic, memory_mib, &qemu::Extras::default())
+    }
+
+    /// Boots moteOS from a fresh image holding `entries`, with extra QEMU settings.
+    pub(crate) fn boot_extras(
+        &self,
+        entries: &[EspEntry],
+        display: Display,
+        nic: Nic,
+        memory_mib: u32,
+        extras: &qemu::Extras,
+    ) -> Result<Machine> {
         let esp = self.dir.path().join("esp");
         builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
         for entry in entries {
@@ -64,7 +76,17 @@ impl Ctx {
         }
         let disk = self.dir.path().join("disk.img");
         image::write_disk_image(&esp, &disk)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
+        Machine::launch_with(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic }, extras)
+    }
+
+    /// The architecture under test.
+    pub(crate) fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// This case's temporary folder.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// A path for a screenshot, inside this case's temporary folder.
@@ -73,7 +95,7 @@ impl Ctx {
     }
 }
 
-type CaseFn = fn(&Ctx, &mut Option<Machine>) -> Result<()>;
+pub(crate) type CaseFn = fn(&Ctx, &mut Option<Machine>) -> Result<()>;
 
 struct Case {
     name: &'static str,
@@ -81,7 +103,7 @@ struct Case {
     run: CaseFn,
 }
 
-const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
+pub(crate) const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
 
 fn cases() -> Vec<Case> {
     vec![
@@ -105,6 +127,10 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
+        Case { name: "usb_keyboard", arches: BOTH, run: crate::e2e_usb::usb_keyboard },
+        Case { name: "usb_keyboard_behind_hub_and_hotplug", arches: BOTH, run: crate::e2e_usb::usb_keyboard_behind_hub },
+        Case { name: "usb_net_only_nic", arches: BOTH, run: crate::e2e_usb::usb_net_only_nic },
+        Case { name: "usb_storage_write_read", arches: BOTH, run: crate::e2e_usb::usb_storage_write_read },
     ]
 }
 
@@ -174,7 +200,7 @@ fn run_case(arch: Arch, efi: PathBuf, run: CaseFn) -> std::result::Result<(), (a
 }
 
 /// Copies a screenshot to `target/e2e-screenshots/` so people can look at what the test saw.
-fn keep_screenshot(shot: &Path, name: &str) {
+pub(crate) fn keep_screenshot(shot: &Path, name: &str) {
     let dir = builder::root().join("target/e2e-screenshots");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::copy(shot, dir.join(format!("{name}.png")));
@@ -595,7 +621,7 @@ fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
 }
 
 /// A config that makes `provider` answer from `base_url` with the mock's key.
-fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
+pub(crate) fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
     format!(
         "[provider]\nactive = \"{provider}\"\n\n[providers.{provider}]\napi_key = \"{MOCK_KEY}\"\nmodel = \"{model}\"\n\
          base_url = \"{base_url}\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n"

@@ -5,6 +5,7 @@ mod arch;
 mod bench;
 mod builder;
 mod e2e;
+mod e2e_usb;
 mod image;
 mod infer;
 mod mock_llm;

@@ -44,6 +44,8 @@ pub struct BootOptions {
     pub test_sleep: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
+    /// Write a pattern to the first USB stick found and read it back.
+    pub test_usb_disk: bool,
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

@@ -165,24 +165,27 @@ pub fn start(info: BootInfo) -> ! {
     }
 
     let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
-    let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
+    let (keyboards, network, usb) = match drivers::pci::PciBus::open(info.rsdp) {
         Ok(mut bus) => {
+            bus.log_functions();
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
             let network = network::Network::start(&mut bus, settings.as_ref().map(|c| &c.network), seed);
-            (keyboards, network)
+            let usb = drivers::xhci::UsbHost::probe(&mut bus, info.options.test_usb_disk);
+            (keyboards, network, usb)
         }
         Err(why) => {
             warn!("pci: {why}; no network and no virtio devices");
-            (Vec::new(), None)
+            (Vec::new(), None, drivers::xhci::UsbHost::default())
         }
     };
+    let late_network = (settings.as_ref().map(|c| c.network.clone()), seed);
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
     let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat, usb, late_network })
 }
 
 /// What the main loop drives.
@@ -192,6 +195,9 @@ struct Devices {
     network: Option<network::Network>,
     fetches: Vec<fetch::Fetch>,
     chat: chat::ChatTask,
+    usb: drivers::xhci::UsbHost,
+    /// Settings and seed for a network card that appears after boot (USB).
+    late_network: (Option<config::NetworkConfig>, u64),
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
@@ -257,7 +263,7 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 /// The kernel's main loop: input first, then time-driven work, then a redraw if
 /// anything changed; with nothing to do the CPU halts until the next interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat } = devices;
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat, mut usb, late_network } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     if network.is_none() {
         chat.set_network_status("No network");
@@ -266,6 +272,10 @@ fn main_loop(devices: Devices) -> ! {
     loop {
         for keyboard in &mut keyboards {
             keyboard.poll();
+        }
+        usb.poll();
+        if let Some(card) = usb.take_nic() {
+            network::Network::adopt(&mut network, card, late_network.0.as_ref(), late_network.1);
         }
         let now = time::now();
         while let Some(event) = events::pop() {
@@ -303,6 +313,9 @@ fn main_loop(devices: Devices) -> ! {
             wake = Some(wake.map_or(after, |w| w.min(after)));
         } else {
             chat.step(None);
+        }
+        if let Some(after) = usb.next_wake() {
+            wake = Some(wake.map_or(after, |w| w.min(after)));
         }
         // The local model computes between looks at the keyboard: no halting meanwhile.
         let busy = chat.wants_cpu();

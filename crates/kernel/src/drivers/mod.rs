@@ -7,6 +7,7 @@ pub mod pci;
 pub mod virtio_hal;
 pub mod virtio_input;
 pub mod virtio_net;
+pub mod xhci;
 
 use alloc::boxed::Box;
 use nic::NicDevice;
