@@ -42,15 +42,6 @@ impl xhci::accessor::Mapper for Identity {
     fn unmap(&mut self, _virt: usize, _bytes: usize) {}
 }
 
-/// A completed transfer or command as the event ring reported it.
-#[derive(Debug, Clone, Copy)]
-pub struct Completion {
-    /// The completion code (raw, see xHCI 6.4.5).
-    pub code: u8,
-    /// Bytes not transferred (transfers) or the slot id (commands).
-    pub value: u32,
-}
-
 /// Completion codes the driver tells apart.
 pub mod code {
     /// Success.
@@ -61,8 +52,6 @@ pub mod code {
     pub const STALL: u8 = 6;
     /// Babble, CRC, timeout on the bus.
     pub const TRANSACTION: u8 = 4;
-    /// A transfer stopped by a Stop Endpoint command.
-    pub const STOPPED: u8 = 26;
 }
 
 /// What a completion code means for the caller.

@@ -59,8 +59,6 @@ impl Location {
 
 /// A device with a slot.
 pub struct Device {
-    /// Its slot id.
-    pub slot: u8,
     /// Where it is.
     pub location: Location,
     /// Its speed.
@@ -82,11 +80,10 @@ pub struct Device {
 }
 
 impl Device {
-    fn new(slot: u8, location: Location, speed: Speed) -> Device {
+    fn new(location: Location, speed: Speed) -> Device {
         let mut rings: Vec<Option<ProducerRing>> = (0..32).map(|_| None).collect();
         rings[1] = Some(ProducerRing::new(RING_SIZE));
         Device {
-            slot,
             location,
             speed,
             ids: None,
@@ -247,7 +244,7 @@ impl Controller {
                 return;
             }
         };
-        let mut device = Device::new(slot, location, speed);
+        let mut device = Device::new(location, speed);
         self.dcbaa.write_u64(8 * usize::from(slot), device.output.phys());
         device.write_input(self.context_64, 0b11);
         let mut address = command::AddressDevice::new();

@@ -82,15 +82,6 @@ impl DmaBuffer {
         fence(Ordering::SeqCst);
     }
 
-    /// Zeroes the whole buffer.
-    pub fn clear(&mut self) {
-        for i in 0..self.len() {
-            // SAFETY: `i` is inside the allocation.
-            unsafe { self.ptr.as_ptr().add(i).write_volatile(0) };
-        }
-        fence(Ordering::SeqCst);
-    }
-
     /// The 32-bit word at `offset` (4-byte aligned).
     pub fn read_u32(&self, offset: usize) -> u32 {
         self.check(offset, 4);

@@ -94,9 +94,9 @@ pub struct Ethernet {
     rx_in_flight: VecDeque<DmaBuffer>,
     /// Received frames, oldest first.
     pub rx_queue: VecDeque<Vec<u8>>,
-    tx_free: Vec<DmaBuffer>,
+    pub(super) tx_free: Vec<DmaBuffer>,
     /// Frames being sent: the addresses of their first and last TRB, and the buffer.
-    tx_busy: Vec<(u64, u64, DmaBuffer)>,
+    pub(super) tx_busy: Vec<(u64, u64, DmaBuffer)>,
     notify: Option<InterruptIn>,
     rx_failures: u32,
     /// Whether the adapter says a cable is in.

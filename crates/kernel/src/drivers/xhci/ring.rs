@@ -63,12 +63,6 @@ impl ProducerRing {
         }
         address
     }
-
-    /// The index of the TRB at `address`, if it is on this ring.
-    pub fn index_of(&self, address: u64) -> Option<usize> {
-        let offset = address.checked_sub(self.memory.phys())? as usize;
-        (offset % TRB_BYTES == 0 && offset / TRB_BYTES < self.size).then_some(offset / TRB_BYTES)
-    }
 }
 
 /// The event ring: one segment the controller writes and the driver consumes,
