@@ -3,6 +3,7 @@
 
 mod arch;
 mod bench;
+mod bench_usb;
 mod builder;
 mod e2e;
 mod e2e_usb;
