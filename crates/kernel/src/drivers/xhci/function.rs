@@ -364,6 +364,9 @@ impl Controller {
                 match action {
                     HubAction::Control(setup) => {
                         let result = self.control(slot, setup, None);
+                        if let Err(e) = &result {
+                            log::warn!("usb: hub in slot {slot}: request {:02x}/{:02x} for port {} failed: {e}", setup.request_type, setup.request, setup.index);
+                        }
                         if let Some(h) = self.hub_mut(slot) {
                             if setup.request == 0 && setup.is_in() {
                                 h.hub.on_port_status(result.as_deref().map_err(|e| *e));
