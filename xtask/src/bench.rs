@@ -402,7 +402,7 @@ fn tls_guest(arch: Arch, runs: usize, host_ms: f64) -> Result<()> {
         .collect();
     let version = text
         .lines()
-        .find_map(|l| l.split("fetch: TLS ").nth(1))
+        .find_map(|l| l.split("client: TLS ").nth(1))
         .unwrap_or("?")
         .split(" with")
         .next()

@@ -138,7 +138,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
+const HOST_TESTED: &[&str] = &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {
@@ -221,7 +221,7 @@ fn answers_locally(config: Option<&std::path::Path>) -> Result<bool> {
     let Some(path) = config else { return Ok(true) };
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(match config::parse_bytes(&bytes) {
-        Ok(parsed) => parsed.provider.active == config::ProviderKind::Local,
+        Ok(parsed) => parsed.provider.active == config::ProviderId::Local,
         Err(_) => true,
     })
 }

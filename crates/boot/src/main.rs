@@ -81,7 +81,14 @@ fn main() -> Status {
         model,
         firmware,
         options,
+        firmware_shutdown: Some(firmware_shutdown),
     })
+}
+
+/// The firmware's `ResetSystem(EfiResetShutdown)`: a runtime service, still there after
+/// `ExitBootServices` (OVMF performs ACPI S5, AAVMF PSCI SYSTEM_OFF).
+fn firmware_shutdown() -> ! {
+    uefi::runtime::reset(uefi::runtime::ResetType::SHUTDOWN, Status::SUCCESS, None)
 }
 
 /// The ACPI 2.0+ RSDP if published, else the ACPI 1.0 one.

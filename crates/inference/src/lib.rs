@@ -37,6 +37,7 @@ pub mod gguf;
 pub mod model;
 pub mod pool;
 pub mod quantize;
+mod reply;
 pub mod sampler;
 #[allow(unsafe_code)]
 mod simd;

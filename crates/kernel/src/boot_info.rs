@@ -31,6 +31,9 @@ pub struct BootInfo {
     pub firmware: String,
     /// Boot options baked into the image (see [`BootOptions`]).
     pub options: BootOptions,
+    /// Switches the machine off through the firmware's runtime service `ResetSystem`
+    /// (callable after `ExitBootServices`); `None` when the firmware has none.
+    pub firmware_shutdown: Option<fn() -> !>,
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.

@@ -15,17 +15,18 @@ mod acpi_tables;
 pub mod allocator;
 pub mod arch;
 pub mod boot_info;
-mod chat;
 pub mod display;
 mod drivers;
 pub mod events;
-mod exchange;
 mod fetch;
 mod input;
+mod local;
 mod logger;
 pub mod memory;
 mod network;
 mod panic;
+mod power;
+mod runner;
 pub mod time;
 mod tls_setup;
 
@@ -169,7 +170,7 @@ pub fn start(info: BootInfo) -> ! {
         Ok(mut bus) => {
             bus.log_functions();
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
-            let network = network::Network::start(&mut bus, settings.as_ref().map(|c| &c.network), seed);
+            let network = network::Network::start(&mut bus, settings.0.as_ref().map(|c| &c.network), seed);
             let usb = drivers::xhci::UsbHost::probe(&mut bus, info.options.test_usb_disk);
             (keyboards, network, usb)
         }
@@ -178,14 +179,17 @@ pub fn start(info: BootInfo) -> ! {
             (Vec::new(), None, drivers::xhci::UsbHost::default())
         }
     };
-    let late_network = (settings.as_ref().map(|c| c.network.clone()), seed);
+    let late_network = (settings.0.as_ref().map(|c| c.network.clone()), seed);
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
-    let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
+    let (engine, local) = local::load(info.model.as_ref(), seed ^ 0x6d6f_7465);
+    let (config, config_problem) = settings;
+    let runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
+    let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat, usb, late_network })
+    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, runner, power, usb, late_network })
 }
 
 /// What the main loop drives.
@@ -194,16 +198,17 @@ struct Devices {
     keyboards: Vec<drivers::virtio_input::VirtioKeyboard>,
     network: Option<network::Network>,
     fetches: Vec<fetch::Fetch>,
-    chat: chat::ChatTask,
+    runner: runner::Runner,
+    power: power::Switch,
     usb: drivers::xhci::UsbHost,
     /// Settings and seed for a network card that appears after boot (USB).
     late_network: (Option<config::NetworkConfig>, u64),
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
-/// unusable file gives `None` (the setup wizard will show the error) and never
-/// stops the boot.
-fn load_config(file: &FileLoad) -> Option<config::MoteConfig> {
+/// unusable file gives no configuration and the first problem as a sentence (shown
+/// on screen), and never stops the boot.
+fn load_config(file: &FileLoad) -> (Option<config::MoteConfig>, Option<String>) {
     match file {
         FileLoad::Loaded(bytes) => {
             info!("config: \\moteos\\config.toml read ({} bytes)", bytes.len());
@@ -213,24 +218,24 @@ fn load_config(file: &FileLoad) -> Option<config::MoteConfig> {
                         warn!("config: {warning}");
                     }
                     info!("config: {}", parsed.config);
-                    Some(parsed.config)
+                    (Some(parsed.config), None)
                 }
                 Err(e) => {
                     error!("config: {e}");
                     for problem in e.problems().iter().skip(1) {
                         error!("config: {problem}");
                     }
-                    None
+                    (None, Some(format!("{e}")))
                 }
             }
         }
         FileLoad::Missing => {
             info!("config: no \\moteos\\config.toml on the boot partition (first boot)");
-            None
+            (None, None)
         }
         FileLoad::Unreadable(why) => {
             warn!("config: \\moteos\\config.toml could not be read: {why}");
-            None
+            (None, Some(format!("it could not be read: {why}")))
         }
     }
 }
@@ -260,14 +265,13 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
     }
 }
 
-/// The kernel's main loop: input first, then time-driven work, then a redraw if
-/// anything changed; with nothing to do the CPU halts until the next interrupt.
+/// The kernel's main loop: input first, then network and reply work in bounded steps,
+/// then a redraw if anything changed; with nothing to do the CPU halts until the next
+/// interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat, mut usb, late_network } = devices;
+    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power, mut usb, late_network } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
-    if network.is_none() {
-        chat.set_network_status("No network");
-    }
+    let mut net_info = None;
     info!("moteOS ready");
     loop {
         for keyboard in &mut keyboards {
@@ -278,10 +282,14 @@ fn main_loop(devices: Devices) -> ! {
             network::Network::adopt(&mut network, card, late_network.0.as_ref(), late_network.1);
         }
         let now = time::now();
+        let mut keys = Vec::new();
         while let Some(event) = events::pop() {
-            input.handle(event, now, &mut |key| chat.on_key(key));
+            input.handle(event, now, &mut |key| keys.push(key));
         }
-        input.poll(time::now(), &mut |key| chat.on_key(key));
+        input.poll(time::now(), &mut |key| keys.push(key));
+        for key in keys {
+            runner.input(app::Input::Key(key), network.as_mut());
+        }
         // Bad input is dropped, never fatal; say so once per change.
         let (scancodes, sequences, keycodes) = input.rejected();
         let now_ignored = (scancodes, sequences, keycodes, arch::spurious_interrupts(), events::dropped());
@@ -295,41 +303,52 @@ fn main_loop(devices: Devices) -> ! {
         }
 
         let mut wake = input.next_deadline().map(|d| d.saturating_duration_since(time::now()));
+        let mut busy = false;
         if let Some(net) = network.as_mut() {
             net.poll();
-            // Test downloads run one after another, each as far as it can go now.
+            // Test downloads run one after another, a bounded step each time round.
             if let Some(fetch) = fetches.iter_mut().find(|f| !f.is_finished()) {
-                while fetch.step(net) {
-                    net.poll();
-                }
+                fetch.step(net);
+                busy |= fetch.has_more();
                 // Failures reach the screen too, not only the serial log.
                 if let Some(why) = fetch.take_failure() {
-                    chat.set_notice(&why);
+                    runner.notice(why, Some(&mut *net));
                 }
             }
-            chat.step(Some(net));
-            chat.set_network_status(net.status_line());
+            let info = net.info();
+            if net_info.as_ref() != Some(&info) {
+                net_info = Some(info.clone());
+                runner.input(app::Input::Network(info), Some(&mut *net));
+            }
+        } else if net_info.is_none() {
+            let info = app::NetInfo { detail: String::from("no network card"), ..app::NetInfo::default() };
+            net_info = Some(info.clone());
+            runner.input(app::Input::Network(info), None);
+        }
+        runner.step(network.as_mut());
+        if let Some(net) = network.as_mut() {
+            // What the reply step queued goes out now rather than at the next wake-up.
+            net.poll();
             let after = net.next_wake();
             wake = Some(wake.map_or(after, |w| w.min(after)));
-        } else {
-            chat.step(None);
         }
         if let Some(after) = usb.next_wake() {
             wake = Some(wake.map_or(after, |w| w.min(after)));
         }
-        // The local model computes between looks at the keyboard: no halting meanwhile.
-        let busy = chat.wants_cpu();
+        busy |= runner.wants_cpu();
         if keyboards.iter().any(|k| !k.interrupts) {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
 
         if let Some(display) = DISPLAY.lock().as_mut() {
-            chat.draw(display);
-            if let Some(ms) = chat.next_wake_ms() {
-                let redraw = core::time::Duration::from_millis(ms);
+            runner.draw(display, network.as_mut());
+            if let Some(redraw) = runner.next_wake() {
                 wake = Some(wake.map_or(redraw, |w| w.min(redraw)));
             }
+        }
+        if runner.wants_power_off() {
+            power.switch_off();
         }
         if busy {
             continue;

@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 use log::{info, warn};
-use net::{AddressMode, EthernetAddress, Ipv4Address, Ipv4Cidr, NetConfig, NetStack};
+use net::{AddressMode, EthernetAddress, Ipv4Address, Ipv4Cidr, NetConfig, NetStack, NetState};
 
 /// Cards without interrupts (e1000: QEMU's has no MSI, and legacy INTx routing needs
 /// the DSDT's AML) are polled: this often while a connection is open, so downloads
@@ -115,9 +115,19 @@ impl Network {
         }
     }
 
-    /// One line for the status bar.
-    pub fn status_line(&self) -> &str {
-        &self.status
+    /// The network as the application shows it.
+    pub fn info(&self) -> app::NetInfo {
+        let status = self.stack.status();
+        let phase = match status.state {
+            NetState::Configured if status.address.is_some() => app::NetPhase::Connected,
+            NetState::DhcpRetrying | NetState::DhcpLost => app::NetPhase::Error,
+            _ => app::NetPhase::Connecting,
+        };
+        app::NetInfo {
+            phase,
+            address: status.address.map(|a| format!("{}", a.address())),
+            detail: self.status.clone(),
+        }
     }
 
     /// When the stack next needs attention.

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use serde::Deserialize;
 
-use crate::provider::ProviderId;
+use crate::id::ProviderId;
 
 /// `{"data": [{"id": ...}, ...]}`: the shape of both dialects' model lists (and Ollama's,
 /// llama.cpp's and vLLM's OpenAI-style endpoints).
@@ -30,6 +30,6 @@ pub fn builtin_models(id: ProviderId) -> &'static [&'static str] {
         ProviderId::OpenAi => &["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"],
         ProviderId::Groq => &["llama-3.3-70b-versatile", "llama-3.1-8b-instant"],
         ProviderId::Xai => &["grok-4", "grok-3-mini"],
-        ProviderId::OpenAiCompatible => &[],
+        ProviderId::OpenAiCompatible | ProviderId::Local => &[],
     }
 }

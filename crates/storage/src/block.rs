@@ -81,7 +81,7 @@ pub trait BlockDevice {
 /// Checks that `len` bytes at block `lba` are whole blocks inside a device of
 /// `blocks` blocks of `block_size` bytes; returns the block count.
 pub fn check_range(lba: u64, len: usize, block_size: usize, blocks: u64) -> Result<u64, BlockError> {
-    if block_size == 0 || len % block_size != 0 {
+    if block_size == 0 || !len.is_multiple_of(block_size) {
         return Err(BlockError::BadLength { len, block_size });
     }
     let count = (len / block_size) as u64;

@@ -24,6 +24,7 @@ mod font;
 mod geometry;
 mod pixel;
 pub mod screens;
+pub mod ui;
 mod wrap;
 
 pub use canvas::Canvas;

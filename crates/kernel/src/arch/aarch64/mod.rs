@@ -2,6 +2,8 @@
 
 mod exceptions;
 mod irq;
+mod power;
+pub use power::power_off;
 pub mod serial;
 
 use super::{FloatCheck, InterruptSetup};

@@ -4,7 +4,9 @@ mod apic;
 mod gdt;
 mod interrupts;
 mod pit;
+mod power;
 mod ps2;
+pub use power::power_off;
 pub mod serial;
 
 use super::{FloatCheck, InterruptSetup};

@@ -1,5 +1,8 @@
 //! A virtual Ethernet cable: two `phy::Device` ends joined by two in-memory frame queues.
 
+use std::vec;
+use std::vec::Vec;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;

@@ -1,6 +1,10 @@
 //! The network on the far side of the cable: hand-built ARP, DHCP and DNS responders (from smoltcp's
 //! wire types), and optionally a peer smoltcp stack that gets every frame they do not consume.
 
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
 use std::collections::HashMap;
 
 use smoltcp::phy::ChecksumCapabilities;

@@ -1,5 +1,7 @@
 //! A second smoltcp stack on the far side of the cable: the "host" at 10.0.2.2 that runs servers.
 
+use std::vec;
+
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;

@@ -1,4 +1,4 @@
-//! The conversation and the reply in progress.
+//! One conversation: its transcript, the reply in progress, and what is sent next.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -6,8 +6,12 @@ use core::fmt;
 
 use llm::{LlmError, Message, ReplyEvent, Role, Usage};
 
-/// The longest line accepted from the keyboard, in bytes (about a page of text).
-pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+/// The longest message accepted from the keyboard, in bytes (a few pages of text).
+pub const MAX_INPUT_BYTES: usize = 32 * 1024;
+
+/// The longest reply kept, in bytes. A server that streams without end is cut here (the
+/// reply is marked truncated) so memory stays bounded; real replies are far shorter.
+pub const MAX_REPLY_BYTES: usize = 256 * 1024;
 
 /// Who an entry of the transcript comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +44,9 @@ pub enum EntryState {
 /// One block of the transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// Unique within the conversation and never reused: lets a screen cache the block's
+    /// layout.
+    pub id: u64,
     /// Who wrote it.
     pub who: Who,
     /// The text so far.
@@ -64,14 +71,14 @@ impl fmt::Display for SubmitError {
         f.write_str(match self {
             SubmitError::Empty => "type a message first",
             SubmitError::Busy => "a reply is still arriving: wait for it or press Ctrl+C to stop it",
-            SubmitError::TooLong => "the message is too long (16 KiB at most)",
+            SubmitError::TooLong => "the message is too long (32 KiB at most)",
         })
     }
 }
 
 /// A conversation with one model.
 #[derive(Clone, Debug)]
-pub struct Chat {
+pub struct Conversation {
     system: Option<String>,
     budget: usize,
     entries: Vec<Entry>,
@@ -79,13 +86,48 @@ pub struct Chat {
     pending: Option<(usize, usize)>,
     usage: Option<Usage>,
     generation: u64,
+    next_id: u64,
 }
 
-impl Chat {
+impl Conversation {
     /// An empty chat with an optional system prompt and a context budget in estimated
     /// tokens for what is sent (older turns beyond it are left out of requests).
     pub fn new(system: Option<String>, context_budget: usize) -> Self {
-        Chat { system, budget: context_budget, entries: Vec::new(), pending: None, usage: None, generation: 0 }
+        Conversation {
+            system,
+            budget: context_budget,
+            entries: Vec::new(),
+            pending: None,
+            usage: None,
+            generation: 0,
+            next_id: 0,
+        }
+    }
+
+    /// Changes the system prompt sent with the next request.
+    pub fn set_system(&mut self, system: Option<String>) {
+        self.system = system;
+    }
+
+    /// Changes the context budget (another model, another window).
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+    }
+
+    /// Whether nothing has been said yet.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The text of the reply in progress, if any.
+    pub fn pending_reply(&self) -> Option<&str> {
+        self.pending.map(|(_, reply)| self.entries[reply].text.as_str())
+    }
+
+    fn push(&mut self, who: Who, text: String, state: EntryState) {
+        self.entries.push(Entry { id: self.next_id, who, text, state });
+        self.next_id += 1;
+        self.generation += 1;
     }
 
     /// The system prompt.
@@ -126,12 +168,39 @@ impl Chat {
         if line.len() > MAX_INPUT_BYTES {
             return Err(SubmitError::TooLong);
         }
-        self.entries.push(Entry { who: Who::User, text: String::from(line), state: EntryState::Complete });
-        self.entries.push(Entry { who: Who::Assistant, text: String::new(), state: EntryState::Streaming });
+        self.push(Who::User, String::from(line), EntryState::Complete);
+        self.await_reply();
+        Ok(())
+    }
+
+    fn await_reply(&mut self) {
+        self.push(Who::Assistant, String::new(), EntryState::Streaming);
         self.pending = Some((self.entries.len() - 2, self.entries.len() - 1));
         self.usage = None;
+    }
+
+    /// Asks again: everything after the last user message (the reply, notices about it) is
+    /// removed, the message counts as sent again, and a new reply is awaited. Returns
+    /// false when there is nothing to ask again or a reply is arriving.
+    pub fn retry(&mut self) -> bool {
+        if self.is_busy() {
+            return false;
+        }
+        let Some(last_user) = self.entries.iter().rposition(|e| e.who == Who::User) else { return false };
+        self.entries.truncate(last_user + 1);
+        self.entries[last_user].state = EntryState::Complete;
         self.generation += 1;
-        Ok(())
+        self.await_reply();
+        true
+    }
+
+    /// Ends the reply in progress because it grew past [`MAX_REPLY_BYTES`]: the text so far
+    /// stays (marked cut) and `note` says why.
+    pub fn truncate_reply(&mut self, note: &str) {
+        if let Some((user, reply)) = self.pending {
+            self.end_early(user, reply);
+            self.info(note);
+        }
     }
 
     /// The turns to send for the awaited reply: every exchange that reached the model,
@@ -158,7 +227,10 @@ impl Chat {
         let (user, reply) = self.pending?;
         match event {
             ReplyEvent::Text(text) => {
-                self.entries[reply].text.push_str(text);
+                // A server must not be able to drive the screen or a terminal: control
+                // characters (escape sequences included) are dropped, line breaks and tabs kept.
+                let target = &mut self.entries[reply].text;
+                target.extend(text.chars().filter(|&c| !c.is_control() || c == '\n' || c == '\t'));
                 self.generation += 1;
                 None
             }
@@ -177,7 +249,7 @@ impl Chat {
                 self.notice(&alloc::format!("{error}"));
                 Some(error.clone())
             }
-            ReplyEvent::Skipped(_) => None,
+            ReplyEvent::Skipped(_) | ReplyEvent::Prompt { .. } => None,
         }
     }
 
@@ -201,8 +273,7 @@ impl Chat {
 
     /// Adds a line from moteOS itself (an error, a hint) to the transcript.
     pub fn notice(&mut self, text: &str) {
-        self.entries.push(Entry { who: Who::System, text: String::from(text), state: EntryState::Complete });
-        self.generation += 1;
+        self.push(Who::System, String::from(text), EntryState::Complete);
     }
 
     /// Keeps a line that could not be sent at all (no provider is set up): it stays on
@@ -210,15 +281,13 @@ impl Chat {
     pub fn record_unsent(&mut self, line: &str) {
         let line = line.trim();
         if !line.is_empty() {
-            self.entries.push(Entry { who: Who::User, text: String::from(line), state: EntryState::NotSent });
-            self.generation += 1;
+            self.push(Who::User, String::from(line), EntryState::NotSent);
         }
     }
 
     /// Adds information from moteOS itself (the answer to a command) to the transcript.
     pub fn info(&mut self, text: &str) {
-        self.entries.push(Entry { who: Who::Info, text: String::from(text), state: EntryState::Complete });
-        self.generation += 1;
+        self.push(Who::Info, String::from(text), EntryState::Complete);
     }
 
     fn end_early(&mut self, user: usize, reply: usize) {
@@ -245,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_reply_streams_into_the_transcript() {
-        let mut chat = Chat::new(Some(String::from("be brief")), 10_000);
+        let mut chat = Conversation::new(Some(String::from("be brief")), 10_000);
         chat.submit("  hello  ").unwrap();
         assert!(chat.is_busy());
         assert_eq!(chat.request_messages(), [Message::user("hello")]);
@@ -256,7 +325,7 @@ mod tests {
         assert!(!chat.is_busy());
         assert_eq!(
             chat.transcript()[1],
-            Entry { who: Who::Assistant, text: "Hi there".into(), state: EntryState::Complete }
+            Entry { id: 1, who: Who::Assistant, text: "Hi there".into(), state: EntryState::Complete }
         );
         chat.submit("again").unwrap();
         assert_eq!(
@@ -267,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_failed_request_keeps_the_words_but_does_not_resend_them() {
-        let mut chat = Chat::new(None, 10_000);
+        let mut chat = Conversation::new(None, 10_000);
         chat.submit("first").unwrap();
         let error = chat.on_reply(&failed(ErrorKind::Unauthorized)).expect("the error is returned");
         assert_eq!(error.kind, ErrorKind::Unauthorized);
@@ -281,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_cut_reply_keeps_its_text_and_stays_in_the_conversation() {
-        let mut chat = Chat::new(None, 10_000);
+        let mut chat = Conversation::new(None, 10_000);
         chat.submit("q").unwrap();
         chat.on_reply(&ReplyEvent::Text(String::from("partial")));
         chat.on_reply(&failed(ErrorKind::Cut));
@@ -296,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_reply_of_only_whitespace_is_never_sent_back() {
-        let mut chat = Chat::new(None, 10_000);
+        let mut chat = Conversation::new(None, 10_000);
         chat.submit("q").unwrap();
         chat.on_reply(&ReplyEvent::Text(String::from("\n\n")));
         chat.cancel("stopped");
@@ -307,7 +376,7 @@ mod tests {
 
     #[test]
     fn unsendable_lines_are_kept_but_never_sent() {
-        let mut chat = Chat::new(None, 10_000);
+        let mut chat = Conversation::new(None, 10_000);
         chat.record_unsent("  hello  ");
         chat.record_unsent("   ");
         assert_eq!(chat.transcript().len(), 1);
@@ -318,7 +387,7 @@ mod tests {
 
     #[test]
     fn cancel_and_bad_lines() {
-        let mut chat = Chat::new(None, 10_000);
+        let mut chat = Conversation::new(None, 10_000);
         assert_eq!(chat.submit("   "), Err(SubmitError::Empty));
         assert_eq!(chat.submit(&"x".repeat(MAX_INPUT_BYTES + 1)), Err(SubmitError::TooLong));
         chat.submit("q").unwrap();
@@ -337,8 +406,42 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_from_a_server_never_reach_the_transcript() {
+        let mut chat = Conversation::new(None, 10_000);
+        chat.submit("q").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("a\u{1b}[31mred\u{7}\r\nb\tc")));
+        assert_eq!(chat.pending_reply(), Some("a[31mred\nb\tc"));
+    }
+
+    #[test]
+    fn retry_asks_the_last_question_again() {
+        let mut chat = Conversation::new(None, 10_000);
+        assert!(!chat.retry());
+        chat.submit("q1").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("a1")));
+        chat.on_reply(&ReplyEvent::Finished(FinishReason::Stop));
+        chat.submit("q2").unwrap();
+        chat.on_reply(&failed(ErrorKind::Unauthorized));
+        assert!(chat.retry());
+        assert_eq!(chat.request_messages(), [Message::user("q1"), Message::assistant("a1"), Message::user("q2")]);
+        assert!(!chat.retry(), "busy");
+        assert_eq!(chat.transcript().len(), 4);
+    }
+
+    #[test]
+    fn a_truncated_reply_keeps_its_text() {
+        let mut chat = Conversation::new(None, 10_000);
+        chat.submit("q").unwrap();
+        chat.on_reply(&ReplyEvent::Text(String::from("endless")));
+        chat.truncate_reply("reply truncated");
+        assert!(!chat.is_busy());
+        assert_eq!(chat.transcript()[1].state, EntryState::Cut);
+        assert_eq!(chat.transcript()[2].text, "reply truncated");
+    }
+
+    #[test]
     fn long_chats_are_trimmed_from_the_oldest_turn() {
-        let mut chat = Chat::new(None, 200);
+        let mut chat = Conversation::new(None, 200);
         for i in 0..50 {
             chat.submit(&alloc::format!("question {i} {}", "x".repeat(100))).unwrap();
             chat.on_reply(&ReplyEvent::Text("y".repeat(100)));

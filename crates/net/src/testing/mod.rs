@@ -1,11 +1,14 @@
-//! Test harness: the stack under test on one end of a virtual cable, a scripted LAN on the other,
-//! and a fake clock that only the test advances.
+//! Test harness (feature `testing`, host only): the stack under test on one end of a virtual
+//! cable, a scripted LAN on the other, and a fake clock that only the test advances. Used by this
+//! crate's tests and by crates that run protocols over the stack (the request engine in `client`).
 
 pub mod lan;
 pub mod peer;
 pub mod wire;
 
-use net::{NetConfig, NetStack};
+use std::vec::Vec;
+
+use crate::{NetConfig, NetStack};
 
 use lan::{Lan, STACK_MAC};
 use wire::{WireEnd, cable};
@@ -13,6 +16,7 @@ use wire::{WireEnd, cable};
 /// Longest single jump of the fake clock, so test closures get to act at least this often.
 const MAX_STEP_MS: u64 = 1_000;
 
+/// The stack under test, the LAN it is plugged into, and the fake clock (ms since boot).
 pub struct Net {
     pub stack: NetStack<WireEnd>,
     pub lan: Lan,
