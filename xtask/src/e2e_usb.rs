@@ -5,6 +5,7 @@
 //! its virtio keyboard, so QMP `input-send-event` can only reach the USB
 //! keyboard (its `device` argument names a console, not a keyboard).
 
+use crate::arch::Arch;
 use crate::e2e::{BOOT_TIMEOUT, Ctx, EspEntry, chat_config, keep_screenshot};
 use crate::mock_llm::{self, Dialect, MockLlm};
 use crate::qemu::{DEFAULT_MEMORY_MIB, Display, Extras, Machine, Nic};
@@ -17,13 +18,15 @@ use std::time::Duration;
 const USB_KBD_IDS: &str = "0627:0001";
 
 /// An xHCI controller and `devices`, with no PS/2 and no virtio keyboard.
-fn usb_machine(devices: &[&str]) -> Extras {
+fn usb_machine(arch: Arch, devices: &[&str]) -> Extras {
     let mut args = vec!["-device".to_string(), "qemu-xhci,id=xhci".to_string()];
     for device in devices {
         args.push("-device".into());
         args.push((*device).into());
     }
-    Extras { machine: ",i8042=off", no_virtio_keyboard: true, args }
+    // `virt` has no PS/2 controller to switch off.
+    let machine = if arch == Arch::X86_64 { ",i8042=off" } else { "" };
+    Extras { machine, no_virtio_keyboard: true, args }
 }
 
 /// Presses and releases each key through QMP `input-send-event` (which goes
@@ -56,7 +59,7 @@ fn hold_key(m: &mut Machine, key: &str, held: Duration) -> Result<()> {
 pub fn usb_keyboard(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let mock = MockLlm::start(Dialect::Anthropic, None)?;
     let config = chat_config("anthropic", &format!("http://10.0.2.2:{}", mock.port), "claude-mock");
-    let extras = usb_machine(&["usb-kbd,bus=xhci.0"]);
+    let extras = usb_machine(ctx.arch(), &["usb-kbd,bus=xhci.0"]);
     let entries = [EspEntry::File("config.toml", config.into_bytes())];
     let m = slot.insert(ctx.boot_extras(&entries, Display::Headless, Nic::VirtioNet, DEFAULT_MEMORY_MIB, &extras)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
@@ -95,7 +98,7 @@ pub fn usb_keyboard(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 /// (into the hub, with QMP `device_add`) types; unplugging the first is logged
 /// and nothing breaks.
 pub fn usb_keyboard_behind_hub(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
-    let extras = usb_machine(&["usb-hub,bus=xhci.0,port=1,id=hub", "usb-kbd,bus=xhci.0,port=1.1,id=kbd1"]);
+    let extras = usb_machine(ctx.arch(), &["usb-hub,bus=xhci.0,port=1,id=hub", "usb-kbd,bus=xhci.0,port=1.1,id=kbd1"]);
     let m = slot.insert(ctx.boot_extras(&[], Display::Headless, Nic::None, DEFAULT_MEMORY_MIB, &extras)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
     m.wait_for("ports (", Duration::from_secs(10))?;
@@ -140,7 +143,7 @@ pub fn usb_net_only_nic(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
         EspEntry::File("ca.pem", tls.pki.ca_pem.clone().into_bytes()),
         EspEntry::File("boot-options", format!("test-fetch={http}\ntest-fetch={https}\n").into_bytes()),
     ];
-    let mut extras = usb_machine(&["usb-net,bus=xhci.0,netdev=usbnet"]);
+    let mut extras = usb_machine(ctx.arch(), &["usb-net,bus=xhci.0,netdev=usbnet"]);
     extras.args.extend(["-netdev".to_string(), "user,id=usbnet".to_string()]);
     let m = slot.insert(ctx.boot_extras(&entries, Display::Headless, Nic::None, DEFAULT_MEMORY_MIB, &extras)?);
     m.wait_for("usb: network adapter MAC", BOOT_TIMEOUT).context("the USB network adapter was not found")?;
@@ -163,7 +166,7 @@ pub fn usb_storage_write_read(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<(
     const STICK_BYTES: u64 = 16 * 1024 * 1024;
     let stick = ctx.dir().join("stick.img");
     std::fs::write(&stick, vec![0u8; STICK_BYTES as usize])?;
-    let mut extras = usb_machine(&["usb-storage,bus=xhci.0,drive=stick"]);
+    let mut extras = usb_machine(ctx.arch(), &["usb-storage,bus=xhci.0,drive=stick"]);
     extras.args.extend(["-drive".to_string(), format!("if=none,id=stick,format=raw,file={}", stick.display())]);
     let entries = [EspEntry::File("boot-options", b"test-usb-disk\n".to_vec())];
     let m = slot.insert(ctx.boot_extras(&entries, Display::Headless, Nic::None, DEFAULT_MEMORY_MIB, &extras)?);
