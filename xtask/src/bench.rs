@@ -24,6 +24,9 @@ pub enum Which {
     Ttft,
     /// Tokens per second of the bundled local model inside the guest (TCG), release build.
     Guest,
+    /// Key-to-echo latency of a USB keyboard beside PS/2 and virtio-input, and idle CPU with
+    /// an xHCI controller and a USB keyboard attached, all in the same run.
+    Input,
     /// Local inference on the host, single thread: each model variant against llama.cpp on the
     /// same file, and against the memory-bandwidth bound.
     Infer,
@@ -68,12 +71,19 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         }
         Which::Infer => crate::infer::bench(runs.max(1)),
         Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
+        Which::Input => {
+            for &arch in arches {
+                crate::bench_usb::input(arch, runs.max(1))?;
+            }
+            Ok(())
+        }
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;
                 if arch == Arch::X86_64 {
                     net(arch, qemu::Nic::E1000, runs.max(1))?;
                 }
+                crate::bench_usb::net_usb(arch, runs.max(1))?;
             }
             Ok(())
         }
@@ -154,7 +164,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / hz)
 }
 
-fn cpu_share_over(m: &Machine, window: Duration) -> Result<f64> {
+pub(crate) fn cpu_share_over(m: &Machine, window: Duration) -> Result<f64> {
     let before = cpu_seconds(m.pid())?;
     std::thread::sleep(window);
     let after = cpu_seconds(m.pid())?;
@@ -232,7 +242,7 @@ fn idle(arch: Arch, runs: usize) -> Result<()> {
 }
 
 /// Milliseconds in a guest `fetch: done:` line: (total, first byte).
-fn fetch_times(line: &str) -> Option<(f64, f64)> {
+pub(crate) fn fetch_times(line: &str) -> Option<(f64, f64)> {
     let total = line.split(", ").find(|p| p.ends_with(" ms") || p.contains(" ms ("))?;
     let total: f64 = total.split(' ').next()?.parse().ok()?;
     let first = line.rsplit("first byte after ").next()?.trim_end_matches(" ms").trim().parse().ok()?;

@@ -50,8 +50,30 @@ impl Ctx {
 
     /// Boots moteOS from a fresh image holding `entries`, with `memory_mib` of RAM.
     pub fn boot_full(&self, entries: &[EspEntry], display: Display, nic: Nic, memory_mib: u32) -> Result<Machine> {
+        self.boot_extras(entries, display, nic, memory_mib, &qemu::Extras::default())
+    }
+
+    /// Boots moteOS from a fresh image holding `entries`, with extra QEMU settings.
+    pub(crate) fn boot_extras(
+        &self,
+        entries: &[EspEntry],
+        display: Display,
+        nic: Nic,
+        memory_mib: u32,
+        extras: &qemu::Extras,
+    ) -> Result<Machine> {
         let disk = self.build_image(entries)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
+        Machine::launch_with(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic }, extras)
+    }
+
+    /// The architecture under test.
+    pub(crate) fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// This case's temporary folder.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Builds a disk image holding `entries` under `\moteos\`; returns its path.
@@ -88,7 +110,7 @@ struct Case {
     run: CaseFn,
 }
 
-const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
+pub(crate) const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
 
 fn cases() -> Vec<Case> {
     vec![
@@ -117,6 +139,10 @@ fn cases() -> Vec<Case> {
         Case { name: "storage_survives_reboot_nvme", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_nvme },
         Case { name: "storage_readonly_keeps_settings_in_variables", arches: BOTH, run: crate::e2e_storage::readonly_disk },
         Case { name: "storage_damaged_fat_and_full_disk", arches: &[Arch::X86_64], run: crate::e2e_storage::damaged_and_full },
+        Case { name: "usb_keyboard", arches: BOTH, run: crate::e2e_usb::usb_keyboard },
+        Case { name: "usb_keyboard_behind_hub_and_hotplug", arches: BOTH, run: crate::e2e_usb::usb_keyboard_behind_hub },
+        Case { name: "usb_net_only_nic", arches: BOTH, run: crate::e2e_usb::usb_net_only_nic },
+        Case { name: "usb_storage_write_read", arches: BOTH, run: crate::e2e_usb::usb_storage_write_read },
     ]
 }
 
@@ -186,7 +212,7 @@ fn run_case(arch: Arch, efi: PathBuf, run: CaseFn) -> std::result::Result<(), (a
 }
 
 /// Copies a screenshot to `target/e2e-screenshots/` so people can look at what the test saw.
-fn keep_screenshot(shot: &Path, name: &str) {
+pub(crate) fn keep_screenshot(shot: &Path, name: &str) {
     let dir = builder::root().join("target/e2e-screenshots");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::copy(shot, dir.join(format!("{name}.png")));
@@ -610,7 +636,7 @@ fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
 }
 
 /// A config that makes `provider` answer from `base_url` with the mock's key.
-fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
+pub(crate) fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
     format!(
         "[provider]\nactive = \"{provider}\"\n\n[providers.{provider}]\napi_key = \"{MOCK_KEY}\"\nmodel = \"{model}\"\n\
          base_url = \"{base_url}\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n"

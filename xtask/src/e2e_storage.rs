@@ -19,7 +19,8 @@ fn boot(ctx: &Ctx, slot: &mut Option<Machine>, disk: &Path, setup: &DiskSetup) -
     if let Some(mut old) = slot.take() {
         old.kill();
     }
-    let m = slot.insert(Machine::launch_with(&options(ctx, disk.to_path_buf()), setup)?);
+    let extras = qemu::Extras { disk: setup.clone(), ..qemu::Extras::default() };
+    let m = slot.insert(Machine::launch_with(&options(ctx, disk.to_path_buf()), &extras)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
     Ok(m.serial_text())
 }

@@ -4,9 +4,11 @@
 mod arch;
 mod bench;
 mod bench_storage;
+mod bench_usb;
 mod builder;
 mod e2e;
 mod e2e_storage;
+mod e2e_usb;
 mod image;
 mod infer;
 mod mock_llm;
@@ -142,7 +144,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "xtask"];
+const HOST_TESTED: &[&str] = &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {

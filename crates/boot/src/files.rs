@@ -82,6 +82,7 @@ pub fn boot_options() -> BootOptions {
             "test-panic" => options.test_panic = true,
             "test-fault" => options.test_fault = true,
             "test-sleep" => options.test_sleep = true,
+            "test-usb-disk" => options.test_usb_disk = true,
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }

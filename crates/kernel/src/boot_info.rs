@@ -69,6 +69,8 @@ pub struct BootOptions {
     pub test_settings: Option<String>,
     /// `test-storage-bench`: time settings and conversation saves and raw block writes.
     pub test_storage_bench: bool,
+    /// Write a pattern to the first USB stick found and read it back.
+    pub test_usb_disk: bool,
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

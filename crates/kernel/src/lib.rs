@@ -176,17 +176,20 @@ pub fn start(info: BootInfo) -> ! {
     storage.log_saved_conversations();
     info!("storage: boot work took {} us", time::now().saturating_duration_since(storage_started).as_micros());
     let settings = load_config(&settings_bytes);
-    let (keyboards, network) = match bus {
+    let (keyboards, network, usb) = match bus {
         Ok(mut bus) => {
+            bus.log_functions();
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
             let network = network::Network::start(&mut bus, settings.0.as_ref().map(|c| &c.network), seed);
-            (keyboards, network)
+            let usb = drivers::xhci::UsbHost::probe(&mut bus, info.options.test_usb_disk);
+            (keyboards, network, usb)
         }
         Err(why) => {
             warn!("pci: {why}; no network and no virtio devices");
-            (Vec::new(), None)
+            (Vec::new(), None, drivers::xhci::UsbHost::default())
         }
     };
+    let late_network = (settings.0.as_ref().map(|c| c.network.clone()), seed);
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
@@ -208,6 +211,8 @@ pub fn start(info: BootInfo) -> ! {
         power,
         display,
         storage,
+        usb,
+        late_network,
     })
 }
 
@@ -222,6 +227,9 @@ struct Devices {
     display: Option<Display>,
     /// Files and settings on the boot disk, for the effect runner.
     storage: storage_service::StorageService,
+    usb: drivers::xhci::UsbHost,
+    /// Settings and seed for a network card that appears after boot (USB).
+    late_network: (Option<config::NetworkConfig>, u64),
 }
 
 /// The settings file to use: through the storage service (the file on a writable
@@ -310,14 +318,28 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) -> Option<Display> {
 /// then a redraw if anything changed; with nothing to do the CPU halts until the next
 /// interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut runner, power, mut display, storage: _storage } =
-        devices;
+    let Devices {
+        mut input,
+        mut keyboards,
+        mut network,
+        mut fetches,
+        mut runner,
+        power,
+        mut display,
+        storage: _storage,
+        mut usb,
+        late_network,
+    } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     let mut net_info = None;
     info!("moteOS ready");
     loop {
         for keyboard in &mut keyboards {
             keyboard.poll();
+        }
+        usb.poll();
+        if let Some(card) = usb.take_nic() {
+            network::Network::adopt(&mut network, card, late_network.0.as_ref(), late_network.1);
         }
         let now = time::now();
         let mut keys = Vec::new();
@@ -368,6 +390,9 @@ fn main_loop(devices: Devices) -> ! {
             // What the reply step queued goes out now rather than at the next wake-up.
             net.poll();
             let after = net.next_wake();
+            wake = Some(wake.map_or(after, |w| w.min(after)));
+        }
+        if let Some(after) = usb.next_wake() {
             wake = Some(wake.map_or(after, |w| w.min(after)));
         }
         busy |= runner.wants_cpu();

@@ -59,10 +59,24 @@ fn net_config(settings: Option<&config::NetworkConfig>, seed: u64) -> NetConfig 
 impl Network {
     /// Starts the first supported card with the configured addressing.
     pub fn start(bus: &mut PciBus, settings: Option<&config::NetworkConfig>, seed: u64) -> Option<Network> {
-        let Some(mut card) = crate::drivers::probe_nic(bus) else {
-            warn!("net: no supported network card (virtio-net or e1000); the network stays off");
+        let Some(card) = crate::drivers::probe_nic(bus) else {
+            warn!("net: no network card on the PCI bus (virtio-net or e1000); a USB adapter may still appear");
             return None;
         };
+        Some(Network::with_card(card, settings, seed))
+    }
+
+    /// A card that appeared after boot (a USB adapter): it becomes the network if
+    /// there is none yet, otherwise it is logged and left alone.
+    pub fn adopt(network: &mut Option<Network>, card: NicDevice, settings: Option<&config::NetworkConfig>, seed: u64) {
+        match network {
+            Some(existing) => info!("net: {} found, but {} already serves the network; left unused", card.name(), existing.card),
+            None => *network = Some(Network::with_card(card, settings, seed)),
+        }
+    }
+
+    /// The network over `card`.
+    fn with_card(mut card: NicDevice, settings: Option<&config::NetworkConfig>, seed: u64) -> Network {
         let name = card.name();
         let mac = card.mac();
         if !card.link_up() {
@@ -81,7 +95,7 @@ impl Network {
         let stack = NetStack::new(card, EthernetAddress(mac), config, time::now().as_millis());
         let mut network = Network { stack, card: name, interrupts, status: String::new() };
         network.refresh_status();
-        Some(network)
+        network
     }
 
     /// Drives the stack; logs state changes. Returns whether anything happened.

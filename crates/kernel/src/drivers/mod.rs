@@ -13,6 +13,7 @@ pub mod virtio_blk;
 pub mod virtio_hal;
 pub mod virtio_input;
 pub mod virtio_net;
+pub mod xhci;
 
 use alloc::boxed::Box;
 use nic::NicDevice;

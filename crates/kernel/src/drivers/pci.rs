@@ -62,6 +62,21 @@ impl PciBus {
         found
     }
 
+    /// Logs every function with its ids and class, so a report from an unsupported
+    /// machine says what hardware it has.
+    pub fn log_functions(&self) {
+        for (function, info) in self.functions() {
+            log::info!(
+                "pci: {function} {:04x}:{:04x} class {:02x}/{:02x}/{:02x}",
+                info.vendor_id,
+                info.device_id,
+                info.class,
+                info.subclass,
+                info.prog_if
+            );
+        }
+    }
+
     /// Lets a device decode its memory BARs and master DMA (the firmware leaves
     /// this off for devices it did not use itself).
     pub fn enable(&mut self, function: DeviceFunction) {
