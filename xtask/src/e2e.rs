@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// An entry to put on a test ESP under `\moteos\`.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ pub enum EspEntry {
 /// What a test case gets to work with.
 #[derive(Debug)]
 pub struct Ctx {
-    arch: Arch,
+    pub(crate) arch: Arch,
     efi: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -50,6 +50,18 @@ impl Ctx {
 
     /// Boots moteOS from a fresh image holding `entries`, with `memory_mib` of RAM.
     pub fn boot_full(&self, entries: &[EspEntry], display: Display, nic: Nic, memory_mib: u32) -> Result<Machine> {
+        self.boot_extra(entries, display, nic, memory_mib, &[])
+    }
+
+    /// Boots moteOS from a fresh image holding `entries`, with `extra` QEMU arguments.
+    pub fn boot_extra(
+        &self,
+        entries: &[EspEntry],
+        display: Display,
+        nic: Nic,
+        memory_mib: u32,
+        extra: &[&str],
+    ) -> Result<Machine> {
         let esp = self.dir.path().join("esp");
         builder::layout_esp(&esp, self.arch, &self.efi, &[])?;
         for entry in entries {
@@ -64,7 +76,7 @@ impl Ctx {
         }
         let disk = self.dir.path().join("disk.img");
         image::write_disk_image(&esp, &disk)?;
-        Machine::launch(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic })
+        Machine::launch_with(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic }, extra)
     }
 
     /// A path for a screenshot, inside this case's temporary folder.
@@ -105,6 +117,11 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
+        Case { name: "gicv3_its_keys_and_chat", arches: &[Arch::Aarch64], run: crate::e2e_arch::gicv3_its_keys_and_chat },
+        Case { name: "gicv3_without_its", arches: &[Arch::Aarch64], run: crate::e2e_arch::gicv3_without_its },
+        Case { name: "memory_accounting", arches: BOTH, run: crate::e2e_arch::memory_accounting },
+        Case { name: "stack_overflow_guard", arches: BOTH, run: crate::e2e_arch::stack_overflow_guard },
+        Case { name: "smp_pool_on_every_cpu", arches: BOTH, run: crate::e2e_arch::smp_pool_on_every_cpu },
     ]
 }
 
@@ -174,7 +191,7 @@ fn run_case(arch: Arch, efi: PathBuf, run: CaseFn) -> std::result::Result<(), (a
 }
 
 /// Copies a screenshot to `target/e2e-screenshots/` so people can look at what the test saw.
-fn keep_screenshot(shot: &Path, name: &str) {
+pub(crate) fn keep_screenshot(shot: &Path, name: &str) {
     let dir = builder::root().join("target/e2e-screenshots");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::copy(shot, dir.join(format!("{name}.png")));
@@ -182,7 +199,7 @@ fn keep_screenshot(shot: &Path, name: &str) {
 }
 
 /// The first number after `prefix` in the serial log.
-fn number_after(text: &str, prefix: &str) -> Result<u64> {
+pub(crate) fn number_after(text: &str, prefix: &str) -> Result<u64> {
     let start = text.find(prefix).ok_or_else(|| anyhow!("{prefix:?} not in the serial log"))? + prefix.len();
     let digits: String = text[start..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
     digits.parse().with_context(|| format!("no number after {prefix:?}"))
@@ -595,7 +612,7 @@ fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
 }
 
 /// A config that makes `provider` answer from `base_url` with the mock's key.
-fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
+pub(crate) fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
     format!(
         "[provider]\nactive = \"{provider}\"\n\n[providers.{provider}]\napi_key = \"{MOCK_KEY}\"\nmodel = \"{model}\"\n\
          base_url = \"{base_url}\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n"

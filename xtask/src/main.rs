@@ -3,8 +3,10 @@
 
 mod arch;
 mod bench;
+mod bench_arch;
 mod builder;
 mod e2e;
+mod e2e_arch;
 mod image;
 mod infer;
 mod mock_llm;

@@ -136,6 +136,12 @@ impl Machine {
     /// Boots a guest with its serial port on a TCP socket we listen on and QMP on a
     /// unix socket, both private to this machine.
     pub fn launch(opts: &QemuOptions) -> Result<Machine> {
+        Self::launch_with(opts, &[])
+    }
+
+    /// Like [`Machine::launch`], with `extra` QEMU arguments after the usual ones (QEMU merges
+    /// a repeated `-machine` into the first, and a later `-smp` wins).
+    pub fn launch_with(opts: &QemuOptions, extra: &[&str]) -> Result<Machine> {
         let dir = tempfile::Builder::new().prefix("moteos-qemu-").tempdir()?;
         let vars = fresh_vars(opts.arch, dir.path())?;
         // We listen and QEMU connects, so no port race and no output lost before we attach.
@@ -143,6 +149,7 @@ impl Machine {
         let port = listener.local_addr()?.port();
         let qmp_path = dir.path().join("qmp.sock");
         let mut cmd = base_command(opts, &vars);
+        cmd.args(extra);
         cmd.args(["-chardev", &format!("socket,id=serial0,host=127.0.0.1,port={port},server=off")])
             .args(["-serial", "chardev:serial0"])
             .args(["-qmp", &format!("unix:{},server=on,wait=off", qmp_path.display())])

@@ -26,6 +26,7 @@ mod logger;
 pub mod memory;
 mod network;
 mod panic;
+mod pool_check;
 pub mod time;
 mod tls_setup;
 
@@ -73,9 +74,31 @@ pub mod early {
 pub fn start(info: BootInfo) -> ! {
     static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     assert!(!STARTED.swap(true, core::sync::atomic::Ordering::SeqCst), "kernel::start called twice");
-    // SAFETY: boot services are gone, so conventional memory is ours; `boot`
-    // passes the final memory map, and the guard above makes this the only call.
+    // SAFETY: boot services are gone, so conventional memory is ours; `boot` passes the
+    // final memory map, and the guard above makes this the only call.
     let added = unsafe { allocator::claim_usable(&info.memory_map) };
+    // Stacks for every processor and the kernel's own page tables, then off the firmware's
+    // stack for good: after that its boot-services memory can join the heap.
+    let cpus = arch::cpus::discover(info.rsdp);
+    let framebuffer = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64);
+    let took = arch::address_space::take_over(&info.memory_map, framebuffer, cpus.len());
+    let stage = Boot { info, added, cpus, took };
+    match stage.took.ok().and_then(|_| arch::address_space::stacks(0)) {
+        Some(stacks) => arch::run_on_stack(stacks, boot, stage),
+        None => boot(stage),
+    }
+}
+
+/// What [`start`] hands to the rest of the boot, which runs on the kernel's own stack.
+struct Boot {
+    info: BootInfo,
+    added: usize,
+    cpus: Vec<arch::Cpu>,
+    took: Result<arch::address_space::TakeOver, &'static str>,
+}
+
+fn boot(stage: Boot) -> ! {
+    let Boot { info, added, cpus, took } = stage;
     let summary = MemorySummary::of(&info.memory_map);
     let heap = allocator::stats();
     info!(
@@ -95,6 +118,17 @@ pub fn start(info: BootInfo) -> ! {
         summary.runtime / 1024,
         mib(summary.reserved),
     );
+    match took {
+        Ok(t) => info!(
+            "memory: kernel stacks with {} KiB guard pages for {} processor(s); identity map up to {:#x}",
+            allocator::GUARD_BYTES / 1024,
+            t.cpus,
+            t.top
+        ),
+        Err(why) => warn!(
+            "memory: {why}; staying on the firmware's page tables and stack (boot-services memory is not reclaimed)"
+        ),
+    }
     if summary.usable < memory::MINIMUM_USABLE {
         error!(
             "memory: only {} MiB of free RAM; moteOS needs at least {} MiB. Give the machine more memory.",
@@ -138,6 +172,27 @@ pub fn start(info: BootInfo) -> ! {
     };
     time::init(setup.counter);
     info!("interrupts: {}", setup.description);
+    // The kernel's own stack, page tables, descriptor tables and vectors are in place: the
+    // firmware's boot-services memory is free now.
+    let reclaimed = match took {
+        Ok(_) => {
+            let keep: Vec<_> = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64).into_iter().collect();
+            // SAFETY: nothing the firmware set up in boot-services memory is in use any more
+            // (see above); the framebuffer, if the firmware put it there, is kept out.
+            unsafe { allocator::claim_boot_services(&info.memory_map, &keep) }
+        }
+        Err(_) => 0,
+    };
+    info!("memory: {} KiB of firmware boot-services memory joined the heap", reclaimed / 1024);
+    let listed = cpus.len();
+    if info.options.no_smp {
+        info!("smp: 1 of {listed} processor(s) online (no-smp: the others stay halted)");
+    } else {
+        let begun = time::now();
+        let started = arch::pool::start(cpus, &info.memory_map);
+        let took = time::now().saturating_duration_since(begun);
+        info!("smp: {} of {listed} processor(s) online (started in {} ms)", started + 1, took.as_millis());
+    }
     match info.boot_time.as_ref().and_then(time::init_wall_clock) {
         Some(_) => match (time::utc_now(), time::unix_now()) {
             (Some(utc), Some(unix)) => info!("clock: wall time {utc} UTC (unix {unix})"),
@@ -155,6 +210,11 @@ pub fn start(info: BootInfo) -> ! {
     if info.options.test_fault {
         info!("test: triggering a CPU exception on purpose");
         arch::trigger_test_fault();
+    }
+    if info.options.test_stack_overflow {
+        info!("test: overflowing the kernel stack on purpose");
+        let depth = recurse_without_end(0);
+        info!("test: the recursion ended at depth {depth} (it should not have)");
     }
     if info.options.test_sleep {
         let started = time::now();
@@ -181,6 +241,10 @@ pub fn start(info: BootInfo) -> ! {
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
     let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
+    memory::log_accounting(&info, reclaimed);
+    if info.options.test_pool {
+        pool_check::run();
+    }
 
     main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
 }
@@ -326,6 +390,19 @@ fn main_loop(devices: Devices) -> ! {
         }
         arch::wait_for_work(|| !events::is_empty());
     }
+}
+
+/// Recurses until the stack runs into its guard page (the `test-stack-overflow` option).
+/// The array and the use of the result after the call keep the compiler from turning the
+/// recursion into a loop.
+fn recurse_without_end(depth: u64) -> u64 {
+    let mut frame = [0u8; 256];
+    frame[depth as usize % 256] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    if core::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    recurse_without_end(depth + 1) + u64::from(frame[7])
 }
 
 fn mib(bytes: u64) -> u64 {

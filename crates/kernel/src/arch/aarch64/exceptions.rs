@@ -179,10 +179,23 @@ extern "C" fn moteos_exception(kind: u64, frame: &mut TrapFrame) {
     };
     let name = KIND_NAMES[(kind % 4) as usize];
     let origin = ORIGIN[((kind / 4) % 4) as usize];
+    // The kernel runs on SP_EL0 (entries 0-3); exceptions run on SP_EL1, the frame's stack.
+    let sp = if kind < 4 {
+        let sp_el0: u64;
+        // SAFETY: reading SP_EL0 from EL1 with SPSel = 1 (as in every exception) is allowed.
+        unsafe { core::arch::asm!("mrs {}, sp_el0", out(reg) sp_el0, options(nomem, nostack)) };
+        sp_el0
+    } else {
+        frame as *const TrapFrame as u64 + 800
+    };
+    let what = match crate::arch::address_space::guard_owner(far) {
+        Some((_, "stack")) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the stack ran into its guard page)",
+        Some(_) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the exception stack ran into its guard page)",
+        _ => what,
+    };
     panic!(
-        "CPU exception: {name} from {origin}: {what} (ESR {esr:#x}, class {class:#x}) at PC {:#x}, faulting address {far:#x}, SP {:#x}",
+        "CPU exception: {name} from {origin}: {what} (ESR {esr:#x}, class {class:#x}) at PC {:#x}, faulting address {far:#x}, SP {sp:#x}",
         frame.elr,
-        frame as *const TrapFrame as u64 + 800,
     );
 }
 
