@@ -152,15 +152,23 @@ pub fn init(rsdp: Option<u64>, uart_gsi: Option<u32>) -> Result<GicSummary, &'st
         gic.enable(IntId::spi(gsi.saturating_sub(32)), Trigger::Level, mpidr)?;
         UART_INTID.store(gsi, Ordering::Relaxed);
     }
-    let msi = if let (Gic::V3 { gic: v3, boot_cpu }, GicLocation::V3 { gicr, .. }, Some(its_base)) =
-        (&mut gic, found.location, found.its)
+    // Without LPIs at the distributor there is no usable ITS.
+    let lpis = match &gic {
+        Gic::V3 { gic, .. } => gic.typer().lpis_supported(),
+        Gic::V2(_) => false,
+    };
+    if let (Some(its_base), false) = (found.its, lpis) {
+        log::warn!("interrupts: the MADT lists a GIC ITS at {its_base:#x}, but the GIC has no LPIs; ignoring it");
+    }
+    let msi = if let (Gic::V3 { gic: v3, boot_cpu }, GicLocation::V3 { gicr, .. }, Some(its_base), true) =
+        (&mut gic, found.location, found.its, lpis)
     {
         let rd = gicr + *boot_cpu as u64 * found.redistributor_stride;
         let processor = v3.gicr_typer(*boot_cpu).map(|t| t.processor_number()).unwrap_or(0);
         // SAFETY: `rd` is the boot CPU's redistributor and `its_base` the MADT's ITS, both
         // identity-mapped device memory used by nothing else; LPIs are enabled just before
         // the ITS is pointed at that redistributor.
-        match unsafe { its::enable_lpis(rd).and_then(|()| Its::new(its_base, rd, processor)) } {
+        match unsafe { its::probe(its_base).and_then(|()| its::enable_lpis(rd)).and_then(|()| Its::new(its_base, rd, processor)) } {
             Ok(its) => {
                 ITS_DOORBELL.store(its.doorbell(), Ordering::Relaxed);
                 *ITS.lock() = Some(its);
@@ -168,7 +176,7 @@ pub fn init(rsdp: Option<u64>, uart_gsi: Option<u32>) -> Result<GicSummary, &'st
             }
             Err(why) => {
                 log::warn!("interrupts: the GIC ITS at {its_base:#x} cannot be used: {why}");
-                String::from("no MSI (the ITS failed): PCI devices are polled")
+                String::from("no MSI (no working ITS): PCI devices are polled")
             }
         }
     } else if let Some(&(base, spi)) = MSI_FRAME.get() {

@@ -98,6 +98,21 @@ fn write64(address: u64, value: u64) {
     unsafe { write_volatile(address as *mut u64, value) }
 }
 
+/// Checks that an ITS answers at `base`: GITS_PIDR2.ArchRev (bits 7:4) is 3 or 4 on one.
+/// Firmware tables sometimes list an ITS the machine does not have (QEMU's with `its=off`),
+/// where any access aborts.
+///
+/// # Safety
+/// `base` must be identity-mapped device memory named by the MADT.
+pub unsafe fn probe(base: u64) -> Result<(), &'static str> {
+    // SAFETY: forwarded; PIDR2 is a read-only identification register.
+    match unsafe { super::exceptions::probe_read32(base + 0xffe8) }.map(|v| (v >> 4) & 0xf) {
+        Some(3 | 4) => Ok(()),
+        Some(_) => Err("the device at that address is not an ITS"),
+        None => Err("nothing answers at that address (the firmware lists an ITS the machine lacks)"),
+    }
+}
+
 /// Turns on LPIs at the redistributor whose RD_base frame is at `gicr`: one property table
 /// (all kernel LPIs enabled at one priority) and one pending table.
 ///
