@@ -71,6 +71,9 @@ unsafe fn claim_kind(map: &[MemoryRegion], kind: MemoryKind, keep: &[Range<u64>]
     for region in map.iter().filter(|r| r.kind == kind) {
         let start = region.start.max(LOW_MEMORY_LIMIT);
         let end = region.start.saturating_add(region.len);
+        if end <= start {
+            continue;
+        }
         let mut pieces = alloc::vec![start..end];
         for k in keep {
             pieces = pieces
