@@ -323,6 +323,7 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
 fn main_loop(devices: Devices) -> ! {
     let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
+    let mut pool_jobs = arch::pool::jobs_per_cpu();
     if network.is_none() {
         chat.set_network_status("No network");
     }
@@ -370,6 +371,9 @@ fn main_loop(devices: Devices) -> ! {
         }
         // The local model computes between looks at the keyboard: no halting meanwhile.
         let busy = chat.wants_cpu();
+        if !busy {
+            pool_jobs = log_pool_use(pool_jobs);
+        }
         if keyboards.iter().any(|k| !k.interrupts) {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
@@ -390,6 +394,24 @@ fn main_loop(devices: Devices) -> ! {
         }
         arch::wait_for_work(|| !events::is_empty());
     }
+}
+
+/// Logs how many work-pool jobs each processor ran since `before`, when that changed and more
+/// than one processor is online (the local model's work, spread over the cores).
+fn log_pool_use(before: Vec<(usize, u64)>) -> Vec<(usize, u64)> {
+    let now = arch::pool::jobs_per_cpu();
+    if now.len() > 1 && now != before {
+        let spread: String = now
+            .iter()
+            .map(|&(cpu, jobs)| {
+                let earlier = before.iter().find(|(c, _)| *c == cpu).map_or(0, |&(_, j)| j);
+                format!(" CPU {cpu}: {}", jobs - earlier)
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        info!("pool: jobs run per processor since the last report:{spread}");
+    }
+    now
 }
 
 /// Recurses until the stack runs into its guard page (the `test-stack-overflow` option).

@@ -155,3 +155,9 @@ impl inference::WorkPool for KernelPool {
         }
     }
 }
+
+/// The pool as a `'static` reference, for the local model's engine (`set_pool`).
+pub fn shared() -> &'static KernelPool {
+    static POOL: KernelPool = KernelPool;
+    &POOL
+}
