@@ -135,7 +135,7 @@ impl Iterator for Pages<'_> {
             .sizes
             .iter()
             .copied()
-            .find(|&s| s > 0 && at % s == 0 && self.end - at >= s)
+            .find(|&s| s > 0 && at.is_multiple_of(s) && self.end - at >= s)
             // A range that is not a multiple of the smallest page: finish with one last page.
             .unwrap_or_else(|| self.sizes.last().copied().unwrap_or(PAGE).max(1));
         self.at = at.saturating_add(size);
@@ -163,7 +163,8 @@ mod tests {
     #[test]
     fn ram_device_and_guards_are_separated_and_cover_everything() {
         let ram = [0..640 * KIB, MIB..512 * MIB];
-        let guards = [100 * MIB..100 * MIB + 16 * KIB];
+        let guard = 100 * MIB..100 * MIB + 16 * KIB;
+        let guards = [guard];
         let layout = Layout { top: 4 * GIB, ram: &ram, framebuffer: Some(3 * GIB..3 * GIB + 8 * MIB), guards: &guards };
         let got = spans(&layout);
         let want = [
@@ -194,7 +195,8 @@ mod tests {
 
     #[test]
     fn guard_inside_framebuffer_wins() {
-        let guards = [MIB..MIB + 4 * KIB];
+        let guard = MIB..MIB + 4 * KIB;
+        let guards = [guard];
         let layout = Layout { top: 2 * MIB, ram: &[], framebuffer: Some(0..2 * MIB), guards: &guards };
         assert_eq!(layout.kind_at(MIB), MapKind::Unmapped);
         assert_eq!(layout.kind_at(MIB + 4 * KIB), MapKind::Framebuffer);
