@@ -60,6 +60,8 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Guest => {
             for &arch in arches {
                 guest_inference(arch)?;
+                // The same question on two processors (the work pool splits the forward pass).
+                crate::bench_arch::guest_smp(arch, &[2])?;
             }
             Ok(())
         }
@@ -144,7 +146,7 @@ fn boot(arch: Arch, runs: usize) -> Result<()> {
         if arch == Arch::X86_64 { "X64" } else { "AA64" },
         size / 1024
     );
-    Ok(())
+    crate::bench_arch::boot_smp(arch, runs, &efi)
 }
 
 /// CPU seconds (user + system) QEMU has used so far, from `/proc/PID/stat`.

@@ -66,6 +66,20 @@ impl Ctx {
         Machine::launch_with(&QemuOptions { arch: self.arch, disk, memory_mib, display, nic }, extras)
     }
 
+    /// Boots moteOS from a fresh image holding `entries`, with `extra` QEMU arguments after
+    /// the usual ones (QEMU merges a repeated `-machine` into the first; a later `-smp` wins).
+    pub fn boot_extra(
+        &self,
+        entries: &[EspEntry],
+        display: Display,
+        nic: Nic,
+        memory_mib: u32,
+        extra: &[&str],
+    ) -> Result<Machine> {
+        let extras = qemu::Extras { args: extra.iter().map(|a| String::from(*a)).collect(), ..qemu::Extras::default() };
+        self.boot_extras(entries, display, nic, memory_mib, &extras)
+    }
+
     /// The architecture under test.
     pub(crate) fn arch(&self) -> Arch {
         self.arch
@@ -143,6 +157,11 @@ fn cases() -> Vec<Case> {
         Case { name: "usb_keyboard_behind_hub_and_hotplug", arches: BOTH, run: crate::e2e_usb::usb_keyboard_behind_hub },
         Case { name: "usb_net_only_nic", arches: BOTH, run: crate::e2e_usb::usb_net_only_nic },
         Case { name: "usb_storage_write_read", arches: BOTH, run: crate::e2e_usb::usb_storage_write_read },
+        Case { name: "gicv3_its_keys_and_chat", arches: &[Arch::Aarch64], run: crate::e2e_arch::gicv3_its_keys_and_chat },
+        Case { name: "gicv3_without_its", arches: &[Arch::Aarch64], run: crate::e2e_arch::gicv3_without_its },
+        Case { name: "memory_accounting", arches: BOTH, run: crate::e2e_arch::memory_accounting },
+        Case { name: "stack_overflow_guard", arches: BOTH, run: crate::e2e_arch::stack_overflow_guard },
+        Case { name: "smp_pool_on_every_cpu", arches: BOTH, run: crate::e2e_arch::smp_pool_on_every_cpu },
     ]
 }
 
@@ -220,7 +239,7 @@ pub(crate) fn keep_screenshot(shot: &Path, name: &str) {
 }
 
 /// The first number after `prefix` in the serial log.
-fn number_after(text: &str, prefix: &str) -> Result<u64> {
+pub(crate) fn number_after(text: &str, prefix: &str) -> Result<u64> {
     let start = text.find(prefix).ok_or_else(|| anyhow!("{prefix:?} not in the serial log"))? + prefix.len();
     let digits: String = text[start..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
     digits.parse().with_context(|| format!("no number after {prefix:?}"))

@@ -3,10 +3,12 @@
 
 mod arch;
 mod bench;
+mod bench_arch;
 mod bench_storage;
 mod bench_usb;
 mod builder;
 mod e2e;
+mod e2e_arch;
 mod e2e_storage;
 mod e2e_usb;
 mod image;

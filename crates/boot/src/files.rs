@@ -83,6 +83,9 @@ pub fn boot_options() -> BootOptions {
             "test-fault" => options.test_fault = true,
             "test-sleep" => options.test_sleep = true,
             "test-usb-disk" => options.test_usb_disk = true,
+            "test-stack-overflow" => options.test_stack_overflow = true,
+            "test-pool" => options.test_pool = true,
+            "no-smp" => options.no_smp = true,
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }

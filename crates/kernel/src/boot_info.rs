@@ -60,6 +60,12 @@ pub struct BootOptions {
     pub test_fault: bool,
     /// Sleep 2 s with the kernel timer and report it, to check the clock against the host.
     pub test_sleep: bool,
+    /// Recurse without end on purpose, to show that a stack overflow is caught by the guard page.
+    pub test_stack_overflow: bool,
+    /// Run a job on every processor through the work pool and log which processor ran which.
+    pub test_pool: bool,
+    /// Leave the application processors halted (boot benchmarks compare with and without).
+    pub no_smp: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
     /// `test-write=PATH=TEXT`: write TEXT to PATH through the storage service at boot
@@ -85,6 +91,8 @@ pub enum MemoryKind {
     Loader,
     /// ACPI tables; reclaimable once they have been parsed.
     AcpiReclaimable,
+    /// ACPI non-volatile storage: RAM the firmware keeps for itself for good.
+    AcpiNvs,
     /// Runtime-services code and data: must stay untouched for `GetTime` and friends.
     RuntimeServices,
     /// Memory-mapped I/O and everything else the kernel must never allocate from.

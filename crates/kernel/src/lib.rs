@@ -30,6 +30,7 @@ pub mod memory;
 mod network;
 mod panic;
 mod efivars;
+mod pool_check;
 mod power;
 mod runner;
 pub mod storage_service;
@@ -76,6 +77,28 @@ pub mod early {
 /// If called twice: the second call would hand the same memory to the heap again.
 pub fn start(info: BootInfo) -> ! {
     let added = allocator::claim_usable_after_exit(&info.memory_map);
+    // Stacks for every processor and the kernel's own page tables, then off the firmware's
+    // stack for good: after that its boot-services memory can join the heap.
+    let cpus = arch::cpus::discover(info.rsdp);
+    let framebuffer = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64);
+    let took = arch::address_space::take_over(&info.memory_map, framebuffer, cpus.len());
+    let stage = Boot { info, added, cpus, took };
+    match stage.took.ok().and_then(|_| arch::address_space::stacks(0)) {
+        Some(stacks) => arch::run_on_stack(stacks, boot, stage),
+        None => boot(stage),
+    }
+}
+
+/// What [`start`] hands to the rest of the boot, which runs on the kernel's own stack.
+struct Boot {
+    info: BootInfo,
+    added: usize,
+    cpus: Vec<arch::Cpu>,
+    took: Result<arch::address_space::TakeOver, &'static str>,
+}
+
+fn boot(stage: Boot) -> ! {
+    let Boot { info, added, cpus, took } = stage;
     let summary = MemorySummary::of(&info.memory_map);
     let heap = allocator::stats();
     info!(
@@ -95,6 +118,17 @@ pub fn start(info: BootInfo) -> ! {
         summary.runtime / 1024,
         mib(summary.reserved),
     );
+    match took {
+        Ok(t) => info!(
+            "memory: kernel stacks with {} KiB guard pages for {} processor(s); identity map up to {:#x}",
+            allocator::GUARD_BYTES / 1024,
+            t.cpus,
+            t.top
+        ),
+        Err(why) => warn!(
+            "memory: {why}; staying on the firmware's page tables and stack (boot-services memory is not reclaimed)"
+        ),
+    }
     if summary.usable < memory::MINIMUM_USABLE {
         error!(
             "memory: only {} MiB of free RAM; moteOS needs at least {} MiB. Give the machine more memory.",
@@ -137,6 +171,26 @@ pub fn start(info: BootInfo) -> ! {
     };
     time::init(setup.counter);
     info!("interrupts: {}", setup.description);
+    // The kernel's own stack, page tables, descriptor tables and vectors are in place: the
+    // firmware's boot-services memory is free now.
+    let reclaimed = match &took {
+        Ok(took) => {
+            // The framebuffer, if the firmware put it there, is kept out.
+            let keep: Vec<_> = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64).into_iter().collect();
+            allocator::reclaim_boot_services(took, &info.memory_map, &keep)
+        }
+        Err(_) => 0,
+    };
+    info!("memory: {} KiB of firmware boot-services memory joined the heap", reclaimed / 1024);
+    let listed = cpus.len();
+    if info.options.no_smp {
+        info!("smp: 1 of {listed} processor(s) online (no-smp: the others stay halted)");
+    } else {
+        let begun = time::now();
+        let started = arch::pool::start(cpus, &info.memory_map);
+        let took = time::now().saturating_duration_since(begun);
+        info!("smp: {} of {listed} processor(s) online (started in {} ms)", started + 1, took.as_millis());
+    }
     match info.boot_time.as_ref().and_then(time::init_wall_clock) {
         Some(_) => match (time::utc_now(), time::unix_now()) {
             (Some(utc), Some(unix)) => info!("clock: wall time {utc} UTC (unix {unix})"),
@@ -154,6 +208,11 @@ pub fn start(info: BootInfo) -> ! {
     if info.options.test_fault {
         info!("test: triggering a CPU exception on purpose");
         arch::trigger_test_fault();
+    }
+    if info.options.test_stack_overflow {
+        info!("test: overflowing the kernel stack on purpose");
+        let depth = recurse_without_end(0);
+        info!("test: the recursion ended at depth {depth} (it should not have)");
     }
     if info.options.test_sleep {
         let started = time::now();
@@ -201,6 +260,10 @@ pub fn start(info: BootInfo) -> ! {
         runner.notice(notice, None);
     }
     let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
+    memory::log_accounting(&info, reclaimed);
+    if info.options.test_pool {
+        pool_check::run();
+    }
 
     main_loop(Devices {
         input: input::Input::new(setup.ps2_keyboard),
@@ -332,6 +395,7 @@ fn main_loop(devices: Devices) -> ! {
     } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
     let mut net_info = None;
+    let mut pool_jobs = arch::pool::jobs_per_cpu();
     info!("moteOS ready");
     loop {
         for keyboard in &mut keyboards {
@@ -395,7 +459,11 @@ fn main_loop(devices: Devices) -> ! {
         if let Some(after) = usb.next_wake() {
             wake = Some(wake.map_or(after, |w| w.min(after)));
         }
+        // The local model computes between looks at the keyboard: no halting meanwhile.
         busy |= runner.wants_cpu();
+        if !busy {
+            pool_jobs = log_pool_use(pool_jobs);
+        }
         if keyboards.iter().any(|k| !k.interrupts) {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
@@ -418,6 +486,37 @@ fn main_loop(devices: Devices) -> ! {
         }
         arch::wait_for_work(|| !events::is_empty());
     }
+}
+
+/// Logs how many work-pool jobs each processor ran since `before`, when that changed and more
+/// than one processor is online (the local model's work, spread over the cores).
+fn log_pool_use(before: Vec<(usize, u64)>) -> Vec<(usize, u64)> {
+    let now = arch::pool::jobs_per_cpu();
+    if now.len() > 1 && now != before {
+        let spread: String = now
+            .iter()
+            .map(|&(cpu, jobs)| {
+                let earlier = before.iter().find(|(c, _)| *c == cpu).map_or(0, |&(_, j)| j);
+                format!(" CPU {cpu}: {}", jobs - earlier)
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        info!("pool: jobs run per processor since the last report:{spread}");
+    }
+    now
+}
+
+/// Recurses until the stack runs into its guard page (the `test-stack-overflow` option).
+/// The array and the use of the result after the call keep the compiler from turning the
+/// recursion into a loop.
+fn recurse_without_end(depth: u64) -> u64 {
+    let mut frame = [0u8; 256];
+    frame[depth as usize % 256] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    if core::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    recurse_without_end(depth + 1) + u64::from(frame[7])
 }
 
 fn mib(bytes: u64) -> u64 {

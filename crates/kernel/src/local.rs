@@ -37,7 +37,9 @@ pub fn load(file: Option<&ModelFile>, seed: u64) -> (Option<Box<ChatEngine<'stat
         ..EngineOptions::default()
     };
     match ChatEngine::load(bytes, options) {
-        Ok(engine) => {
+        Ok(mut engine) => {
+            // Matrix rows and attention heads go to every processor that came up.
+            engine.engine_mut().set_pool(crate::arch::pool::shared());
             let name = String::from(engine.engine().gguf().get_str("general.name").unwrap_or("model"));
             let kernels = match engine.engine().kernel_fallback() {
                 // The load-time check caught SIMD kernels disagreeing with the portable ones.

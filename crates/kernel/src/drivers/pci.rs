@@ -94,6 +94,13 @@ impl PciBus {
         self.cam.write_word(function, offset, value);
     }
 
+    /// The function's PCI requester id (bus << 8 | device << 3 | function), as interrupt
+    /// translators and IOMMUs know it.
+    pub fn requester_id(&self, function: DeviceFunction) -> u32 {
+        let bus = u32::from(*self.buses.start()) + u32::from(function.bus);
+        (bus << 8) | (u32::from(function.device) << 3) | u32::from(function.function)
+    }
+
     /// The root, for transports that need it.
     pub fn root(&mut self) -> &mut PciRoot<MmioCam<'static>> {
         &mut self.root
