@@ -310,8 +310,7 @@ impl Controller {
         }
         // Hubs find devices, devices may be hubs: go round until nothing new turns up.
         for _ in 0..8 {
-            loop {
-                let Some(trb) = self.deferred.pop_front().or_else(|| self.next_event()) else { break };
+            while let Some(trb) = self.deferred.pop_front().or_else(|| self.next_event()) {
                 self.handle_event(trb);
             }
             self.acknowledge();

@@ -85,7 +85,7 @@ impl DmaBuffer {
     /// The 32-bit word at `offset` (4-byte aligned).
     pub fn read_u32(&self, offset: usize) -> u32 {
         self.check(offset, 4);
-        assert!(offset % 4 == 0, "unaligned DMA word");
+        assert!(offset.is_multiple_of(4), "unaligned DMA word");
         fence(Ordering::SeqCst);
         // SAFETY: in bounds and 4-byte aligned (checked above; the base is at least 64-aligned).
         unsafe { self.ptr.as_ptr().add(offset).cast::<u32>().read_volatile() }
@@ -94,7 +94,7 @@ impl DmaBuffer {
     /// Writes the 32-bit word at `offset` (4-byte aligned).
     pub fn write_u32(&mut self, offset: usize, value: u32) {
         self.check(offset, 4);
-        assert!(offset % 4 == 0, "unaligned DMA word");
+        assert!(offset.is_multiple_of(4), "unaligned DMA word");
         // SAFETY: in bounds and 4-byte aligned (checked above; the base is at least 64-aligned).
         unsafe { self.ptr.as_ptr().add(offset).cast::<u32>().write_volatile(value) };
     }

@@ -43,7 +43,7 @@ impl ProducerRing {
     /// Where the next TRB goes and the cycle state it will carry: the value
     /// for a Set TR Dequeue Pointer command (address | DCS).
     pub fn dequeue_pointer(&self) -> u64 {
-        self.memory.phys() + (self.enqueue * TRB_BYTES) as u64 | u64::from(self.cycle)
+        (self.memory.phys() + (self.enqueue * TRB_BYTES) as u64) | u64::from(self.cycle)
     }
 
     /// Appends a TRB (its cycle bit is set here) and returns its address.
