@@ -27,6 +27,8 @@ pub enum Which {
     /// Local inference on the host, single thread: each model variant against llama.cpp on the
     /// same file, and against the memory-bandwidth bound.
     Infer,
+    /// GGUF reader on the host: 80,000 tensor descriptions against ten times 8,000.
+    Gguf,
 }
 
 /// Runs a benchmark on each architecture.
@@ -64,6 +66,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             Ok(())
         }
         Which::Infer => crate::infer::bench(runs.max(1)),
+        Which::Gguf => crate::bench_gguf::run(runs),
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;

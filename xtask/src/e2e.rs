@@ -7,6 +7,7 @@
 
 use crate::arch::Arch;
 use crate::builder;
+use crate::e2e_harden;
 use crate::image;
 use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
 use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
@@ -18,7 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous: TCG boots take 5-15 s, more with two guests on two cores.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+pub(crate) const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// An entry to put on a test ESP under `\moteos\`.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub enum EspEntry {
 /// What a test case gets to work with.
 #[derive(Debug)]
 pub struct Ctx {
-    arch: Arch,
+    pub(crate) arch: Arch,
     efi: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -105,6 +106,13 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
+        Case { name: "hostile_model_head_size", arches: &[Arch::X86_64], run: e2e_harden::hostile_model_head_size },
+        Case {
+            name: "hostile_model_deep_nesting",
+            arches: &[Arch::X86_64],
+            run: e2e_harden::hostile_model_deep_nesting,
+        },
+        Case { name: "hostile_model_huge_counts", arches: &[Arch::X86_64], run: e2e_harden::hostile_model_huge_counts },
     ]
 }
 
@@ -174,7 +182,7 @@ fn run_case(arch: Arch, efi: PathBuf, run: CaseFn) -> std::result::Result<(), (a
 }
 
 /// Copies a screenshot to `target/e2e-screenshots/` so people can look at what the test saw.
-fn keep_screenshot(shot: &Path, name: &str) {
+pub(crate) fn keep_screenshot(shot: &Path, name: &str) {
     let dir = builder::root().join("target/e2e-screenshots");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::copy(shot, dir.join(format!("{name}.png")));
@@ -182,7 +190,7 @@ fn keep_screenshot(shot: &Path, name: &str) {
 }
 
 /// The first number after `prefix` in the serial log.
-fn number_after(text: &str, prefix: &str) -> Result<u64> {
+pub(crate) fn number_after(text: &str, prefix: &str) -> Result<u64> {
     let start = text.find(prefix).ok_or_else(|| anyhow!("{prefix:?} not in the serial log"))? + prefix.len();
     let digits: String = text[start..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
     digits.parse().with_context(|| format!("no number after {prefix:?}"))
@@ -595,7 +603,7 @@ fn decode_rgb(path: &Path) -> Result<(u32, u32, Vec<[u8; 3]>)> {
 }
 
 /// A config that makes `provider` answer from `base_url` with the mock's key.
-fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
+pub(crate) fn chat_config(provider: &str, base_url: &str, model: &str) -> String {
     format!(
         "[provider]\nactive = \"{provider}\"\n\n[providers.{provider}]\napi_key = \"{MOCK_KEY}\"\nmodel = \"{model}\"\n\
          base_url = \"{base_url}\"\n\n[network]\nmode = \"dhcp\"\ndns = [\"10.0.2.2\"]\n"
@@ -607,7 +615,7 @@ fn json_body(request: &servers::RecordedRequest) -> Result<serde_json::Value> {
     serde_json::from_slice(&request.body).context("the guest sent a body that is not JSON")
 }
 
-fn header<'a>(request: &'a servers::RecordedRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(request: &'a servers::RecordedRequest, name: &str) -> Option<&'a str> {
     request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
@@ -864,7 +872,7 @@ fn local_model_broken(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 }
 
 /// The bundled model file (`cargo xtask test` fetches it first; `MOTEOS_MODEL` overrides).
-fn bundled_model() -> Result<PathBuf> {
+pub(crate) fn bundled_model() -> Result<PathBuf> {
     let path = match std::env::var_os("MOTEOS_MODEL") {
         Some(path) => PathBuf::from(path),
         None => crate::model::dir().join(crate::model::MODEL_FILE),

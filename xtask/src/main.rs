@@ -3,8 +3,11 @@
 
 mod arch;
 mod bench;
+mod bench_gguf;
 mod builder;
 mod e2e;
+mod e2e_harden;
+mod gguf_craft;
 mod image;
 mod infer;
 mod mock_llm;
@@ -136,7 +139,8 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "xtask"];
+const HOST_TESTED: &[&str] =
+    &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {
