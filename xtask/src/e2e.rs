@@ -113,6 +113,12 @@ fn cases() -> Vec<Case> {
             run: e2e_harden::hostile_model_deep_nesting,
         },
         Case { name: "hostile_model_huge_counts", arches: &[Arch::X86_64], run: e2e_harden::hostile_model_huge_counts },
+        Case { name: "plain_http_cloud_refused", arches: &[Arch::X86_64], run: e2e_harden::plain_http_cloud_refused },
+        Case {
+            name: "secrets_stay_off_the_serial_log",
+            arches: BOTH,
+            run: e2e_harden::secrets_stay_off_the_serial_log,
+        },
     ]
 }
 

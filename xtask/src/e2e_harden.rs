@@ -1,10 +1,12 @@
 //! End-to-end cases for hardening (issue 14): hostile model files, hostile servers and
 //! secrets. Registered in `e2e::cases()`.
 
-use crate::e2e::{BOOT_TIMEOUT, Ctx, EspEntry, ScreenStats, bundled_model, keep_screenshot};
+use crate::e2e::{BOOT_TIMEOUT, Ctx, EspEntry, ScreenStats, bundled_model, chat_config, header, keep_screenshot};
 use crate::gguf_craft;
+use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
 use crate::qemu::{Display, Machine, Nic};
-use anyhow::{Context, Result, ensure};
+use crate::servers;
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use std::time::Duration;
 
 /// Boots with `model` as `\moteos\model.gguf` and no network: the loader's refusal must be on
@@ -55,4 +57,85 @@ pub fn hostile_model_deep_nesting(ctx: &Ctx, slot: &mut Option<Machine>) -> Resu
 pub fn hostile_model_huge_counts(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let hostile = gguf_craft::lying_tensor_count(64 << 20);
     hostile_model(ctx, slot, "hostile-counts", hostile, 640, "truncated")
+}
+
+/// A hosted provider's `base_url` as plain HTTP to a public name: refused with a sentence
+/// before anything is sent (no DNS query, no request), and the OS keeps taking input.
+pub fn plain_http_cloud_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let servers = servers::shared()?;
+    let mock = MockLlm::start(Dialect::Anthropic, None)?;
+    let base = format!("http://{}:{}", servers::TEST_HOST, mock.port);
+    let config = chat_config("anthropic", &base, "claude-mock");
+    let m = slot.insert(ctx.boot(&[EspEntry::File("config.toml", config.into_bytes())], Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let line = m.wait_for_line("config: config.toml line ", Duration::from_secs(5))?;
+    ensure!(
+        line.contains(&format!("base_url = \"{base}\" is refused: plain http://")) && line.contains("use https://"),
+        "the plain-HTTP base_url was not refused with its reason: {line}"
+    );
+    println!("    {}", line.trim());
+    m.wait_for("network: configured", Duration::from_secs(60))?;
+    m.send_serial(b"is anyone there?\r")?;
+    m.wait_for("line: is anyone there?", Duration::from_secs(20))?;
+    // Time for a request to arrive, had one been sent.
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(mock.recorded().is_empty(), "the mock received {} request(s)", mock.recorded().len());
+    let queries = servers.dns.queries.lock().map_err(|_| anyhow!("poisoned"))?.clone();
+    ensure!(!queries.iter().any(|q| q == servers::TEST_HOST), "the refused host was looked up in DNS");
+    ensure!(!m.serial_text().contains(MOCK_KEY), "the API key appeared on the serial console");
+    Ok(())
+}
+
+/// A whole session whose configuration holds a key, a password in a URL's userinfo and a
+/// credential in a URL's query: a chat over plain HTTP to a LAN address (allowed, warned about
+/// once), a model list, a download from a URL with credentials; then the serial log of
+/// everything is searched for the three secrets.
+pub fn secrets_stay_off_the_serial_log(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    const PASSWORD: &str = "hunter2-userinfo-secret";
+    const QUERY_SECRET: &str = "sk-query-secret-0123456789";
+    let servers = servers::shared()?;
+    let mock = MockLlm::start(Dialect::Anthropic, None)?;
+    let base = format!("http://10.0.2.2:{}/?api-key={QUERY_SECRET}", mock.port);
+    let config = format!(
+        "{}\n[providers.openai-compatible]\nbase_url = \"http://me:{PASSWORD}@10.0.2.2:9/v1\"\nmodel = \"m\"\n\
+         api_key = \"{MOCK_KEY}\"\n",
+        chat_config("anthropic", &base, "claude-mock")
+    );
+    let fetch = format!(
+        "test-fetch=http://me:{PASSWORD}@{}:{}/blob-cl\ntest-fetch=http://{}:{}/missing?token={QUERY_SECRET}\n",
+        servers::TEST_HOST,
+        servers.http.port,
+        servers::TEST_HOST,
+        servers.http.port
+    );
+    let entries =
+        [EspEntry::File("config.toml", config.into_bytes()), EspEntry::File("boot-options", fetch.into_bytes())];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    let warning = m.wait_for_line("chat: Anthropic's API key goes unencrypted to 10.0.2.2", Duration::from_secs(5))?;
+    println!("    {}", warning.trim());
+    let timeout = Duration::from_secs(60);
+    m.wait_for_line("fetch: done: http://files.moteos.test", timeout)?;
+    m.wait_for_line("fetch: failed: http://***@files.moteos.test", timeout)?;
+    m.send_serial(b"hello secrets\r")?;
+    let reply = mock_llm::expected_reply(Dialect::Anthropic, 1, "hello secrets", 1);
+    m.wait_for(&format!("assistant: {reply}"), timeout).context("no reply from the mock")?;
+    m.wait_for_line("chat: reply complete", timeout)?;
+    m.send_serial(b"/models\r")?;
+    m.wait_for_line("chat: Anthropic did not list its models", timeout)?;
+    // The requests themselves carried the credentials the user configured.
+    let requests = mock.recorded();
+    let chat = requests.iter().find(|r| r.request_line.starts_with("POST ")).context("no chat request")?;
+    ensure!(chat.request_line.contains(&format!("?api-key={QUERY_SECRET}")), "{}", chat.request_line);
+    ensure!(header(chat, "x-api-key") == Some(MOCK_KEY), "the key was not sent");
+
+    let log = m.serial_text();
+    for (what, secret) in [("API key", MOCK_KEY), ("userinfo password", PASSWORD), ("query credential", QUERY_SECRET)] {
+        if let Some(at) = log.find(secret) {
+            let line = log[..at].rsplit('\n').next().unwrap_or("");
+            bail!("the {what} appeared on the serial console: {line}{secret}…");
+        }
+    }
+    ensure!(log.contains("api-key=***"), "the masked query credential is not in the log");
+    Ok(())
 }

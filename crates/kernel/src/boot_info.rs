@@ -34,7 +34,9 @@ pub struct BootInfo {
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` (logged at boot) shows the URLs without their credentials.
+#[derive(Clone, Default)]
 pub struct BootOptions {
     /// Panic on purpose once the kernel is up, to exercise the panic screen.
     pub test_panic: bool,
@@ -44,6 +46,18 @@ pub struct BootOptions {
     pub test_sleep: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
+}
+
+impl core::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let urls: alloc::vec::Vec<_> = self.test_fetch.iter().map(|url| http::RedactedUrl(url)).collect();
+        f.debug_struct("BootOptions")
+            .field("test_panic", &self.test_panic)
+            .field("test_fault", &self.test_fault)
+            .field("test_sleep", &self.test_sleep)
+            .field("test_fetch", &urls)
+            .finish()
+    }
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.

@@ -203,6 +203,13 @@ impl ChatTask {
         if let Backend::Unavailable(why) = &task.backend {
             task.notice = why.clone();
         }
+        // A hosted provider's key over plain HTTP on the LAN: allowed, but said once on screen.
+        if let Backend::Remote { provider, .. } = &task.backend
+            && let Some(warning) = provider.plain_http_warning()
+        {
+            warn!("chat: {warning}");
+            task.notice = warning;
+        }
         task
     }
 

@@ -38,7 +38,7 @@ impl Fetch {
             .and_then(|url| Exchange::new("fetch", &Request::get(url), tls, Timeouts::default()));
         match planned {
             Ok(exchange) => Some(Fetch {
-                text: String::from(text),
+                text: format!("{}", http::RedactedUrl(text)),
                 exchange,
                 hasher: Sha256::new(),
                 status: 0,
@@ -46,7 +46,7 @@ impl Fetch {
                 ended: false,
             }),
             Err(why) => {
-                warn!("fetch: failed: {text}: {why}");
+                warn!("fetch: failed: {}: {why}", http::RedactedUrl(text));
                 None
             }
         }
