@@ -7,7 +7,10 @@
 
 use crate::arch::Arch;
 use crate::builder;
-use crate::e2e_harden;
+use crate::e2e_harden::{
+    hostile_model_deep_nesting, hostile_model_head_size, hostile_model_huge_counts, plain_http_cloud_refused,
+    secrets_stay_off_the_serial_log, tls_truncation_reported,
+};
 use crate::image;
 use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
 use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
@@ -83,6 +86,7 @@ struct Case {
 }
 
 const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
+const X86: &[Arch] = &[Arch::X86_64];
 
 fn cases() -> Vec<Case> {
     vec![
@@ -106,19 +110,12 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
-        Case { name: "hostile_model_head_size", arches: &[Arch::X86_64], run: e2e_harden::hostile_model_head_size },
-        Case {
-            name: "hostile_model_deep_nesting",
-            arches: &[Arch::X86_64],
-            run: e2e_harden::hostile_model_deep_nesting,
-        },
-        Case { name: "hostile_model_huge_counts", arches: &[Arch::X86_64], run: e2e_harden::hostile_model_huge_counts },
-        Case { name: "plain_http_cloud_refused", arches: &[Arch::X86_64], run: e2e_harden::plain_http_cloud_refused },
-        Case {
-            name: "secrets_stay_off_the_serial_log",
-            arches: BOTH,
-            run: e2e_harden::secrets_stay_off_the_serial_log,
-        },
+        Case { name: "hostile_model_head_size", arches: X86, run: hostile_model_head_size },
+        Case { name: "hostile_model_deep_nesting", arches: X86, run: hostile_model_deep_nesting },
+        Case { name: "hostile_model_huge_counts", arches: X86, run: hostile_model_huge_counts },
+        Case { name: "plain_http_cloud_refused", arches: X86, run: plain_http_cloud_refused },
+        Case { name: "secrets_stay_off_the_serial_log", arches: BOTH, run: secrets_stay_off_the_serial_log },
+        Case { name: "tls_truncation_reported", arches: X86, run: tls_truncation_reported },
     ]
 }
 

@@ -139,3 +139,26 @@ pub fn secrets_stay_off_the_serial_log(ctx: &Ctx, slot: &mut Option<Machine>) ->
     ensure!(log.contains("api-key=***"), "the masked query credential is not in the log");
     Ok(())
 }
+
+/// HTTPS bodies that end when the connection closes: complete with the server's
+/// close_notify, reported as possibly cut without it (a bare TCP close anyone on the path
+/// can forge).
+pub fn tls_truncation_reported(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let plain = servers::shared()?;
+    let tls = servers::shared_tls()?;
+    let config = format!("{}\n[tls]\nextra_ca_file = \"\\\\moteos\\\\ca.pem\"\n", servers::NETWORK_TEST_CONFIG);
+    let url = |path: &str| format!("https://{}:{}/{path}", servers::TEST_HOST, tls.good.port);
+    let (whole, cut) = (url("close-delimited"), url("close-delimited-cut"));
+    let entries = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        EspEntry::File("ca.pem", tls.pki.ca_pem.clone().into_bytes()),
+        EspEntry::File("boot-options", format!("test-fetch={whole}\ntest-fetch={cut}\n").into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    let line = m.wait_for_line(&format!("fetch: done: {whole}:"), BOOT_TIMEOUT)?;
+    ensure!(line.contains(&plain.blob_sha256) && line.contains("HTTP 200"), "wrong close-delimited download: {line}");
+    let failed = m.wait_for_line(&format!("fetch: failed: {cut}:"), Duration::from_secs(120))?;
+    ensure!(failed.contains("without the TLS close_notify"), "the unconfirmed end was not reported: {failed}");
+    println!("    {}", failed.trim());
+    Ok(())
+}

@@ -33,7 +33,8 @@ pub use error::{HttpError, UrlProblem};
 pub use redact::{MASK, RedactedUrl, credential_spans, is_credential_param};
 pub use request::{Method, Request, USER_AGENT};
 pub use response::{
-    MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_TRAILER_BYTES, ResponseEvent, ResponseHead, ResponseParser,
+    MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_INTERIM_RESPONSES, MAX_TRAILER_BYTES, ResponseEvent,
+    ResponseHead, ResponseParser,
 };
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES, SseEvent, SseParser};
 pub use timeout::{Phase, TimeoutTracker, Timeouts};

@@ -315,7 +315,11 @@ impl Exchange {
                 }
                 self.parser.feed(&plain, sink).map_err(|e| format!("{e}"))?;
                 if closed && !self.parser.is_done() {
-                    self.parser.finish(sink).map_err(|e| format!("{e}"))?;
+                    // Over TLS only close_notify proves a close-delimited body complete.
+                    let confirmed = conn.tls.as_ref().is_none_or(|s| s.peer_closed());
+                    let finished =
+                        if confirmed { self.parser.finish(sink) } else { self.parser.finish_unconfirmed(sink) };
+                    finished.map_err(|e| format!("{e}"))?;
                 }
                 if self.parser.is_done() {
                     let handle = conn.handle;
@@ -331,9 +335,8 @@ impl Exchange {
                 if closed {
                     return Err(String::from("the server closed the connection before the response was complete"));
                 }
-                if !moved {
-                    self.timeouts.check(now).map_err(|e| format!("{e}"))?;
-                }
+                // Checked even while bytes flow: the overall deadline holds for a steady trickle.
+                self.timeouts.check(now).map_err(|e| format!("{e}"))?;
                 Ok(moved)
             }
             Step::Finished => Ok(false),
