@@ -8,8 +8,8 @@
 use crate::arch::Arch;
 use crate::builder;
 use crate::e2e_harden::{
-    hostile_model_deep_nesting, hostile_model_head_size, hostile_model_huge_counts, plain_http_cloud_refused,
-    secrets_stay_off_the_serial_log, tls_truncation_reported,
+    clock_1970_corrected, clock_2100_refused, hostile_model_deep_nesting, hostile_model_head_size,
+    hostile_model_huge_counts, plain_http_cloud_refused, secrets_stay_off_the_serial_log, tls_truncation_reported,
 };
 use crate::image;
 use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
@@ -116,6 +116,8 @@ fn cases() -> Vec<Case> {
         Case { name: "plain_http_cloud_refused", arches: X86, run: plain_http_cloud_refused },
         Case { name: "secrets_stay_off_the_serial_log", arches: BOTH, run: secrets_stay_off_the_serial_log },
         Case { name: "tls_truncation_reported", arches: X86, run: tls_truncation_reported },
+        Case { name: "clock_1970_corrected", arches: BOTH, run: clock_1970_corrected },
+        Case { name: "clock_2100_refused", arches: X86, run: clock_2100_refused },
     ]
 }
 

@@ -162,3 +162,61 @@ pub fn tls_truncation_reported(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<
     println!("    {}", failed.trim());
     Ok(())
 }
+
+/// Boots with the firmware clock replaced by `unix` and downloads over HTTPS from a server
+/// whose certificate is valid from 2020 to 2099; returns the guest and the fetch's log line.
+fn fetch_with_clock(ctx: &Ctx, slot: &mut Option<Machine>, unix: i64) -> Result<String> {
+    let tls = servers::shared_tls()?;
+    let year = |y| time::Date::from_calendar_date(y, time::Month::January, 1).map(|d| d.midnight().assume_utc());
+    let cert = tls.pki.server_cert_between(servers::TEST_HOST, year(2020)?, year(2099)?)?;
+    let blob = std::sync::Arc::new(b"valid by the clock".to_vec());
+    let routes = std::collections::HashMap::from([("/blob-cl".to_string(), (servers::Framing::ContentLength, blob))]);
+    let server = servers::HttpsServer::start(routes, cert)?;
+    let url = format!("https://{}:{}/blob-cl", servers::TEST_HOST, server.port);
+    let config = format!("{}\n[tls]\nextra_ca_file = \"\\\\moteos\\\\ca.pem\"\n", servers::NETWORK_TEST_CONFIG);
+    let entries = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        EspEntry::File("ca.pem", tls.pki.ca_pem.clone().into_bytes()),
+        EspEntry::File("boot-options", format!("test-clock={unix}\ntest-fetch={url}\n").into_bytes()),
+    ];
+    let m = slot.insert(ctx.boot(&entries, Display::Headless)?);
+    let deadline = std::time::Instant::now() + BOOT_TIMEOUT;
+    let ends = [format!("fetch: done: {url}"), format!("fetch: failed: {url}")];
+    while !ends.iter().any(|end| m.serial_text().contains(end.as_str())) {
+        ensure!(std::time::Instant::now() < deadline, "the download of {url} never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let end = ends.iter().find(|end| m.serial_text().contains(end.as_str())).context("no end")?;
+    let line = m.wait_for_line(end, Duration::from_secs(5))?;
+    drop(server);
+    Ok(line)
+}
+
+/// A firmware clock at 1970: reported on serial and on screen, and corrected to the build date
+/// for certificate checks, so a certificate valid then is accepted.
+pub fn clock_1970_corrected(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let line = fetch_with_clock(ctx, slot, 0)?;
+    let m = slot.as_mut().context("no machine")?;
+    ensure!(line.starts_with("fetch: done: ") && line.contains("HTTP 200"), "the download failed: {line}");
+    let warning = m.wait_for_line("[WARN ] trust: the firmware clock says 1970-01-01", Duration::from_secs(5))?;
+    ensure!(warning.contains("checked as of the build date"), "{warning}");
+    println!("    {}", warning.trim());
+    m.wait_for("moteOS ready", Duration::from_secs(60))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = ctx.screenshot_path("clock-1970");
+    m.screendump(&shot)?;
+    keep_screenshot(&shot, &format!("{}-clock-1970", ctx.arch));
+    ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the clock warning is not shown on screen");
+    Ok(())
+}
+
+/// A firmware clock at 2100: the certificate (valid until 2099) is refused as expired.
+pub fn clock_2100_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
+    let line = fetch_with_clock(ctx, slot, 4_102_444_800)?;
+    ensure!(
+        line.starts_with("fetch: failed: ") && line.contains("expired on 2099-01-01") && line.contains("2100-01-01"),
+        "the certificate was not refused as expired: {line}"
+    );
+    println!("    {}", line.trim());
+    Ok(())
+}

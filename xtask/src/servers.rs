@@ -294,16 +294,26 @@ impl TestPki {
         kind: CertKind,
     ) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
         let name = if kind == CertKind::WrongHost { "other.moteos.test" } else { TEST_HOST };
+        let now = time::OffsetDateTime::now_utc();
+        let (not_before, not_after) = if kind == CertKind::Expired {
+            (now - time::Duration::days(400), now - time::Duration::days(30))
+        } else {
+            (now - time::Duration::days(1), now + time::Duration::days(30))
+        };
+        self.server_cert_between(name, not_before, not_after)
+    }
+
+    /// A certificate for `name`, signed by the test CA, valid between the two dates.
+    pub fn server_cert_between(
+        &self,
+        name: &str,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()])?;
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let now = time::OffsetDateTime::now_utc();
-        if kind == CertKind::Expired {
-            params.not_before = now - time::Duration::days(400);
-            params.not_after = now - time::Duration::days(30);
-        } else {
-            params.not_before = now - time::Duration::days(1);
-            params.not_after = now + time::Duration::days(30);
-        }
+        params.not_before = not_before;
+        params.not_after = not_after;
         let key = rcgen::KeyPair::generate()?;
         let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer)?;

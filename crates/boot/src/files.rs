@@ -85,6 +85,10 @@ pub fn boot_options() -> BootOptions {
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }
+            other if other.starts_with("test-clock=") => match other["test-clock=".len()..].parse() {
+                Ok(unix) => options.test_clock = Some(unix),
+                Err(_) => log::warn!("boot: {other:?} is not a time in seconds since 1970; ignored"),
+            },
             other => log::warn!("boot: unknown boot option {other:?} ignored"),
         }
     }

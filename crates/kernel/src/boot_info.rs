@@ -46,6 +46,9 @@ pub struct BootOptions {
     pub test_sleep: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
+    /// Replace the firmware's clock reading with this time (seconds since 1970, UTC), to
+    /// exercise clocks that are wrong.
+    pub test_clock: Option<i64>,
 }
 
 impl core::fmt::Debug for BootOptions {
@@ -56,6 +59,7 @@ impl core::fmt::Debug for BootOptions {
             .field("test_fault", &self.test_fault)
             .field("test_sleep", &self.test_sleep)
             .field("test_fetch", &urls)
+            .field("test_clock", &self.test_clock)
             .finish()
     }
 }
@@ -168,6 +172,22 @@ pub struct WallClock {
     pub second: u8,
     /// Offset from UTC in minutes, if the firmware knows it.
     pub utc_offset_minutes: Option<i16>,
+}
+
+impl WallClock {
+    /// The UTC reading for `unix` seconds since 1970 (the `test-clock=` boot option).
+    pub fn from_unix_utc(unix: i64) -> WallClock {
+        let c = hal::CivilDateTime::from_unix_seconds(unix);
+        WallClock {
+            year: u16::try_from(c.year).unwrap_or(if c.year < 0 { 0 } else { u16::MAX }),
+            month: c.month,
+            day: c.day,
+            hour: c.hour,
+            minute: c.minute,
+            second: c.second,
+            utc_offset_minutes: Some(0),
+        }
+    }
 }
 
 impl fmt::Display for WallClock {

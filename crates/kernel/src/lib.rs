@@ -28,6 +28,7 @@ mod network;
 mod panic;
 pub mod time;
 mod tls_setup;
+pub mod trust;
 
 use alloc::format;
 use alloc::string::String;
@@ -145,6 +146,7 @@ pub fn start(info: BootInfo) -> ! {
         },
         None => warn!("clock: the firmware time is missing or invalid; certificate dates cannot be checked"),
     }
+    trust::check_boot(&info);
 
     let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
     show_splash(&info, status);
@@ -164,7 +166,10 @@ pub fn start(info: BootInfo) -> ! {
         info!("sleep: done after {} ms by the kernel clock", took.as_millis());
     }
 
-    let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
+    // Drawn from the CSPRNG's output: the raw boot seed keys the CSPRNG and must never feed a
+    // generator whose output shows on the network (smoltcp's TCP sequence numbers, DNS ids).
+    tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
+    let seed = trust::csprng_u64();
     let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
         Ok(mut bus) => {
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
@@ -180,7 +185,10 @@ pub fn start(info: BootInfo) -> ! {
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
-    let chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), seed ^ 0x6d6f_7465);
+    let mut chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), trust::csprng_u64());
+    if let Some(notice) = trust::screen_notice() {
+        chat.set_notice(&notice);
+    }
 
     main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
 }
@@ -263,7 +271,18 @@ fn main_loop(devices: Devices) -> ! {
         chat.set_network_status("No network");
     }
     info!("moteOS ready");
+    // The CSPRNG keeps being stirred with the timing of the interrupts that wake the loop.
+    let mut jitter = tls::csprng::JitterPool::new();
     loop {
+        if let Some(batch) = jitter.add(arch::cycle_counter()) {
+            tls::csprng::mix_global(&batch);
+            if jitter.stirs() == 1 {
+                info!(
+                    "entropy: CSPRNG re-stirred from interrupt timing (every {} wake-ups)",
+                    tls::csprng::JitterPool::SAMPLES_PER_STIR
+                );
+            }
+        }
         for keyboard in &mut keyboards {
             keyboard.poll();
         }

@@ -356,4 +356,11 @@ fn clocks_in_1970_and_2100_are_refused() {
     let outcome = connect(&root.pem, &chain, HOST, clock(YEAR_2100));
     report("clock at 2100-01-01", &outcome);
     assert!(matches!(outcome, Err(TlsError::CertificateExpired { .. })), "{outcome:?}");
+    // The kernel never checks as of a time before its build: a 1970 clock becomes the build
+    // date (here 2026-11-20), at which the certificate is valid.
+    let build = 1_795_132_800;
+    let floored = hal::trust::at_least_build_time(Some(0), build).map(|t| t as u64);
+    let outcome = connect(&root.pem, &chain, HOST, FixedClock(floored));
+    report("clock at 1970, floored at the build date", &outcome);
+    assert_eq!(outcome, Ok(()));
 }
