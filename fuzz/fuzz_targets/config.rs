@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let again = config::parse(&config.to_toml()).expect("what moteOS writes, it reads back");
             assert_eq!(again, config, "the round trip changed the configuration");
             let redacted = config.redacted();
-            for kind in config::ProviderKind::CLOUD {
+            for kind in config::ProviderId::CLOUD {
                 if let Some(cloud) = config.providers.cloud(kind)
                     && cloud.api_key.chars().count() >= 16
                 {

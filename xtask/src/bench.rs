@@ -24,11 +24,17 @@ pub enum Which {
     Ttft,
     /// Tokens per second of the bundled local model inside the guest (TCG), release build.
     Guest,
+    /// Key-to-echo latency of a USB keyboard beside PS/2 and virtio-input, and idle CPU with
+    /// an xHCI controller and a USB keyboard attached, all in the same run.
+    Input,
     /// Local inference on the host, single thread: each model variant against llama.cpp on the
     /// same file, and against the memory-bandwidth bound.
     Infer,
     /// GGUF reader on the host: 80,000 tensor descriptions against ten times 8,000.
     Gguf,
+    /// Saving settings and a 50-turn conversation in the guest beside a raw block write,
+    /// and boot to ready with 100 saved conversations against none.
+    Storage,
 }
 
 /// Runs a benchmark on each architecture.
@@ -56,6 +62,8 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Guest => {
             for &arch in arches {
                 guest_inference(arch)?;
+                // The same question on two processors (the work pool splits the forward pass).
+                crate::bench_arch::guest_smp(arch, &[2])?;
             }
             Ok(())
         }
@@ -67,12 +75,20 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         }
         Which::Infer => crate::infer::bench(runs.max(1)),
         Which::Gguf => crate::bench_gguf::run(runs),
+        Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
+        Which::Input => {
+            for &arch in arches {
+                crate::bench_usb::input(arch, runs.max(1))?;
+            }
+            Ok(())
+        }
         Which::Net => {
             for &arch in arches {
                 net(arch, qemu::Nic::VirtioNet, runs.max(1))?;
                 if arch == Arch::X86_64 {
                     net(arch, qemu::Nic::E1000, runs.max(1))?;
                 }
+                crate::bench_usb::net_usb(arch, runs.max(1))?;
             }
             Ok(())
         }
@@ -133,7 +149,7 @@ fn boot(arch: Arch, runs: usize) -> Result<()> {
         if arch == Arch::X86_64 { "X64" } else { "AA64" },
         size / 1024
     );
-    Ok(())
+    crate::bench_arch::boot_smp(arch, runs, &efi)
 }
 
 /// CPU seconds (user + system) QEMU has used so far, from `/proc/PID/stat`.
@@ -153,7 +169,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / hz)
 }
 
-fn cpu_share_over(m: &Machine, window: Duration) -> Result<f64> {
+pub(crate) fn cpu_share_over(m: &Machine, window: Duration) -> Result<f64> {
     let before = cpu_seconds(m.pid())?;
     std::thread::sleep(window);
     let after = cpu_seconds(m.pid())?;
@@ -231,7 +247,7 @@ fn idle(arch: Arch, runs: usize) -> Result<()> {
 }
 
 /// Milliseconds in a guest `fetch: done:` line: (total, first byte).
-fn fetch_times(line: &str) -> Option<(f64, f64)> {
+pub(crate) fn fetch_times(line: &str) -> Option<(f64, f64)> {
     let total = line.split(", ").find(|p| p.ends_with(" ms") || p.contains(" ms ("))?;
     let total: f64 = total.split(' ').next()?.parse().ok()?;
     let first = line.rsplit("first byte after ").next()?.trim_end_matches(" ms").trim().parse().ok()?;
@@ -395,7 +411,7 @@ fn tls_guest(arch: Arch, runs: usize, host_ms: f64) -> Result<()> {
         .collect();
     let version = text
         .lines()
-        .find_map(|l| l.split("fetch: TLS ").nth(1))
+        .find_map(|l| l.split("client: TLS ").nth(1))
         .unwrap_or("?")
         .split(" with")
         .next()

@@ -466,6 +466,45 @@ impl Seek for PartitionIo<'_> {
     }
 }
 
+/// Fills the ESP of a finished image with `\moteos\filler.bin` until at most `leave`
+/// bytes stay free (storage tests: a full disk).
+pub fn fill_free_space(image: &Path, leave: u64) -> Result<()> {
+    let mut disk = std::fs::OpenOptions::new().read(true).write(true).open(image)?;
+    let len = disk.metadata()?.len();
+    let partition_bytes = len - ALIGN - TAIL;
+    let fs = fatfs::FileSystem::new(PartitionIo::new(&mut disk, ALIGN, partition_bytes), fatfs::FsOptions::new())
+        .context("opening the image's FAT")?;
+    let stats = fs.stats()?;
+    let free = u64::from(stats.free_clusters()) * u64::from(stats.cluster_size());
+    let fill = free.saturating_sub(leave);
+    {
+        let mut file = fs.root_dir().create_file("moteos/filler.bin")?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = fill;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            file.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+    }
+    fs.unmount().context("closing the image's FAT")?;
+    Ok(())
+}
+
+/// Reads `path` (e.g. `moteos/chats/a.json`) from the ESP of a finished image.
+pub fn read_esp_file(image: &Path, path: &str) -> Result<Vec<u8>> {
+    let mut disk = std::fs::OpenOptions::new().read(true).write(true).open(image)?;
+    let len = disk.metadata()?.len();
+    let fs = fatfs::FileSystem::new(PartitionIo::new(&mut disk, ALIGN, len - ALIGN - TAIL), fatfs::FsOptions::new())
+        .context("opening the image's FAT")?;
+    let mut bytes = Vec::new();
+    fs.root_dir().open_file(path).with_context(|| format!("opening {path}"))?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Where the ESP starts in images this module writes.
+pub const PARTITION_START: u64 = ALIGN;
+
 #[cfg(test)]
 mod tests {
     use super::*;

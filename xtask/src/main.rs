@@ -3,16 +3,23 @@
 
 mod arch;
 mod bench;
+mod bench_arch;
 mod bench_gguf;
+mod bench_storage;
+mod bench_usb;
 mod builder;
 mod e2e;
+mod e2e_arch;
 mod e2e_harden;
+mod e2e_storage;
+mod e2e_usb;
 mod fuzz;
 mod gguf_craft;
 mod image;
 mod infer;
 mod mock_llm;
 mod model;
+mod parity;
 mod qemu;
 mod servers;
 mod setup;
@@ -107,6 +114,9 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Regenerate the synthetic model of each family, run llama.cpp on them (built from PyPI's
+    /// llama-cpp-python source package) and compare moteOS with it.
+    Parity,
     /// Run the local inference engine on the host (release build) and print tokens/s.
     Infer {
         /// GGUF model file.
@@ -146,8 +156,7 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] =
-    &["app", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "xtask"];
+const HOST_TESTED: &[&str] = &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {
@@ -200,6 +209,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Parity => parity::parity(),
         Cmd::Infer { model, prompt, chat, n, greedy, temperature, threads } => {
             let mut args = Vec::new();
             match (prompt, chat) {
@@ -230,7 +240,7 @@ fn answers_locally(config: Option<&std::path::Path>) -> Result<bool> {
     let Some(path) = config else { return Ok(true) };
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(match config::parse_bytes(&bytes) {
-        Ok(parsed) => parsed.provider.active == config::ProviderKind::Local,
+        Ok(parsed) => parsed.provider.active == config::ProviderId::Local,
         Err(_) => true,
     })
 }

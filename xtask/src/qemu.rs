@@ -52,8 +52,50 @@ pub struct QemuOptions {
     pub nic: Nic,
 }
 
+/// Which controller the boot disk hangs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskBus {
+    /// virtio-blk (both architectures; the default).
+    #[default]
+    VirtioBlk,
+    /// The q35 chipset's AHCI (SATA) controller (x86_64).
+    Ahci,
+    /// An NVMe controller.
+    Nvme,
+}
+
+/// How the boot disk and the firmware variables are attached (storage tests).
+#[derive(Debug, Clone, Default)]
+pub struct DiskSetup {
+    /// The disk's controller.
+    pub bus: DiskBus,
+    /// Attach the disk read-only (`readonly=on`).
+    pub readonly: bool,
+    /// A variable store kept between boots (used in place); `None` = a fresh copy.
+    pub vars: Option<PathBuf>,
+}
+
+/// Settings beyond [`QemuOptions`] for tests that need other hardware (USB, disks).
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Appended to the `-machine` value, e.g. `",i8042=off"` (no PS/2 controller).
+    pub machine: &'static str,
+    /// Leaves out the virtio keyboard the AArch64 machine otherwise gets.
+    pub no_virtio_keyboard: bool,
+    /// More arguments (devices, drives, netdevs).
+    pub args: Vec<String>,
+    /// How the boot disk and the variable store are attached.
+    pub disk: DiskSetup,
+}
+
 /// The QEMU arguments common to interactive runs and tests; serial and QMP are added by the caller.
 pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
+    base_command_with(opts, vars_copy, &Extras::default())
+}
+
+/// [`base_command`] with [`Extras`] (other devices, the disk attached as they say).
+pub fn base_command_with(opts: &QemuOptions, vars_copy: &Path, extras: &Extras) -> Command {
+    let setup = &extras.disk;
     let (code, _) = opts.arch.firmware();
     let mut cmd = Command::new(opts.arch.qemu_binary());
     let pflash = |file: &Path, readonly: bool| {
@@ -61,16 +103,24 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
     };
     match opts.arch {
         Arch::X86_64 => {
-            cmd.args(["-machine", "q35", "-accel", "tcg", "-cpu", "max"]);
+            cmd.args(["-machine", &format!("q35{}", extras.machine), "-accel", "tcg", "-cpu", "max"]);
         }
         Arch::Aarch64 => {
-            cmd.args(["-machine", "virt", "-accel", "tcg", "-cpu", "max"]);
+            cmd.args(["-machine", &format!("virt{}", extras.machine), "-accel", "tcg", "-cpu", "max"]);
         }
     }
     cmd.args(["-m", &opts.memory_mib.to_string(), "-smp", "1", "-no-reboot"])
         .args(["-drive", &pflash(&code, true), "-drive", &pflash(vars_copy, false)])
-        .args(["-drive", &format!("if=none,id=disk,format=raw,file={}", opts.disk.display())])
-        .args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]);
+        .args(["-drive", &format!(
+            "if=none,id=disk,format=raw,file={}{}",
+            opts.disk.display(),
+            if setup.readonly { ",readonly=on" } else { "" }
+        )]);
+    match setup.bus {
+        DiskBus::VirtioBlk => cmd.args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]),
+        DiskBus::Ahci => cmd.args(["-device", "ide-hd,drive=disk,bus=ide.0,bootindex=0"]),
+        DiskBus::Nvme => cmd.args(["-device", "nvme,serial=moteos0,drive=disk,bootindex=0"]),
+    };
     // `romfile=` skips the iPXE option ROM: the firmware drives virtio-net itself,
     // and moteOS has its own drivers for both cards.
     match opts.nic {
@@ -91,12 +141,16 @@ pub fn base_command(opts: &QemuOptions, vars_copy: &Path) -> Command {
         (Arch::Aarch64, display) => {
             // ramfb gives a linear framebuffer that survives ExitBootServices
             // (virtio-gpu's GOP is Blt-only).
-            cmd.args(["-device", "ramfb", "-device", "virtio-keyboard-pci"]);
+            cmd.args(["-device", "ramfb"]);
+            if !extras.no_virtio_keyboard {
+                cmd.args(["-device", "virtio-keyboard-pci"]);
+            }
             if display == Display::Headless {
                 cmd.args(["-display", "none"]);
             }
         }
     }
+    cmd.args(&extras.args);
     cmd
 }
 
@@ -136,13 +190,23 @@ impl Machine {
     /// Boots a guest with its serial port on a TCP socket we listen on and QMP on a
     /// unix socket, both private to this machine.
     pub fn launch(opts: &QemuOptions) -> Result<Machine> {
+        Machine::launch_with(opts, &Extras::default())
+    }
+
+    /// [`launch`](Self::launch) with [`Extras`] (other devices, the disk and variable store
+    /// attached as they say).
+    pub fn launch_with(opts: &QemuOptions, extras: &Extras) -> Result<Machine> {
+        let setup = &extras.disk;
         let dir = tempfile::Builder::new().prefix("moteos-qemu-").tempdir()?;
-        let vars = fresh_vars(opts.arch, dir.path())?;
+        let vars = match &setup.vars {
+            Some(vars) => vars.clone(),
+            None => fresh_vars(opts.arch, dir.path())?,
+        };
         // We listen and QEMU connects, so no port race and no output lost before we attach.
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let qmp_path = dir.path().join("qmp.sock");
-        let mut cmd = base_command(opts, &vars);
+        let mut cmd = base_command_with(opts, &vars, extras);
         cmd.args(["-chardev", &format!("socket,id=serial0,host=127.0.0.1,port={port},server=off")])
             .args(["-serial", "chardev:serial0"])
             .args(["-qmp", &format!("unix:{},server=on,wait=off", qmp_path.display())])
@@ -250,6 +314,11 @@ impl Machine {
             qmp.execute("send-key", json!({ "keys": keys }))?;
         }
         Ok(())
+    }
+
+    /// Runs a QMP command (`input-send-event`, `device_add`, ...) and returns its result.
+    pub fn qmp(&mut self, command: &str, arguments: Value) -> Result<Value> {
+        self.qmp.as_mut().ok_or_else(|| anyhow!("QMP is not connected"))?.execute(command, arguments)
     }
 
     /// Saves a PNG screenshot of the guest display.

@@ -82,6 +82,10 @@ pub fn boot_options() -> BootOptions {
             "test-panic" => options.test_panic = true,
             "test-fault" => options.test_fault = true,
             "test-sleep" => options.test_sleep = true,
+            "test-usb-disk" => options.test_usb_disk = true,
+            "test-stack-overflow" => options.test_stack_overflow = true,
+            "test-pool" => options.test_pool = true,
+            "no-smp" => options.no_smp = true,
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }
@@ -89,6 +93,14 @@ pub fn boot_options() -> BootOptions {
                 Ok(unix) => options.test_clock = Some(unix),
                 Err(_) => log::warn!("boot: {other:?} is not a time in seconds since 1970; ignored"),
             },
+            other if other.starts_with("test-write=") => match other["test-write=".len()..].split_once('=') {
+                Some((path, text)) => options.test_write.push((path.into(), text.into())),
+                None => log::warn!("boot: test-write needs PATH=TEXT, got {other:?}"),
+            },
+            other if other.starts_with("test-settings=") => {
+                options.test_settings = Some(other["test-settings=".len()..].replace(';', "\n"));
+            }
+            "test-storage-bench" => options.test_storage_bench = true,
             other => log::warn!("boot: unknown boot option {other:?} ignored"),
         }
     }

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod disk;
 mod entropy;
 mod files;
 mod gop;
@@ -68,6 +69,7 @@ fn main() -> Status {
         }
         None => boot_time,
     };
+    let boot_partition = disk::boot_partition();
     let model = model::wanted(&config_file).map(|path| model::read(&path, framebuffer.as_ref().ok()));
 
     info!("boot: exiting boot services");
@@ -88,7 +90,15 @@ fn main() -> Status {
         model,
         firmware,
         options,
+        boot_partition,
+        firmware_shutdown: Some(firmware_shutdown),
     })
+}
+
+/// The firmware's `ResetSystem(EfiResetShutdown)`: a runtime service, still there after
+/// `ExitBootServices` (OVMF performs ACPI S5, AAVMF PSCI SYSTEM_OFF).
+fn firmware_shutdown() -> ! {
+    uefi::runtime::reset(uefi::runtime::ResetType::SHUTDOWN, Status::SUCCESS, None)
 }
 
 /// The ACPI 2.0+ RSDP if published, else the ACPI 1.0 one.

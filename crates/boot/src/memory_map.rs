@@ -23,6 +23,7 @@ fn kind_of(ty: MemoryType) -> MemoryKind {
         MemoryType::BOOT_SERVICES_CODE | MemoryType::BOOT_SERVICES_DATA => MemoryKind::BootServices,
         MemoryType::LOADER_CODE | MemoryType::LOADER_DATA => MemoryKind::Loader,
         MemoryType::ACPI_RECLAIM => MemoryKind::AcpiReclaimable,
+        MemoryType::ACPI_NON_VOLATILE => MemoryKind::AcpiNvs,
         MemoryType::RUNTIME_SERVICES_CODE | MemoryType::RUNTIME_SERVICES_DATA => MemoryKind::RuntimeServices,
         _ => MemoryKind::Reserved,
     }

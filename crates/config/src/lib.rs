@@ -21,7 +21,7 @@ extern crate alloc;
 mod addr;
 mod model;
 mod problem;
-mod provider;
+
 mod read;
 mod redact;
 mod source;
@@ -39,7 +39,7 @@ pub use model::{
     NetworkMode, ProviderSection, Providers, TlsConfig,
 };
 pub use problem::{AddressField, ConfigError, ConfigProblem, HostAddressIssue, Location, ProblemKind, Severity};
-pub use provider::ProviderKind;
+pub use llm::ProviderId;
 pub use redact::redact_key;
 pub use store::{MemoryStore, SettingsStore, StoreError};
 pub use url::UrlError;
@@ -148,7 +148,7 @@ impl MoteConfig {
     /// The configuration as TOML with every API key redacted (`sk-ant-…abcd`), for logs and screens.
     pub fn redacted(&self) -> String {
         let mut copy = self.clone();
-        for kind in ProviderKind::CLOUD {
+        for kind in ProviderId::CLOUD {
             if let Some(Some(cloud)) = copy.providers.cloud_mut(kind) {
                 cloud.api_key = redact_key(&cloud.api_key);
             }

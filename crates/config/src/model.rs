@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::addr::{Ipv4, Ipv4Cidr};
-use crate::provider::ProviderKind;
+use llm::ProviderId;
 use crate::redact::Redacted;
 use http::RedactedUrl;
 
@@ -34,7 +34,7 @@ pub struct MoteConfig {
 
 impl MoteConfig {
     /// A configuration that uses `active`, with no provider tables yet, DHCP and the built-in roots.
-    pub fn new(active: ProviderKind) -> Self {
+    pub fn new(active: ProviderId) -> Self {
         MoteConfig {
             provider: ProviderSection { active },
             providers: Providers::default(),
@@ -47,13 +47,18 @@ impl MoteConfig {
     ///
     /// The local provider needs no table: without one it loads [`DEFAULT_MODEL_FILE`].
     pub fn active_provider(&self) -> Option<ActiveProvider<'_>> {
-        let kind = self.provider.active;
+        self.provider_settings(self.provider.active)
+    }
+
+    /// Any provider's settings with every default filled in, or `None` when its table is
+    /// missing (the local provider needs none).
+    pub fn provider_settings(&self, kind: ProviderId) -> Option<ActiveProvider<'_>> {
         match kind {
-            ProviderKind::Local => {
+            ProviderId::Local => {
                 let model_file = self.providers.local.as_ref().map_or(DEFAULT_MODEL_FILE, |l| l.model_file.as_str());
                 Some(ActiveProvider::Local { model_file })
             }
-            ProviderKind::OpenAiCompatible => {
+            ProviderId::OpenAiCompatible => {
                 let c = self.providers.openai_compatible.as_ref()?;
                 Some(ActiveProvider::Remote {
                     kind,
@@ -110,7 +115,7 @@ pub enum ActiveProvider<'a> {
     /// A provider reached over HTTP(S).
     Remote {
         /// Which provider, so the client knows the API dialect.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The API root, e.g. `https://api.openai.com/v1`.
         base_url: &'a str,
         /// The key to send, if any.
@@ -144,7 +149,7 @@ impl fmt::Debug for ActiveProvider<'_> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProviderSection {
     /// The provider that answers the chat.
-    pub active: ProviderKind,
+    pub active: ProviderId,
 }
 
 /// `[providers.*]`: one optional table per provider, so several can be set up and switched between.
@@ -171,40 +176,62 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// The table of a hosted provider; `None` for the other kinds or when it is absent.
-    pub fn cloud(&self, kind: ProviderKind) -> Option<&CloudProvider> {
+    /// Sets the model a provider is asked for (its table must exist; false otherwise). The
+    /// local provider has no model name: its file is its model.
+    pub fn set_model(&mut self, kind: ProviderId, model: &str) -> bool {
         match kind {
-            ProviderKind::Anthropic => self.anthropic.as_ref(),
-            ProviderKind::OpenAi => self.openai.as_ref(),
-            ProviderKind::Groq => self.groq.as_ref(),
-            ProviderKind::Xai => self.xai.as_ref(),
-            ProviderKind::OpenAiCompatible | ProviderKind::Local => None,
+            ProviderId::OpenAiCompatible => match self.openai_compatible.as_mut() {
+                Some(c) => {
+                    c.model = String::from(model);
+                    true
+                }
+                None => false,
+            },
+            ProviderId::Local => false,
+            _ => match self.cloud_mut(kind).and_then(Option::as_mut) {
+                Some(c) => {
+                    c.model = Some(String::from(model));
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// The table of a hosted provider; `None` for the other kinds or when it is absent.
+    pub fn cloud(&self, kind: ProviderId) -> Option<&CloudProvider> {
+        match kind {
+            ProviderId::Anthropic => self.anthropic.as_ref(),
+            ProviderId::OpenAi => self.openai.as_ref(),
+            ProviderId::Groq => self.groq.as_ref(),
+            ProviderId::Xai => self.xai.as_ref(),
+            ProviderId::OpenAiCompatible | ProviderId::Local => None,
         }
     }
 
     /// The slot holding a hosted provider's table, for the wizard and settings screen to fill in.
-    pub fn cloud_mut(&mut self, kind: ProviderKind) -> Option<&mut Option<CloudProvider>> {
+    pub fn cloud_mut(&mut self, kind: ProviderId) -> Option<&mut Option<CloudProvider>> {
         match kind {
-            ProviderKind::Anthropic => Some(&mut self.anthropic),
-            ProviderKind::OpenAi => Some(&mut self.openai),
-            ProviderKind::Groq => Some(&mut self.groq),
-            ProviderKind::Xai => Some(&mut self.xai),
-            ProviderKind::OpenAiCompatible | ProviderKind::Local => None,
+            ProviderId::Anthropic => Some(&mut self.anthropic),
+            ProviderId::OpenAi => Some(&mut self.openai),
+            ProviderId::Groq => Some(&mut self.groq),
+            ProviderId::Xai => Some(&mut self.xai),
+            ProviderId::OpenAiCompatible | ProviderId::Local => None,
         }
     }
 
     /// Whether the provider has a table at all.
-    pub fn is_configured(&self, kind: ProviderKind) -> bool {
+    pub fn is_configured(&self, kind: ProviderId) -> bool {
         match kind {
-            ProviderKind::OpenAiCompatible => self.openai_compatible.is_some(),
-            ProviderKind::Local => self.local.is_some(),
+            ProviderId::OpenAiCompatible => self.openai_compatible.is_some(),
+            ProviderId::Local => self.local.is_some(),
             _ => self.cloud(kind).is_some(),
         }
     }
 
     /// Whether no provider has a table (then `[providers]` is left out of the file).
     pub fn is_empty(&self) -> bool {
-        !ProviderKind::ALL.into_iter().any(|kind| self.is_configured(kind))
+        !ProviderId::ALL.into_iter().any(|kind| self.is_configured(kind))
     }
 }
 
@@ -216,11 +243,11 @@ pub struct CloudProvider {
     /// The secret API key; empty when the file does not give one (then `validate` complains
     /// if this provider is the active one).
     pub api_key: String,
-    /// The model; `None` means [`ProviderKind::default_model`].
+    /// The model; `None` means [`ProviderId::default_model`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Replaces the provider's API root (gateways, proxies); `None` means
-    /// [`ProviderKind::default_base_url`].
+    /// [`ProviderId::default_base_url`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }

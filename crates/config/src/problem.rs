@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::addr::{AddressError, Ipv4, Ipv4Cidr};
-use crate::provider::ProviderKind;
+use llm::ProviderId;
 use crate::store::StoreError;
 use crate::url::UrlError;
 use crate::{FILE_NAME, MAX_FILE_SIZE};
@@ -212,34 +212,34 @@ pub enum ProblemKind {
     /// The active provider has no table.
     ActiveWithoutSection {
         /// The active provider.
-        kind: ProviderKind,
+        kind: ProviderId,
     },
     /// A provider that needs a key has an empty one.
     EmptyApiKey {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
     },
     /// An API key with spaces or line breaks, usually a paste accident.
     ApiKeyWhitespace {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
     },
     /// An API key that looks like another provider's.
     ApiKeyLooksForeign {
         /// The provider whose table holds the key.
-        kind: ProviderKind,
+        kind: ProviderId,
     },
     /// A required text setting is empty or absent.
     MissingSetting {
         /// The provider whose table lacks it.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The key, e.g. `model`.
         key: &'static str,
     },
     /// `base_url` cannot be used.
     BadBaseUrl {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The URL as written, credentials masked.
         url: String,
         /// Why.
@@ -248,7 +248,7 @@ pub enum ProblemKind {
     /// `base_url` is plain `http://` to a public host while a key is sent.
     PlainHttp {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The URL as written, credentials masked.
         url: String,
     },
@@ -256,7 +256,7 @@ pub enum ProblemKind {
     /// key would cross the internet unencrypted.
     PlainHttpRefused {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The URL as written, credentials masked.
         url: String,
     },
@@ -264,7 +264,7 @@ pub enum ProblemKind {
     /// (a gateway on the LAN): allowed, with this warning shown once.
     PlainHttpLocal {
         /// The provider.
-        kind: ProviderKind,
+        kind: ProviderId,
         /// The URL as written, credentials masked.
         url: String,
     },
@@ -373,7 +373,7 @@ impl fmt::Display for ProblemKind {
             },
             ProblemKind::ActiveWithoutSection { kind } => {
                 let what = match kind {
-                    ProviderKind::OpenAiCompatible => "base_url and model",
+                    ProviderId::OpenAiCompatible => "base_url and model",
                     _ => "your api_key",
                 };
                 write!(
@@ -402,13 +402,13 @@ impl fmt::Display for ProblemKind {
             ProblemKind::MissingSetting { kind, key } => {
                 write!(f, "[providers.{kind}] needs {key}")?;
                 match (kind, *key) {
-                    (ProviderKind::OpenAiCompatible, "base_url") => {
+                    (ProviderId::OpenAiCompatible, "base_url") => {
                         f.write_str(", the server's API root, like \"http://192.168.1.10:11434/v1\"")
                     }
-                    (ProviderKind::OpenAiCompatible, "model") => {
+                    (ProviderId::OpenAiCompatible, "model") => {
                         f.write_str(", the model's name as the server knows it, like \"llama3.2\"")
                     }
-                    (ProviderKind::Local, "model_file") => {
+                    (ProviderId::Local, "model_file") => {
                         f.write_str(", the path of a .gguf file on the boot partition, like \"\\moteos\\model.gguf\"")
                     }
                     _ => Ok(()),

@@ -20,7 +20,7 @@ use crate::model::{
     Providers, TlsConfig,
 };
 use crate::problem::{AddressField, ConfigError, ConfigProblem, Location, ProblemKind, Severity};
-use crate::provider::ProviderKind;
+use llm::ProviderId;
 use crate::source::syntax_error;
 use crate::suggest::closest;
 
@@ -106,7 +106,7 @@ impl Reader<'_> {
         Some(MoteConfig { provider: ProviderSection { active }, providers, network, tls })
     }
 
-    fn provider_section(&mut self, table: &DeTable<'_>, header: Range<usize>) -> Option<ProviderKind> {
+    fn provider_section(&mut self, table: &DeTable<'_>, header: Range<usize>) -> Option<ProviderId> {
         self.unknown_keys(table, "provider", &PROVIDER_KEYS);
         let Some((_, value)) = entry(table, "active") else {
             self.problem(Severity::Error, "provider", header, ProblemKind::MissingActive { section_present: true });
@@ -115,9 +115,9 @@ impl Reader<'_> {
         self.locate("provider.active".into(), value.span());
         let name = self.string(value, "provider", "active")?;
         // Capitalisation is forgiven ("OpenAI"): there is no other provider it could mean.
-        let kind = ProviderKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(name));
+        let kind = ProviderId::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(name));
         if kind.is_none() {
-            let suggestion = closest(name, ProviderKind::ALL.map(ProviderKind::as_str));
+            let suggestion = closest(name, ProviderId::ALL.map(ProviderId::as_str));
             let kind = ProblemKind::UnknownProvider { value: name.to_owned(), suggestion };
             self.problem(Severity::Error, "provider.active", value.span(), kind);
         }
@@ -131,16 +131,16 @@ impl Reader<'_> {
             let path = format!("providers.{name}");
             let key_span = self.key_span(key, value);
             self.locate(path.clone(), key_span.clone());
-            let Some(kind) = ProviderKind::from_name(name) else {
-                let suggestion = closest(name, ProviderKind::ALL.map(ProviderKind::as_str));
+            let Some(kind) = ProviderId::from_name(name) else {
+                let suggestion = closest(name, ProviderId::ALL.map(ProviderId::as_str));
                 let problem = ProblemKind::UnknownProviderTable { name: name.to_owned(), suggestion };
                 self.problem(Severity::Warning, &path, key_span, problem);
                 continue;
             };
             let Some(section) = self.table(value, "providers", name, "a table") else { continue };
             match kind {
-                ProviderKind::OpenAiCompatible => providers.openai_compatible = Some(self.compatible(section, &path)),
-                ProviderKind::Local => providers.local = Some(self.local(section, &path)),
+                ProviderId::OpenAiCompatible => providers.openai_compatible = Some(self.compatible(section, &path)),
+                ProviderId::Local => providers.local = Some(self.local(section, &path)),
                 _ => {
                     let cloud = self.cloud(section, &path);
                     if let Some(slot) = providers.cloud_mut(kind) {
@@ -246,7 +246,7 @@ impl Reader<'_> {
     fn unknown_top_level(&mut self, name: &str, span: Range<usize>, value: &Spanned<DeValue<'_>>) {
         if matches!(value.get_ref(), DeValue::Table(_)) {
             // `[anthropic]` instead of `[providers.anthropic]` is the likeliest slip of all.
-            let suggestion = match ProviderKind::from_name(name) {
+            let suggestion = match ProviderId::from_name(name) {
                 Some(kind) => Some(format!("providers.{kind}")),
                 None => closest(name, TOP_LEVEL).map(str::to_owned),
             };

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use crate::model::{MoteConfig, NetworkConfig, NetworkMode};
 use crate::problem::{ConfigProblem, HostAddressIssue, ProblemKind, Severity};
-use crate::provider::ProviderKind;
+use llm::ProviderId;
 use crate::url::{host_is_local, parse_base_url};
 use http::RedactedUrl;
 
@@ -32,7 +32,7 @@ impl MoteConfig {
 
     fn check_providers(&self, problems: &mut Problems) {
         let active = self.provider.active;
-        for kind in ProviderKind::CLOUD {
+        for kind in ProviderId::CLOUD {
             let Some(cloud) = self.providers.cloud(kind) else { continue };
             let table = format!("providers.{kind}");
             let key = cloud.api_key.as_str();
@@ -53,7 +53,7 @@ impl MoteConfig {
         }
 
         if let Some(compatible) = &self.providers.openai_compatible {
-            let kind = ProviderKind::OpenAiCompatible;
+            let kind = ProviderId::OpenAiCompatible;
             let is_active = kind == active;
             let sends_key = compatible.api_key.as_deref().is_some_and(|k| !k.is_empty());
             if compatible.base_url.is_empty() {
@@ -74,8 +74,8 @@ impl MoteConfig {
         let local_file = self.providers.local.as_ref().map(|l| l.model_file.as_str());
         match local_file {
             Some(file) if file.trim().is_empty() => {
-                if active == ProviderKind::Local {
-                    problems.error("providers.local.model_file".into(), missing(ProviderKind::Local, "model_file"));
+                if active == ProviderId::Local {
+                    problems.error("providers.local.model_file".into(), missing(ProviderId::Local, "model_file"));
                 }
             }
             Some(file) => check_path(problems, "providers.local.model_file", "[providers.local] model_file", file),
@@ -83,18 +83,18 @@ impl MoteConfig {
         }
 
         // The local provider works without its table: it then loads DEFAULT_MODEL_FILE.
-        if !self.providers.is_configured(active) && active != ProviderKind::Local {
+        if !self.providers.is_configured(active) && active != ProviderId::Local {
             problems.error("provider.active".into(), ProblemKind::ActiveWithoutSection { kind: active });
         }
     }
 }
 
-fn missing(kind: ProviderKind, key: &'static str) -> ProblemKind {
+fn missing(kind: ProviderId, key: &'static str) -> ProblemKind {
     ProblemKind::MissingSetting { kind, key }
 }
 
 /// A `base_url` must be usable; plain HTTP that carries a key off the local network is suspicious.
-fn check_url(problems: &mut Problems, kind: ProviderKind, is_active: bool, url: &str, sends_key: bool) {
+fn check_url(problems: &mut Problems, kind: ProviderId, is_active: bool, url: &str, sends_key: bool) {
     let field = format!("providers.{kind}.base_url");
     // A broken or refused URL in a provider that is not in use does not stop the chat.
     let severity = if is_active { Severity::Error } else { Severity::Warning };

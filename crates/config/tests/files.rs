@@ -2,7 +2,7 @@
 
 use config::{
     ActiveProvider, CloudProvider, CompatibleProvider, ConfigError, DEFAULT_MODEL_FILE, Ipv4, Ipv4Cidr, LocalProvider,
-    Location, MAX_FILE_SIZE, MoteConfig, NetworkMode, ProviderKind, parse, parse_bytes, parse_file,
+    Location, MAX_FILE_SIZE, MoteConfig, NetworkMode, ProviderId, parse, parse_bytes, parse_file,
 };
 
 /// The example from ARCHITECTURE.md, with the static network from its comment spelled out.
@@ -35,7 +35,7 @@ fn architecture_example_reads_every_section() {
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let config = parsed.config;
 
-    assert_eq!(config.provider.active, ProviderKind::Anthropic);
+    assert_eq!(config.provider.active, ProviderId::Anthropic);
     let anthropic = config.providers.anthropic.as_ref().unwrap();
     assert_eq!(anthropic.api_key, "sk-ant-...");
     assert_eq!(anthropic.model.as_deref(), Some("claude-sonnet-4-5"));
@@ -56,7 +56,7 @@ fn architecture_example_reads_every_section() {
     assert_eq!(
         config.active_provider(),
         Some(ActiveProvider::Remote {
-            kind: ProviderKind::Anthropic,
+            kind: ProviderId::Anthropic,
             base_url: "https://api.anthropic.com",
             api_key: Some("sk-ant-..."),
             model: "claude-sonnet-4-5",
@@ -83,17 +83,17 @@ fn architecture_example_with_static_network() {
 fn minimal_local_file_needs_no_provider_table() {
     let parsed = parse_file(b"[provider]\nactive = \"local\"\n").unwrap();
     assert!(parsed.warnings.is_empty());
-    assert_eq!(parsed.config, MoteConfig::new(ProviderKind::Local));
+    assert_eq!(parsed.config, MoteConfig::new(ProviderId::Local));
     assert_eq!(parsed.config.active_provider(), Some(ActiveProvider::Local { model_file: DEFAULT_MODEL_FILE }));
 }
 
 #[test]
 fn minimal_cloud_file_uses_the_defaults() {
-    for kind in ProviderKind::CLOUD {
+    for kind in ProviderId::CLOUD {
         let key = match kind {
-            ProviderKind::Anthropic => "sk-ant-api03-0123456789",
-            ProviderKind::OpenAi => "sk-proj-0123456789",
-            ProviderKind::Groq => "gsk_0123456789",
+            ProviderId::Anthropic => "sk-ant-api03-0123456789",
+            ProviderId::OpenAi => "sk-proj-0123456789",
+            ProviderId::Groq => "gsk_0123456789",
             _ => "xai-0123456789",
         };
         let text = format!("[provider]\nactive = \"{kind}\"\n[providers.{kind}]\napi_key = \"{key}\"\n");
@@ -120,12 +120,12 @@ fn inline_tables_and_dotted_keys_mean_the_same() {
 #[test]
 fn capitalised_names_are_forgiven() {
     let config = parse("[provider]\nactive = \"OpenAI\"\n[network]\nmode = \"DHCP\"\n").unwrap();
-    assert_eq!(config.provider.active, ProviderKind::OpenAi);
+    assert_eq!(config.provider.active, ProviderId::OpenAi);
     assert_eq!(config.network.mode, NetworkMode::Dhcp);
 }
 
 fn full_config() -> MoteConfig {
-    let mut config = MoteConfig::new(ProviderKind::OpenAiCompatible);
+    let mut config = MoteConfig::new(ProviderId::OpenAiCompatible);
     config.providers.anthropic = Some(CloudProvider {
         api_key: "sk-ant-api03-AAAABBBBCCCCDDDD-wxyz".into(),
         model: Some("claude-opus-4-1".into()),
@@ -166,7 +166,7 @@ fn round_trip_keeps_every_setting() {
 
 #[test]
 fn round_trip_of_a_minimal_config_stays_minimal() {
-    let config = MoteConfig::new(ProviderKind::Local);
+    let config = MoteConfig::new(ProviderId::Local);
     let text = config.to_toml();
     assert_eq!(parse(&text).unwrap(), config);
     assert!(!text.contains("[providers"), "{text}");

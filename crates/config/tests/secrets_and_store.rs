@@ -1,7 +1,7 @@
 //! API keys stay out of every printed form; configurations survive a save and a load.
 
 use config::{
-    CloudProvider, CompatibleProvider, ConfigError, MemoryStore, MoteConfig, ProviderKind, SettingsStore, StoreError,
+    CloudProvider, CompatibleProvider, ConfigError, MemoryStore, MoteConfig, ProviderId, SettingsStore, StoreError,
     load_from, parse, parse_file, redact_key,
 };
 
@@ -9,7 +9,7 @@ const ANTHROPIC_KEY: &str = "sk-ant-api03-SECRETSECRETSECRETSECRET-abcd";
 const COMPATIBLE_KEY: &str = "sk-or-v1-HIDDENHIDDENHIDDENHIDDEN-9876";
 
 fn config_with_keys() -> MoteConfig {
-    let mut config = MoteConfig::new(ProviderKind::Anthropic);
+    let mut config = MoteConfig::new(ProviderId::Anthropic);
     config.providers.anthropic = Some(CloudProvider { api_key: ANTHROPIC_KEY.into(), model: None, base_url: None });
     config.providers.openai_compatible = Some(CompatibleProvider {
         base_url: "https://openrouter.ai/api/v1".into(),
@@ -68,7 +68,7 @@ fn keys_never_appear_in_errors() {
 
 #[test]
 fn short_keys_are_only_said_to_be_set() {
-    let mut config = MoteConfig::new(ProviderKind::Groq);
+    let mut config = MoteConfig::new(ProviderId::Groq);
     config.providers.groq = Some(CloudProvider { api_key: "gsk_tiny".into(), ..Default::default() });
     let debug = format!("{config:?}");
     assert!(debug.contains("api_key: (set)"), "{debug}");
@@ -114,7 +114,7 @@ fn store_failures_become_config_errors() {
 
 #[test]
 fn oversized_configurations_are_not_saved() {
-    let mut config = MoteConfig::new(ProviderKind::OpenAiCompatible);
+    let mut config = MoteConfig::new(ProviderId::OpenAiCompatible);
     config.providers.openai_compatible =
         Some(CompatibleProvider { base_url: "http://10.0.2.2/v1".into(), api_key: None, model: "m".repeat(70_000) });
     let mut store = MemoryStore::new();

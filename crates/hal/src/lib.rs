@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod evdev;
+pub mod identity_map;
 pub mod keys;
 pub mod ps2;
 pub mod queue;

@@ -19,6 +19,8 @@ pub enum ChatError {
     Tokenizer(TokenizerError),
     /// The engine refused the request.
     Engine(EngineError),
+    /// The model's chat template is of a format this crate does not render (its first line).
+    UnknownTemplate(String),
 }
 
 impl fmt::Display for ChatError {
@@ -27,6 +29,10 @@ impl fmt::Display for ChatError {
             Self::Load(e) => e.fmt(f),
             Self::Tokenizer(e) => write!(f, "model tokenizer: {e}"),
             Self::Engine(e) => write!(f, "local model: {e}"),
+            Self::UnknownTemplate(start) => write!(
+                f,
+                "the model's chat template (\"{start}\") is none of the formats moteOS renders (ChatML, Llama 2, Llama 3, Gemma, Phi-3)"
+            ),
         }
     }
 }
@@ -79,13 +85,26 @@ pub struct ChatEngine<'a> {
 }
 
 impl<'a> ChatEngine<'a> {
-    /// Loads the model, its tokenizer and chat template (ChatML when the file's template is
-    /// missing or of an unknown style).
+    /// Loads the model, its tokenizer and chat template (the family's usual format when the file
+    /// has no template; a template of an unknown format is refused, naming it).
     pub fn load(bytes: &'a [u8], options: EngineOptions) -> Result<Self, ChatError> {
         let engine = Engine::load(bytes, options)?;
         let tokenizer = Tokenizer::from_gguf(engine.gguf())?;
-        let template = tokenizer.chat_template().unwrap_or_else(|_| ChatTemplate::chatml());
+        let template = match tokenizer.chat_template() {
+            Ok(t) => t,
+            Err(TokenizerError::NoChatTemplate) => tokenizer.plain_chat_template(engine.config().family.default_chat),
+            Err(_) => {
+                let source = tokenizer.chat_template_source().unwrap_or_default();
+                let first: String = source.trim().lines().next().unwrap_or_default().chars().take(60).collect();
+                return Err(ChatError::UnknownTemplate(first));
+            }
+        };
         Ok(Self { engine, tokenizer, template, decoder: Decoder::skipping_special(), reply: String::new() })
+    }
+
+    /// The model family's name ("Qwen3", "Gemma 3"...).
+    pub fn family_name(&self) -> &'static str {
+        self.engine.config().family.name
     }
 
     /// Starts a reply to `conversation` (system, user and assistant turns, oldest first; the last

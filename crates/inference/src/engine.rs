@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::gguf::Gguf;
 use crate::model::{Config, LoadError, Model, Precision, State};
+use crate::pool::{SingleThread, WorkPool};
 use crate::sampler::{Sampler, SamplingParams};
 use crate::tensor::{Isa, Kernels};
 
@@ -158,11 +159,22 @@ pub struct Engine<'a> {
     stop_tokens: Vec<u32>,
     stats: Stats,
     kernel_fallback: Option<Isa>,
+    pool: PoolRef<'a>,
+}
+
+/// The pool in use (printed as its thread count).
+#[derive(Clone, Copy)]
+struct PoolRef<'a>(&'a dyn WorkPool);
+
+impl fmt::Debug for PoolRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WorkPool({} threads)", self.0.threads())
+    }
 }
 
 /// End-of-turn markers of common chat formats, stopped on when the vocabulary has them.
-const END_MARKERS: [&str; 6] =
-    ["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<end_of_turn>"];
+const END_MARKERS: [&str; 8] =
+    ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<end_of_turn>", "<|end|>"];
 
 impl<'a> Engine<'a> {
     /// Parses the GGUF file, maps the weights and allocates the KV cache.
@@ -181,6 +193,7 @@ impl<'a> Engine<'a> {
         let mut options = options;
         options.context = options.context.clamp(1, model.config.train_context.max(1));
         options.prefill_batch = options.prefill_batch.clamp(1, options.context);
+        model.set_context(options.context);
         let state = State::new(&model.config, options.context, options.prefill_batch)?;
 
         let mut stop_tokens = Vec::new();
@@ -218,6 +231,7 @@ impl<'a> Engine<'a> {
             stop_tokens,
             stats: Stats::default(),
             kernel_fallback,
+            pool: PoolRef(&SingleThread),
         })
     }
 
@@ -225,6 +239,12 @@ impl<'a> Engine<'a> {
     /// kernels (the engine then runs the portable ones); `None` when all is well.
     pub fn kernel_fallback(&self) -> Option<Isa> {
         self.kernel_fallback
+    }
+
+    /// Splits the work of every following step over `pool` (one thread until this is called).
+    /// The results are bit-identical whatever the pool.
+    pub fn set_pool(&mut self, pool: &'a dyn WorkPool) {
+        self.pool = PoolRef(pool);
     }
 
     /// The parsed file (for the tokenizer and chat template).
@@ -323,7 +343,7 @@ impl<'a> Engine<'a> {
             Phase::Prefill { done } => {
                 let start = self.now();
                 let end = (done + self.state.max_batch).min(self.prompt_len);
-                self.model.forward(&mut self.state, &self.tokens[done..end], done);
+                self.model.forward_with(&mut self.state, &self.tokens[done..end], done, self.pool.0);
                 self.cached = end;
                 self.stats.prompt_tokens += end - done;
                 self.stats.prompt_micros += self.now().saturating_sub(start);
@@ -341,7 +361,7 @@ impl<'a> Engine<'a> {
                         self.phase = Phase::Finished(FinishReason::ContextFull);
                         return Ok(Step::Finished(FinishReason::ContextFull));
                     }
-                    self.model.forward(&mut self.state, &[t], self.cached);
+                    self.model.forward_with(&mut self.state, &[t], self.cached, self.pool.0);
                     self.cached += 1;
                 }
                 if self.stats.generated_tokens >= self.params.max_tokens {

@@ -316,7 +316,7 @@ fn sorted_index<K: Ord>(n: usize, what: &'static str, key: impl Fn(usize) -> K) 
     let mut index = reserve_exact(n, what)?;
     // `n` fits a u32: the callers refuse larger counts up front.
     index.extend((0..n).map(|i| i as u32));
-    index.sort_unstable_by(|&a, &b| key(a as usize).cmp(&key(b as usize)));
+    index.sort_unstable_by_key(|&a| key(a as usize));
     Ok(index)
 }
 
@@ -328,6 +328,14 @@ fn lookup<'s>(index: &[u32], name: &str, name_of: impl Fn(usize) -> &'s str) -> 
 impl<'a> Gguf<'a> {
     /// Parses and validates a whole GGUF file held in memory.
     pub fn parse(bytes: &'a [u8]) -> Result<Gguf<'a>, GgufError> {
+        Self::parse_header(bytes, bytes.len())
+    }
+
+    /// Parses the header (metadata and tensor descriptions) from the first bytes of a file of
+    /// `file_len` bytes, checking tensor ranges against `file_len`: enough to describe a model
+    /// without reading its weights. A `bytes` too short for the header gives
+    /// [`GgufError::Truncated`]; tensor data beyond `bytes` reads as empty.
+    pub fn parse_header(bytes: &'a [u8], file_len: usize) -> Result<Gguf<'a>, GgufError> {
         let mut c = Cursor { bytes, pos: 0, base: 0 };
         let magic: [u8; 4] = c.array("magic")?;
         if magic != MAGIC {
@@ -379,7 +387,6 @@ impl<'a> Gguf<'a> {
             tensors.push(Self::tensor_description(&mut c, alignment)?);
         }
 
-        let file_len = bytes.len();
         let data_start = c.pos.checked_next_multiple_of(alignment).ok_or(GgufError::Truncated {
             what: "tensor data",
             offset: c.pos,

@@ -1,10 +1,11 @@
-//! moteOS local inference: runs a small llama-family model from a GGUF file on the CPU.
+//! moteOS local inference: runs a small Llama, Qwen, Gemma or Phi model from a GGUF file on the CPU.
 //!
 //! Portable (`no_std + alloc`); `unsafe` lives only in the SIMD kernels, each block justified.
 //!
 //! Layers, bottom up: [`gguf`] (zero-copy file reader) → [`tensor`] (block formats, dequantising,
 //! fused quantised dot products with scalar / SSE2 / AVX2 / NEON paths chosen at run time) →
-//! [`model`] (llama forward pass, KV cache) → [`sampler`] → [`engine`] (step-wise requests over
+//! [`family`] (what distinguishes the architectures, as data) → [`model`] (one loader and one
+//! forward pass for all of them, KV cache, split over a [`WorkPool`]) → [`sampler`] → [`engine`] (step-wise requests over
 //! token ids) → [`chat`] (template + tokenizer + streamed text). [`quantize`] re-encodes a model.
 //!
 //! How an event loop drives it (each `step` is bounded: one prompt batch or one token):
@@ -33,19 +34,24 @@ extern crate alloc;
 
 pub mod chat;
 pub mod engine;
+pub mod family;
 pub mod gguf;
 pub mod model;
 pub mod pool;
 pub mod quantize;
+mod reply;
 pub mod sampler;
 #[allow(unsafe_code)]
 mod simd;
+pub mod summary;
 pub mod tensor;
 pub mod tokenizer;
 
 pub use chat::{ChatEngine, ChatError, ChatStep};
 pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
+pub use family::Family;
 pub use model::LoadError;
 pub use pool::{SingleThread, WorkPool};
 pub use sampler::SamplingParams;
+pub use summary::ModelSummary;
 pub use tokenizer::{Message, Role};

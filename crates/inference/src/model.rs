@@ -1,19 +1,26 @@
-//! A llama-family transformer read from GGUF: configuration, zero-copy weights, and the batched
-//! forward pass with its KV cache.
+//! A transformer read from GGUF: configuration, zero-copy weights, and (in [`forward`]) the
+//! batched forward pass with its KV cache. The differences between model families come from a
+//! [`Family`] description; one loader and one forward pass serve them all.
 //!
 //! Shapes follow ggml: a weight matrix of GGUF shape `[cols, rows]` is `rows` contiguous rows of
-//! `cols` encoded values; `y = W x` is one dot product per row. Q and K were permuted by the
-//! GGUF converter so that RoPE rotates *adjacent* pairs `(2i, 2i+1)` of each head.
+//! `cols` encoded values; `y = W x` is one dot product per row.
 
+mod forward;
+
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::fmt;
 
-use crate::gguf::{Gguf, GgufError, TensorInfo};
+use crate::family::{self, AttentionScale, Family};
+use crate::gguf::{Gguf, GgufError, TensorInfo, Value};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
-use crate::tensor::{ActFormat, DotFn, Kernels, MatmulFn, MatmulKFn, TensorType, dequantize_row};
+use crate::tensor::{DotFn, Kernels, MatmulFn, MatmulKFn, TensorType, dequantize_row};
+
+pub use forward::{Precision, State};
 
 /// Why a model could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +31,13 @@ pub enum LoadError {
     UnsupportedArchitecture(String),
     /// A tensor the architecture needs is missing.
     MissingTensor(String),
+    /// A tensor the engine would not use (the file is of a variant it does not implement).
+    UnexpectedTensor {
+        /// Tensor name.
+        name: String,
+        /// The family being loaded.
+        family: &'static str,
+    },
     /// A tensor has another shape than the metadata implies.
     BadShape {
         /// Tensor name.
@@ -53,10 +67,16 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Gguf(e) => write!(f, "model file: {e}"),
-            Self::UnsupportedArchitecture(a) => {
-                write!(f, "model architecture \"{a}\" is not supported (only llama-family models are)")
-            }
+            Self::UnsupportedArchitecture(a) => write!(
+                f,
+                "model architecture \"{a}\" is not supported (moteOS runs {})",
+                family::known_architectures()
+            ),
             Self::MissingTensor(n) => write!(f, "model file has no tensor \"{n}\""),
+            Self::UnexpectedTensor { name, family } => write!(
+                f,
+                "model tensor \"{name}\" is not part of the {family} layout this engine runs, so it would be ignored and the answers would be wrong"
+            ),
             Self::BadShape { name, expected, found } => {
                 write!(f, "model tensor \"{name}\" has shape {found:?}, expected {expected:?}")
             }
@@ -82,6 +102,8 @@ impl From<GgufError> for LoadError {
 /// Hyper-parameters read from the `<arch>.*` metadata keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The model family.
+    pub family: &'static Family,
     /// Transformer blocks.
     pub n_layers: usize,
     /// Model width.
@@ -96,16 +118,40 @@ pub struct Config {
     pub head_dim: usize,
     /// Leading dimensions of each head that RoPE rotates.
     pub rope_dims: usize,
-    /// RoPE base frequency (theta).
+    /// RoPE base frequency (theta) of global layers.
     pub rope_base: f32,
-    /// Linear RoPE scaling factor (positions are divided by it); 1 when absent.
+    /// Linear RoPE scaling factor of global layers (positions are divided by it); 1 when absent.
     pub rope_linear_scale: f32,
+    /// RoPE base of sliding-window layers.
+    pub rope_base_local: f32,
+    /// Factor on RoPE's cos/sin (`rope.scaling.attn_factor`); 1 when absent.
+    pub rope_attn_factor: f32,
+    /// Context length the per-dimension RoPE factors switch at (long/short factors).
+    pub rope_original_context: usize,
     /// RMSNorm epsilon.
     pub norm_eps: f32,
     /// Context length the model was trained for.
     pub train_context: usize,
     /// Vocabulary size (rows of the embedding).
     pub vocab: usize,
+    /// Window of sliding-window layers (positions a query sees, itself included).
+    pub sliding_window: Option<usize>,
+    /// Attention score scale.
+    pub attention_scale: f32,
+    /// Final logit soft-capping value.
+    pub logit_softcap: Option<f32>,
+}
+
+impl Config {
+    /// Width of all query heads together.
+    pub fn q_dim(&self) -> usize {
+        self.n_heads * self.head_dim
+    }
+
+    /// Width of all key (or value) heads together.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim
+    }
 }
 
 /// A weight matrix: `rows` rows of `cols` values, borrowed from the file.
@@ -146,6 +192,11 @@ impl<'a> Matrix<'a> {
         &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
 
+    /// Rows `range` as a matrix of their own.
+    fn rows_range(&self, start: usize, end: usize) -> Matrix<'a> {
+        Matrix { rows: end - start, data: &self.data[start * self.row_bytes..end * self.row_bytes], ..*self }
+    }
+
     /// Dequantises row `r` into `out` (`cols` long).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         // Type and size were validated at load; a failure here cannot happen for a loaded matrix.
@@ -153,18 +204,37 @@ impl<'a> Matrix<'a> {
     }
 }
 
+/// Q, K and V projections: separate matrices or one fused matrix (rows: Q, then K, then V).
+#[derive(Debug)]
+enum Qkv<'a> {
+    Separate { q: Matrix<'a>, k: Matrix<'a>, v: Matrix<'a> },
+    Fused(Matrix<'a>),
+}
+
+/// Gate and up projections: separate, or one matrix with the gate rows first.
+#[derive(Debug)]
+enum GateUp<'a> {
+    Separate { gate: Matrix<'a>, up: Matrix<'a> },
+    Fused(Matrix<'a>),
+}
+
 /// One transformer block's weights.
 #[derive(Debug)]
 struct Layer<'a> {
     attn_norm: Vec<f32>,
-    wq: Matrix<'a>,
-    wk: Matrix<'a>,
-    wv: Matrix<'a>,
+    qkv: Qkv<'a>,
+    /// Q, K, V biases (one vector of `q_dim + 2 kv_dim`), if the file has them.
+    qkv_bias: Option<Vec<f32>>,
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
     wo: Matrix<'a>,
+    attn_post_norm: Option<Vec<f32>>,
     ffn_norm: Vec<f32>,
-    w_gate: Matrix<'a>,
-    w_up: Matrix<'a>,
+    gate_up: GateUp<'a>,
     w_down: Matrix<'a>,
+    ffn_post_norm: Option<Vec<f32>>,
+    /// Sliding-window (local) attention with the local RoPE table.
+    local: bool,
 }
 
 /// The loaded model: configuration and weights (borrowed from the file bytes).
@@ -177,9 +247,11 @@ pub struct Model<'a> {
     layers: Vec<Layer<'a>>,
     output_norm: Vec<f32>,
     output: Matrix<'a>,
-    /// Per rotated pair: the inverse frequency (already divided by the linear scale and any
-    /// per-dimension factors).
-    inv_freq: Vec<f64>,
+    /// Per-dimension RoPE factors: always-on (`rope_freqs`), or short and long (Phi-3).
+    rope_factors: Option<Vec<f32>>,
+    rope_factors_long: Option<Vec<f32>>,
+    /// Inverse frequencies per rotated pair: global layers, then local layers.
+    inv_freq: [Vec<f64>; 2],
     /// How matrix products are computed.
     pub precision: Precision,
 }
@@ -188,22 +260,72 @@ fn key(arch: &str, k: &str) -> String {
     format!("{arch}.{k}")
 }
 
+/// `a × b`, or a sentence naming the metadata whose product overflows.
+fn checked_mul(a: usize, b: usize, what: &str) -> Result<usize, LoadError> {
+    a.checked_mul(b).ok_or_else(|| LoadError::BadConfig(format!("{what} is too large ({a} × {b} overflows)")))
+}
+
+/// `a + b`, or a sentence naming what overflows.
+fn checked_add(a: usize, b: usize, what: &str) -> Result<usize, LoadError> {
+    a.checked_add(b).ok_or_else(|| LoadError::BadConfig(format!("{what} is too large ({a} + {b} overflows)")))
+}
+
+/// Reads optional metadata of the model's architecture.
+struct Meta<'g, 'a> {
+    g: &'g Gguf<'a>,
+    arch: &'a str,
+}
+
+impl Meta<'_, '_> {
+    fn has(&self, k: &str) -> bool {
+        self.g.metadata(&key(self.arch, k)).is_some()
+    }
+
+    fn usize(&self, k: &str) -> Result<usize, LoadError> {
+        Ok(self.g.get_usize(&key(self.arch, k))?)
+    }
+
+    fn usize_or(&self, k: &str, default: usize) -> Result<usize, LoadError> {
+        if self.has(k) { self.usize(k) } else { Ok(default) }
+    }
+
+    fn f32_or(&self, k: &str, default: f32) -> Result<f32, LoadError> {
+        if self.has(k) { Ok(self.g.get_f32(&key(self.arch, k))?) } else { Ok(default) }
+    }
+}
+
+/// Which layers of `n` use sliding-window attention: every one except each `pattern`-th, or an
+/// explicit per-layer array in the file.
+fn local_layers(m: &Meta<'_, '_>, n: usize, pattern: u32) -> Result<Vec<bool>, LoadError> {
+    const KEY: &str = "attention.sliding_window_pattern";
+    if let Some(Value::Array(a)) = m.g.metadata(&key(m.arch, KEY)) {
+        let flags: Vec<bool> = a
+            .iter()
+            .map(|v| match v {
+                Ok(Value::Bool(b)) => Ok(b),
+                _ => Err(LoadError::BadConfig(format!("{}.{KEY} is not an array of booleans", m.arch))),
+            })
+            .collect::<Result<_, _>>()?;
+        if flags.len() != n {
+            return Err(LoadError::BadConfig(format!("{}.{KEY} has {} entries for {n} layers", m.arch, flags.len())));
+        }
+        return Ok(flags);
+    }
+    let pattern = m.usize_or(KEY, pattern as usize)?;
+    Ok((0..n).map(|il| pattern == 0 || il % pattern < pattern - 1).collect())
+}
+
 impl<'a> Model<'a> {
-    /// Reads the configuration and maps the weights of a llama-family GGUF model.
+    /// Reads the configuration and maps the weights of a GGUF model of a known family.
     pub fn load(g: &Gguf<'a>, kernels: Kernels) -> Result<Self, LoadError> {
         let arch = g.get_str("general.architecture")?;
-        // Only llama: other families differ in details (biases, norms, RoPE layout) not implemented here.
-        if !matches!(arch, "llama") {
-            return Err(LoadError::UnsupportedArchitecture(arch.into()));
-        }
-        let n_layers = g.get_usize(&key(arch, "block_count"))?;
-        let dim = g.get_usize(&key(arch, "embedding_length"))?;
-        let ffn_dim = g.get_usize(&key(arch, "feed_forward_length"))?;
-        let n_heads = g.get_usize(&key(arch, "attention.head_count"))?;
-        let n_kv_heads = match g.metadata(&key(arch, "attention.head_count_kv")) {
-            Some(_) => g.get_usize(&key(arch, "attention.head_count_kv"))?,
-            None => n_heads,
-        };
+        let fam = family::by_architecture(arch).ok_or_else(|| LoadError::UnsupportedArchitecture(arch.into()))?;
+        let m = Meta { g, arch };
+        let n_layers = m.usize("block_count")?;
+        let dim = m.usize("embedding_length")?;
+        let ffn_dim = m.usize("feed_forward_length")?;
+        let n_heads = m.usize("attention.head_count")?;
+        let n_kv_heads = m.usize_or("attention.head_count_kv", n_heads)?;
         let bad = |s: &str| LoadError::BadConfig(s.into());
         if n_layers == 0 || dim == 0 || ffn_dim == 0 || n_heads == 0 || n_kv_heads == 0 {
             return Err(bad("a dimension or count is zero"));
@@ -211,40 +333,84 @@ impl<'a> Model<'a> {
         if n_heads % n_kv_heads != 0 {
             return Err(bad("the head count is not a multiple of the key/value head count"));
         }
-        let head_dim = match g.metadata(&key(arch, "attention.key_length")) {
-            Some(_) => g.get_usize(&key(arch, "attention.key_length"))?,
-            None if dim % n_heads == 0 => dim / n_heads,
-            None => return Err(bad("the width is not a multiple of the head count")),
+        let head_dim = match m.has("attention.key_length") {
+            true => m.usize("attention.key_length")?,
+            false if dim % n_heads == 0 => dim / n_heads,
+            false => return Err(bad("the width is not a multiple of the head count")),
         };
-        let rope_dims = match g.metadata(&key(arch, "rope.dimension_count")) {
-            Some(_) => g.get_usize(&key(arch, "rope.dimension_count"))?,
-            None => head_dim,
-        };
+        if m.usize_or("attention.value_length", head_dim)? != head_dim {
+            return Err(bad("the value head width differs from the key head width"));
+        }
+        // Every size derived from the metadata is computed with checked arithmetic: a crafted
+        // file must be refused with a sentence, never overflow.
+        let q_dim = checked_mul(n_heads, head_dim, "attention.head_count × attention.key_length")?;
+        let kv_dim = checked_mul(n_kv_heads, head_dim, "attention.head_count_kv × attention.key_length")?;
+        let qkv_dim = checked_add(q_dim, checked_mul(kv_dim, 2, "the key/value width")?, "the Q/K/V width")?;
+        let rope_dims = m.usize_or("rope.dimension_count", head_dim)?;
         if head_dim == 0 || head_dim % 2 != 0 || rope_dims % 2 != 0 || rope_dims > head_dim {
             return Err(bad("the head or rotary width is odd or too large"));
         }
-        let rope_base = match g.metadata(&key(arch, "rope.freq_base")) {
-            Some(_) => g.get_f32(&key(arch, "rope.freq_base"))?,
-            None => 10000.0,
-        };
+        if fam.full_rotary && rope_dims != head_dim {
+            return Err(LoadError::BadConfig(format!(
+                "{} models rotate the whole head, but rope.dimension_count is {rope_dims} for heads of {head_dim}",
+                fam.name
+            )));
+        }
+        let rope_base = m.f32_or("rope.freq_base", 10000.0)?;
         let rope_linear_scale = match g.metadata(&key(arch, "rope.scaling.type")) {
-            None => match g.metadata(&key(arch, "rope.scale_linear")) {
-                Some(_) => g.get_f32(&key(arch, "rope.scale_linear"))?,
-                None => 1.0,
-            },
+            None => m.f32_or("rope.scale_linear", 1.0)?,
             Some(_) => match g.get_str(&key(arch, "rope.scaling.type"))? {
                 "none" => 1.0,
-                "linear" => g.get_f32(&key(arch, "rope.scaling.factor"))?,
+                "linear" => m.f32_or("rope.scaling.factor", 1.0)?,
                 other => return Err(LoadError::BadConfig(format!("RoPE scaling \"{other}\" is not supported"))),
             },
         };
-        if !(rope_linear_scale > 0.0 && rope_base > 1.0) {
-            return Err(bad("the RoPE base or scale is out of range"));
+        // llama.cpp treats a factor of 0 as "no scaling".
+        let rope_linear_scale = if rope_linear_scale == 0.0 { 1.0 } else { rope_linear_scale };
+        let rope_base_local = m.f32_or("rope.freq_base_swa", 10000.0)?;
+        let rope_attn_factor = m.f32_or("rope.scaling.attn_factor", 1.0)?;
+        for (what, v) in [
+            ("RoPE base", rope_base),
+            ("RoPE scale", rope_linear_scale),
+            ("local RoPE base", rope_base_local),
+            ("RoPE attention factor", rope_attn_factor),
+        ] {
+            if !(v.is_finite() && v > 0.0) || (what.contains("base") && v <= 1.0) {
+                return Err(LoadError::BadConfig(format!("the {what} ({v}) is out of range")));
+            }
         }
         let norm_eps = g.get_f32(&key(arch, "attention.layer_norm_rms_epsilon"))?;
-        let train_context = g.get_usize(&key(arch, "context_length"))?;
+        if !(norm_eps.is_finite() && (0.0..1.0).contains(&norm_eps)) {
+            return Err(bad("the normalisation epsilon is not a small non-negative number"));
+        }
+        let train_context = m.usize("context_length")?;
+        let rope_original_context = m.usize_or("rope.scaling.original_context_length", train_context)?;
 
-        let tensor = |name: &str| g.tensor(name).ok_or_else(|| LoadError::MissingTensor(name.into()));
+        let sliding_window = match fam.sliding_window_pattern {
+            Some(_) if m.has("attention.sliding_window") => Some(m.usize("attention.sliding_window")?).filter(|&w| w > 0),
+            _ => None,
+        };
+        let local = match (sliding_window, fam.sliding_window_pattern) {
+            (Some(_), Some(pattern)) => local_layers(&m, n_layers.min(1 << 16), pattern)?,
+            _ => Vec::new(),
+        };
+        let attention_scale = match fam.attention_scale {
+            AttentionScale::WidthPerHeadAtLayers(n) if n == n_layers => 1.0 / libm::sqrtf((dim / n_heads) as f32),
+            _ => 1.0 / libm::sqrtf(head_dim as f32),
+        };
+        let logit_softcap = match fam.logit_softcapping {
+            true => Some(m.f32_or("final_logit_softcapping", 0.0)?).filter(|&c| c != 0.0),
+            false => None,
+        };
+        if logit_softcap.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(bad("the final logit soft-capping value is out of range"));
+        }
+
+        let used = RefCell::new(BTreeSet::new());
+        let tensor = |name: &str| {
+            used.borrow_mut().insert(String::from(name));
+            g.tensor(name).ok_or_else(|| LoadError::MissingTensor(name.into()))
+        };
         let matrix = |name: &str, cols: usize, rows: usize| -> Result<Matrix<'a>, LoadError> {
             let info = tensor(name)?;
             let found = [info.dims[0], info.elements() / info.dims[0]];
@@ -267,25 +433,64 @@ impl<'a> Model<'a> {
                 .map_err(|_| LoadError::UnsupportedTensorType { name: name.into(), ty: info.ty })?;
             Ok(v)
         };
+        let optional = |name: &str, len: usize| match g.tensor(name) {
+            Some(_) => vector(name, len).map(Some),
+            None => Ok(None),
+        };
 
         let embd_info = tensor("token_embd.weight")?;
         let vocab = (embd_info.elements() / embd_info.dims[0]) as usize;
         let token_embd = matrix("token_embd.weight", dim, vocab)?;
-        let q_dim = n_heads * head_dim;
-        let kv_dim = n_kv_heads * head_dim;
         let mut layers = Vec::with_capacity(n_layers.min(1024));
         for i in 0..n_layers {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
+            let bias = |s: &str| format!("blk.{i}.{s}.bias");
+            let qkv = match g.tensor(&n("attn_qkv")) {
+                Some(_) => Qkv::Fused(matrix(&n("attn_qkv"), dim, qkv_dim)?),
+                None => Qkv::Separate {
+                    q: matrix(&n("attn_q"), dim, q_dim)?,
+                    k: matrix(&n("attn_k"), dim, kv_dim)?,
+                    v: matrix(&n("attn_v"), dim, kv_dim)?,
+                },
+            };
+            let qkv_bias = match optional(&bias("attn_qkv"), qkv_dim)? {
+                Some(b) => Some(b),
+                None => match (
+                    optional(&bias("attn_q"), q_dim)?,
+                    optional(&bias("attn_k"), kv_dim)?,
+                    optional(&bias("attn_v"), kv_dim)?,
+                ) {
+                    (Some(q), Some(k), Some(v)) => Some([q, k, v].concat()),
+                    (None, None, None) => None,
+                    _ => return Err(bad("some but not all of the Q/K/V biases are present")),
+                },
+            };
+            let (q_norm, k_norm) = match fam.qk_norm {
+                true => (Some(vector(&n("attn_q_norm"), head_dim)?), Some(vector(&n("attn_k_norm"), head_dim)?)),
+                false => (None, None),
+            };
+            let (attn_post_norm, ffn_post_norm) = match fam.post_norms {
+                true => (Some(vector(&n("post_attention_norm"), dim)?), Some(vector(&n("post_ffw_norm"), dim)?)),
+                false => (None, None),
+            };
+            let gate_up = match fam.fused_gate_up {
+                true => Fused(matrix(&n("ffn_up"), dim, checked_mul(ffn_dim, 2, "feed_forward_length")?)?),
+                false => GateUp::Separate { gate: matrix(&n("ffn_gate"), dim, ffn_dim)?, up: matrix(&n("ffn_up"), dim, ffn_dim)? },
+            };
+            use GateUp::Fused;
             layers.push(Layer {
                 attn_norm: vector(&n("attn_norm"), dim)?,
-                wq: matrix(&n("attn_q"), dim, q_dim)?,
-                wk: matrix(&n("attn_k"), dim, kv_dim)?,
-                wv: matrix(&n("attn_v"), dim, kv_dim)?,
+                qkv,
+                qkv_bias,
+                q_norm,
+                k_norm,
                 wo: matrix(&n("attn_output"), q_dim, dim)?,
+                attn_post_norm,
                 ffn_norm: vector(&n("ffn_norm"), dim)?,
-                w_gate: matrix(&n("ffn_gate"), dim, ffn_dim)?,
-                w_up: matrix(&n("ffn_up"), dim, ffn_dim)?,
+                gate_up,
                 w_down: matrix(&n("ffn_down"), ffn_dim, dim)?,
+                ffn_post_norm,
+                local: local.get(i).copied().unwrap_or(false),
             });
         }
         let output_norm = vector("output_norm.weight", dim)?;
@@ -295,20 +500,29 @@ impl<'a> Model<'a> {
             None => token_embd,
         };
 
-        // Llama-3-style per-dimension frequency factors, when the file has them.
-        let factors = match g.tensor("rope_freqs.weight") {
-            Some(_) => Some(vector("rope_freqs.weight", rope_dims / 2)?),
-            None => None,
+        // Per-dimension frequency factors: Llama 3 always, Phi-3 by context length.
+        let pairs = rope_dims / 2;
+        let rope_factors = optional("rope_freqs.weight", pairs)?;
+        let (short, long) = match fam.long_short_rope_factors {
+            true => (optional("rope_factors_short.weight", pairs)?, optional("rope_factors_long.weight", pairs)?),
+            false => (None, None),
         };
-        let inv_freq = (0..rope_dims / 2)
-            .map(|i| {
-                let base = 1.0 / libm::pow(f64::from(rope_base), (2 * i) as f64 / rope_dims as f64);
-                let factor = factors.as_ref().map_or(1.0, |f| f64::from(f[i]));
-                base / factor / f64::from(rope_linear_scale)
-            })
-            .collect();
+        if rope_factors.is_some() && short.is_some() {
+            return Err(bad("the file has both fixed and short/long RoPE factors"));
+        }
+        if let Some(f) = [&rope_factors, &short, &long].into_iter().flatten().flatten().find(|f| !(f.is_finite() && **f > 0.0)) {
+            return Err(LoadError::BadConfig(format!("a RoPE frequency factor ({f}) is out of range")));
+        }
+
+        // Every tensor of the file must have been read: one the engine skipped would change the
+        // model's answers without a word.
+        let used = used.into_inner();
+        if let Some(extra) = g.tensors().iter().find(|t| !used.contains(t.name)) {
+            return Err(LoadError::UnexpectedTensor { name: extra.name.into(), family: fam.name });
+        }
 
         let config = Config {
+            family: fam,
             n_layers,
             dim,
             ffn_dim,
@@ -318,16 +532,73 @@ impl<'a> Model<'a> {
             rope_dims,
             rope_base,
             rope_linear_scale,
+            rope_base_local,
+            rope_attn_factor,
+            rope_original_context,
             norm_eps,
             train_context,
             vocab,
+            sliding_window,
+            attention_scale,
+            logit_softcap,
         };
-        Ok(Self { config, kernels, token_embd, layers, output_norm, output, inv_freq, precision: Precision::Quantized })
+        let mut model = Self {
+            config,
+            kernels,
+            token_embd,
+            layers,
+            output_norm,
+            output,
+            rope_factors: rope_factors.or(short),
+            rope_factors_long: long,
+            inv_freq: [Vec::new(), Vec::new()],
+            precision: Precision::Quantized,
+        };
+        model.set_context(train_context.min(rope_original_context));
+        Ok(model)
+    }
+
+    /// Prepares RoPE for a KV cache of `context` positions (Phi-3's long factors apply beyond
+    /// the original context). [`crate::Engine::load`] calls it with the context it allocates.
+    pub fn set_context(&mut self, context: usize) {
+        let c = &self.config;
+        let factors = match &self.rope_factors_long {
+            Some(long) if context > c.rope_original_context => Some(long),
+            _ => self.rope_factors.as_ref(),
+        };
+        let table = |base: f32, scale: f32, factors: Option<&Vec<f32>>| -> Vec<f64> {
+            (0..c.rope_dims / 2)
+                .map(|i| {
+                    let f = 1.0 / libm::pow(f64::from(base), (2 * i) as f64 / c.rope_dims as f64);
+                    let factor = factors.map_or(1.0, |v| f64::from(v[i]));
+                    f / factor / f64::from(scale)
+                })
+                .collect()
+        };
+        // Local layers use their own base, no scaling, and no per-dimension factors.
+        self.inv_freq = [table(c.rope_base, c.rope_linear_scale, factors), table(c.rope_base_local, 1.0, None)];
     }
 
     /// The kernels in use.
     pub fn kernels(&self) -> Kernels {
         self.kernels
+    }
+
+    /// Every weight matrix of layer `l` (for checks and byte counts).
+    fn layer_matrices(&self, l: usize) -> Vec<&Matrix<'a>> {
+        let layer = &self.layers[l];
+        let mut out = Vec::with_capacity(7);
+        match &layer.qkv {
+            Qkv::Separate { q, k, v } => out.extend([q, k, v]),
+            Qkv::Fused(m) => out.push(m),
+        }
+        out.push(&layer.wo);
+        match &layer.gate_up {
+            GateUp::Separate { gate, up } => out.extend([gate, up]),
+            GateUp::Fused(m) => out.push(m),
+        }
+        out.push(&layer.w_down);
+        out
     }
 
     /// Checks the kernels in use against the portable ones on this model's own weights: the
@@ -336,22 +607,20 @@ impl<'a> Model<'a> {
     /// computes something else (a CPU or compiler problem, or an untested instruction-set path);
     /// [`crate::Engine::load`] then falls back to the portable kernels.
     pub fn kernels_agree_with_portable(&self) -> bool {
-        let Some(first) = self.layers.first() else { return true };
-        let mats =
-            [&first.wq, &first.wk, &first.wv, &first.wo, &first.w_gate, &first.w_up, &first.w_down, &self.output];
+        if self.layers.is_empty() {
+            return true;
+        }
+        let mut mats = self.layer_matrices(0);
+        mats.push(&self.output);
         mats.iter().all(|m| matrix_agrees(m, self.kernels))
     }
 
     /// Bytes of weights read per generated token (every matrix once, plus the norms).
     pub fn weight_bytes_per_token(&self) -> usize {
-        let m = |m: &Matrix<'_>| m.data.len();
-        let layers: usize = self
-            .layers
-            .iter()
-            .map(|l| m(&l.wq) + m(&l.wk) + m(&l.wv) + m(&l.wo) + m(&l.w_gate) + m(&l.w_up) + m(&l.w_down))
-            .sum();
+        let layers: usize =
+            (0..self.layers.len()).map(|l| self.layer_matrices(l).iter().map(|m| m.data.len()).sum::<usize>()).sum();
         // One embedding row is read per token; the output projection in full.
-        layers + m(&self.output) + self.token_embd.data.len() / self.config.vocab
+        layers + self.output.data.len() + self.token_embd.data.len() / self.config.vocab
     }
 }
 
@@ -374,10 +643,10 @@ fn matrix_agrees(m: &Matrix<'_>, kernels: Kernels) -> bool {
     let portable = crate::tensor::scalar_dot(m.ty);
     let mut want = vec![0.0f32; B * rows];
     let mut got = vec![0.0f32; B * rows];
-    let mut acts = ActBatch::default();
+    let mut acts = forward::ActBatch::default();
     for b in [1, B] {
         acts.reset(n, b);
-        matmul(&sub, &x, &mut acts, &mut got, Precision::Quantized, kernels);
+        forward::matmul(&sub, &x, &mut acts, &mut got, Precision::Quantized, kernels, &crate::pool::SingleThread, &mut Vec::new());
         // The portable reference on the portable quantisation of the same activations.
         for t in 0..b {
             let xt = &x[t * n..(t + 1) * n];
@@ -411,350 +680,4 @@ fn matrix_agrees(m: &Matrix<'_>, kernels: Kernels) -> bool {
         }
     }
     true
-}
-
-/// Activations of a batch quantised for whichever formats the next matrices need.
-#[derive(Debug, Default)]
-struct ActBatch {
-    n: usize,
-    b: usize,
-    q8: Vec<BlockQ8>,
-    q8k: Vec<BlockQ8K>,
-    have_q8: bool,
-    have_q8k: bool,
-}
-
-impl ActBatch {
-    fn reset(&mut self, n: usize, b: usize) {
-        self.n = n;
-        self.b = b;
-        self.have_q8 = false;
-        self.have_q8k = false;
-    }
-
-    /// Makes sure the activations `x` (b rows of n) exist in `format`.
-    fn prepare(&mut self, x: &[f32], format: ActFormat, kernels: Kernels) {
-        match format {
-            ActFormat::F32 => {}
-            ActFormat::Q8 if !self.have_q8 => {
-                self.q8.resize(self.b * self.n / QK, BlockQ8::default());
-                kernels.quantize_q8(&x[..self.b * self.n], &mut self.q8);
-                self.have_q8 = true;
-            }
-            ActFormat::Q8K if !self.have_q8k => {
-                self.q8k.resize(self.b * self.n / QK_K, BlockQ8K::default());
-                quantize_q8k(&x[..self.b * self.n], &mut self.q8k);
-                self.have_q8k = true;
-            }
-            _ => {}
-        }
-    }
-}
-
-/// How matrix products treat the activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// Activations quantised to 8 bits per block and multiplied with the quantised weights in
-    /// integer arithmetic, as llama.cpp does (fast; what the engine normally runs).
-    #[default]
-    Quantized,
-    /// Weights dequantised row by row and multiplied with f32 activations (several times slower;
-    /// used to check the forward pass itself against a float reference).
-    Float,
-}
-
-/// `out[t][r] = W[r] · x[t]` for the `b` activation rows in `acts` (from `x`).
-fn matmul(w: &Matrix<'_>, x: &[f32], acts: &mut ActBatch, out: &mut [f32], precision: Precision, kernels: Kernels) {
-    let (n, b) = (acts.n, acts.b);
-    debug_assert_eq!(n, w.cols);
-    if precision == Precision::Float {
-        let mut row = vec![0.0f32; n];
-        for r in 0..w.rows {
-            w.dequantize_row(r, &mut row);
-            for t in 0..b {
-                out[t * w.rows + r] = row.iter().zip(&x[t * n..(t + 1) * n]).map(|(a, b)| a * b).sum();
-            }
-        }
-        return;
-    }
-    match w.dot {
-        DotFn::F32(f) => {
-            for r in 0..w.rows {
-                let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &x[t * n..(t + 1) * n]);
-                }
-            }
-        }
-        DotFn::Q8(f) => {
-            acts.prepare(x, ActFormat::Q8, kernels);
-            let per = n / QK;
-            let q8 = &acts.q8[..b * per];
-            if let Some(m) = w.matmul {
-                m(w.data, w.rows, q8, b, out);
-                return;
-            }
-            for r in 0..w.rows {
-                let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
-                }
-            }
-        }
-        DotFn::Q8K(f) => {
-            acts.prepare(x, ActFormat::Q8K, kernels);
-            let per = n / QK_K;
-            if let Some(m) = w.matmul_k {
-                m(w.data, w.rows, &acts.q8k[..b * per], b, out);
-                return;
-            }
-            for r in 0..w.rows {
-                let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &acts.q8k[t * per..(t + 1) * per]);
-                }
-            }
-        }
-    }
-}
-
-fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
-    let ss: f32 = crate::tensor::scalar::f32_dot(x, x) / x.len() as f32;
-    let scale = 1.0 / libm::sqrtf(ss + eps);
-    for ((o, &v), &w) in out.iter_mut().zip(x).zip(weight) {
-        *o = v * scale * w;
-    }
-}
-
-/// e^x, to about 2 ulp, in plain arithmetic the compiler can vectorise.
-///
-/// Hand-written instead of `libm::expf`: the softmax and SiLU call it ~60 000 times per token
-/// and the libm call (one at a time, with its special-case branches) was 7.6 % of prompt time.
-/// Range reduction x = k·ln2 + r (|r| ≤ ln2/2), then a degree-7 Taylor polynomial for e^r
-/// (truncation error < 2e-8 relative) scaled by 2^k built in the exponent bits.
-fn exp(x: f32) -> f32 {
-    // Below -87 the result is denormal or 0 (0 is what the callers need); above 88 it overflows.
-    let x = x.clamp(-87.0, 88.0);
-    let k = (x * core::f32::consts::LOG2_E + 0.5f32.copysign(x)) as i32;
-    let kf = k as f32;
-    // ln 2 split in two so k·ln2 is subtracted without rounding error.
-    let r = x - kf * 0.693_145_75 - kf * 1.428_606_8e-6;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    p * f32::from_bits(((k + 127) as u32) << 23)
-}
-
-/// Σ x with eight independent partial sums (vectorisable).
-fn sum_f32(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for i in 0..8 {
-            acc[i] += c[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-fn silu(x: f32) -> f32 {
-    x / (1.0 + exp(-x))
-}
-
-/// The mutable state of a forward pass: KV cache and work buffers, sized once.
-#[derive(Debug)]
-pub struct State {
-    /// Positions the KV cache holds.
-    pub context: usize,
-    /// Largest batch `forward` accepts.
-    pub max_batch: usize,
-    /// `[layer][pos][kv_dim]`
-    k_cache: Vec<f32>,
-    v_cache: Vec<f32>,
-    x: Vec<f32>,
-    xb: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    att_out: Vec<f32>,
-    gate: Vec<f32>,
-    up: Vec<f32>,
-    scores: Vec<f32>,
-    rope: Vec<(f32, f32)>,
-    acts: ActBatch,
-    /// Logits of the last token of the last batch.
-    pub logits: Vec<f32>,
-}
-
-fn try_vec(len: usize) -> Result<Vec<f32>, LoadError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| LoadError::OutOfMemory { bytes: len.saturating_mul(4) })?;
-    v.resize(len, 0.0);
-    Ok(v)
-}
-
-impl State {
-    /// Allocates the KV cache for `context` positions and buffers for batches of `max_batch`.
-    pub fn new(config: &Config, context: usize, max_batch: usize) -> Result<Self, LoadError> {
-        let c = config;
-        let kv_dim = c.n_kv_heads * c.head_dim;
-        let q_dim = c.n_heads * c.head_dim;
-        let cache = c
-            .n_layers
-            .checked_mul(context)
-            .and_then(|v| v.checked_mul(kv_dim))
-            .ok_or(LoadError::OutOfMemory { bytes: usize::MAX })?;
-        let b = max_batch.max(1);
-        Ok(Self {
-            context,
-            max_batch: b,
-            k_cache: try_vec(cache)?,
-            v_cache: try_vec(cache)?,
-            x: try_vec(b * c.dim)?,
-            xb: try_vec(b * c.dim.max(q_dim).max(c.ffn_dim))?,
-            q: try_vec(b * q_dim)?,
-            k: try_vec(b * kv_dim)?,
-            v: try_vec(b * kv_dim)?,
-            att_out: try_vec(b * q_dim.max(c.dim))?,
-            gate: try_vec(b * c.ffn_dim)?,
-            up: try_vec(b * c.ffn_dim)?,
-            scores: try_vec(context)?,
-            rope: Vec::new(),
-            acts: ActBatch::default(),
-            logits: try_vec(c.vocab)?,
-        })
-    }
-}
-
-impl Model<'_> {
-    /// Runs `tokens` (at most `state.max_batch`) at positions `pos..pos + len` and leaves the
-    /// logits of the last one in `state.logits`. The caller keeps `pos + len ≤ state.context`
-    /// and every token below the vocabulary size.
-    pub fn forward(&self, state: &mut State, tokens: &[u32], pos: usize) {
-        let c = &self.config;
-        let b = tokens.len();
-        let (dim, hd) = (c.dim, c.head_dim);
-        let kv_dim = c.n_kv_heads * hd;
-        let q_dim = c.n_heads * hd;
-        let group = c.n_heads / c.n_kv_heads;
-        let s = state;
-
-        for (t, &tok) in tokens.iter().enumerate() {
-            self.token_embd.dequantize_row(tok as usize, &mut s.x[t * dim..(t + 1) * dim]);
-        }
-        // cos/sin per (token, rotated pair), shared by every layer and head.
-        let pairs = c.rope_dims / 2;
-        s.rope.clear();
-        for t in 0..b {
-            let p = (pos + t) as f64;
-            s.rope.extend(self.inv_freq.iter().map(|&f| {
-                let a = p * f;
-                (libm::cos(a) as f32, libm::sin(a) as f32)
-            }));
-        }
-        let scale = 1.0 / libm::sqrtf(hd as f32);
-
-        for (l, layer) in self.layers.iter().enumerate() {
-            // Attention.
-            for t in 0..b {
-                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.attn_norm, c.norm_eps);
-            }
-            s.acts.reset(dim, b);
-            matmul(&layer.wq, &s.xb, &mut s.acts, &mut s.q, self.precision, self.kernels);
-            matmul(&layer.wk, &s.xb, &mut s.acts, &mut s.k, self.precision, self.kernels);
-            matmul(&layer.wv, &s.xb, &mut s.acts, &mut s.v, self.precision, self.kernels);
-            for t in 0..b {
-                let cs = &s.rope[t * pairs..(t + 1) * pairs];
-                let rotate = |v: &mut [f32]| {
-                    for head in v.chunks_exact_mut(hd) {
-                        for (i, &(cos, sin)) in cs.iter().enumerate() {
-                            let (a, bb) = (head[2 * i], head[2 * i + 1]);
-                            head[2 * i] = a * cos - bb * sin;
-                            head[2 * i + 1] = a * sin + bb * cos;
-                        }
-                    }
-                };
-                rotate(&mut s.q[t * q_dim..(t + 1) * q_dim]);
-                rotate(&mut s.k[t * kv_dim..(t + 1) * kv_dim]);
-                let at = (l * s.context + pos + t) * kv_dim;
-                s.k_cache[at..at + kv_dim].copy_from_slice(&s.k[t * kv_dim..(t + 1) * kv_dim]);
-                s.v_cache[at..at + kv_dim].copy_from_slice(&s.v[t * kv_dim..(t + 1) * kv_dim]);
-            }
-            let layer_k = &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim];
-            let layer_v = &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim];
-            for t in 0..b {
-                let n_pos = pos + t + 1;
-                for h in 0..c.n_heads {
-                    let kvh = h / group;
-                    let q = &s.q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
-                    let scores = &mut s.scores[..n_pos];
-                    for (p, sc) in scores.iter_mut().enumerate() {
-                        let k = &layer_k[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        *sc = self.kernels.dot_f32(q, k) * scale;
-                    }
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    // Separate loops so the exponentials vectorise (a running sum would chain them).
-                    for sc in scores.iter_mut() {
-                        *sc = exp(*sc - max);
-                    }
-                    let sum = sum_f32(scores);
-                    let out = &mut s.att_out[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
-                    out.fill(0.0);
-                    for (p, &w) in scores.iter().enumerate() {
-                        let v = &layer_v[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                        self.kernels.axpy_f32(out, w / sum, v);
-                    }
-                }
-            }
-            s.acts.reset(q_dim, b);
-            matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, self.precision, self.kernels);
-            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
-                *x += d;
-            }
-
-            // Feed-forward (SwiGLU).
-            for t in 0..b {
-                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.ffn_norm, c.norm_eps);
-            }
-            s.acts.reset(dim, b);
-            matmul(&layer.w_gate, &s.xb, &mut s.acts, &mut s.gate, self.precision, self.kernels);
-            matmul(&layer.w_up, &s.xb, &mut s.acts, &mut s.up, self.precision, self.kernels);
-            for (g, &u) in s.gate[..b * c.ffn_dim].iter_mut().zip(&s.up[..b * c.ffn_dim]) {
-                *g = silu(*g) * u;
-            }
-            s.acts.reset(c.ffn_dim, b);
-            matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, self.precision, self.kernels);
-            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
-                *x += d;
-            }
-        }
-
-        // Only the last token's logits are needed.
-        let last = &s.x[(b - 1) * dim..b * dim];
-        rmsnorm(&mut s.xb[..dim], last, &self.output_norm, c.norm_eps);
-        s.acts.reset(dim, 1);
-        matmul(&self.output, &s.xb[..dim], &mut s.acts, &mut s.logits, self.precision, self.kernels);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::exp;
-
-    #[test]
-    fn fast_exp_is_accurate() {
-        let mut worst = 0.0f64;
-        let mut x = -87.0f32;
-        while x < 88.0 {
-            let want = libm::exp(f64::from(x));
-            let rel = ((f64::from(exp(x)) - want) / want).abs();
-            worst = worst.max(rel);
-            x += 0.001_7;
-        }
-        assert!(worst < 5e-7, "worst relative error {worst:e}");
-        assert_eq!(exp(-1000.0), exp(-87.0));
-        assert!(exp(-87.0) < 1e-37 && exp(0.0) == 1.0);
-    }
 }

@@ -141,7 +141,10 @@ fn broken_model_files_are_explained() {
     assert_eq!(&other[at..at + 5], b"llama");
     other[at..at + 5].copy_from_slice(b"gemma");
     let err = Engine::load(&other, EngineOptions::default()).unwrap_err();
-    assert_eq!(err.to_string(), "model architecture \"gemma\" is not supported (only llama-family models are)");
+    assert_eq!(
+        err.to_string(),
+        "model architecture \"gemma\" is not supported (moteOS runs llama, qwen2, qwen3, gemma3, phi3)"
+    );
 
     // A weight stored in a type without kernels (Q2_K; smaller than Q4_1, so the file stays valid).
     let mut other = bytes.clone();

@@ -220,6 +220,6 @@ fn inconsistent_metadata_is_rejected_when_building() {
 
     let err = spec_of(&with(gpt2(vec![]), "tokenizer.ggml.merges", None)).unwrap_err();
     assert_eq!(err, TokenizerError::MissingKey("tokenizer.ggml.merges"));
-    let err = spec_of(&with(gpt2(vec![]), "tokenizer.ggml.pre", Some(Kv::Str("qwen2")))).unwrap_err();
-    assert_eq!(err, TokenizerError::UnsupportedPreTokenizer("qwen2".into()));
+    let err = spec_of(&with(gpt2(vec![]), "tokenizer.ggml.pre", Some(Kv::Str("qwen35")))).unwrap_err();
+    assert_eq!(err, TokenizerError::UnsupportedPreTokenizer("qwen35".into()));
 }

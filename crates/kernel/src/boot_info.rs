@@ -31,6 +31,24 @@ pub struct BootInfo {
     pub firmware: String,
     /// Boot options baked into the image (see [`BootOptions`]).
     pub options: BootOptions,
+    /// Switches the machine off through the firmware's runtime service `ResetSystem`
+    /// (callable after `ExitBootServices`); `None` when the firmware has none.
+    pub firmware_shutdown: Option<fn() -> !>,
+    /// The GPT partition the image was loaded from, if the firmware said.
+    pub boot_partition: Option<BootPartition>,
+}
+
+/// The boot partition as the firmware's device path describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootPartition {
+    /// Its unique GPT GUID, in on-disk byte order.
+    pub guid: [u8; 16],
+    /// Its 1-based number in the partition table.
+    pub number: u32,
+    /// First block.
+    pub first_lba: u64,
+    /// Size in blocks.
+    pub blocks: u64,
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.
@@ -44,11 +62,26 @@ pub struct BootOptions {
     pub test_fault: bool,
     /// Sleep 2 s with the kernel timer and report it, to check the clock against the host.
     pub test_sleep: bool,
+    /// Recurse without end on purpose, to show that a stack overflow is caught by the guard page.
+    pub test_stack_overflow: bool,
+    /// Run a job on every processor through the work pool and log which processor ran which.
+    pub test_pool: bool,
+    /// Leave the application processors halted (boot benchmarks compare with and without).
+    pub no_smp: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
     /// Replace the firmware's clock reading with this time (seconds since 1970, UTC), to
     /// exercise clocks that are wrong.
     pub test_clock: Option<i64>,
+    /// `test-write=PATH=TEXT`: write TEXT to PATH through the storage service at boot
+    /// (unless it is already there) and log what PATH held before.
+    pub test_write: alloc::vec::Vec<(String, String)>,
+    /// `test-settings=TEXT`: save TEXT (with `;` for newlines) as the settings at boot.
+    pub test_settings: Option<String>,
+    /// `test-storage-bench`: time settings and conversation saves and raw block writes.
+    pub test_storage_bench: bool,
+    /// Write a pattern to the first USB stick found and read it back.
+    pub test_usb_disk: bool,
 }
 
 impl core::fmt::Debug for BootOptions {
@@ -59,7 +92,14 @@ impl core::fmt::Debug for BootOptions {
             .field("test_fault", &self.test_fault)
             .field("test_sleep", &self.test_sleep)
             .field("test_fetch", &urls)
+            .field("test_stack_overflow", &self.test_stack_overflow)
+            .field("test_pool", &self.test_pool)
+            .field("no_smp", &self.no_smp)
             .field("test_clock", &self.test_clock)
+            .field("test_write", &self.test_write.len())
+            .field("test_settings", &self.test_settings.is_some())
+            .field("test_storage_bench", &self.test_storage_bench)
+            .field("test_usb_disk", &self.test_usb_disk)
             .finish()
     }
 }
@@ -76,6 +116,8 @@ pub enum MemoryKind {
     Loader,
     /// ACPI tables; reclaimable once they have been parsed.
     AcpiReclaimable,
+    /// ACPI non-volatile storage: RAM the firmware keeps for itself for good.
+    AcpiNvs,
     /// Runtime-services code and data: must stay untouched for `GetTime` and friends.
     RuntimeServices,
     /// Memory-mapped I/O and everything else the kernel must never allocate from.

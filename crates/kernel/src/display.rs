@@ -1,69 +1,78 @@
 //! The screen: a RAM canvas that is drawn on freely and copied to the firmware's
 //! linear framebuffer in damaged rectangles (framebuffer memory is slow to touch,
 //! especially under emulation, so nothing draws on it directly).
+//!
+//! One owner: the main loop holds the [`Display`]. The panic handler has its own
+//! [`PanicScreen`], made at boot with a canvas of its own, so a panic while the main loop
+//! is drawing never waits for (or tears) the main loop's buffer.
 
-use crate::boot_info::{FramebufferInfo, PixelFormat};
+use crate::boot_info::FramebufferInfo;
+use crate::drivers::framebuffer::Framebuffer;
 use alloc::vec;
 use alloc::vec::Vec;
 use spin::Mutex;
-use tui::{Canvas, PixelLayout};
+use tui::Canvas;
 
 /// The framebuffer plus its back buffer.
 #[derive(Debug)]
 pub struct Display {
-    info: FramebufferInfo,
-    layout: PixelLayout,
+    fb: Framebuffer,
     canvas: Canvas,
     row: Vec<u32>,
 }
 
-/// The one display, shared with the panic handler.
-pub static DISPLAY: Mutex<Option<Display>> = Mutex::new(None);
+/// The panic handler's way to the screen (see [`PanicScreen`]).
+static PANIC_SCREEN: Mutex<Option<PanicScreen>> = Mutex::new(None);
 
-/// Checks the framebuffer's geometry and finds its pixel layout.
-fn checked_layout(info: &FramebufferInfo) -> Result<PixelLayout, &'static str> {
-    let needed = u64::from(info.stride) * u64::from(info.height) * 4;
-    if info.width == 0 || info.height == 0 || info.stride < info.width {
-        return Err("the framebuffer reports impossible dimensions");
-    }
-    if needed > info.size as u64 {
-        return Err("the framebuffer is smaller than its dimensions claim");
-    }
-    Ok(match info.format {
-        PixelFormat::Rgb => PixelLayout::Rgbx,
-        PixelFormat::Bgr => PixelLayout::Bgrx,
-        PixelFormat::Bitmask { red, green, blue } => PixelLayout::Bitmask { red, green, blue },
-    })
+/// The framebuffer and a canvas reserved for the panic screen, allocated at boot because
+/// the heap may be what failed when it is needed.
+#[derive(Debug)]
+pub struct PanicScreen {
+    fb: Framebuffer,
+    canvas: Canvas,
+    row: Vec<u32>,
 }
 
-/// Copies rows `x0..x1` of `canvas` to the framebuffer with the canvas's top left at
+impl PanicScreen {
+    /// Reserves the panic screen's memory for `info` and installs it.
+    pub fn install(info: FramebufferInfo) {
+        if let Ok(fb) = Framebuffer::new(info) {
+            let screen =
+                PanicScreen { fb, canvas: Canvas::new(info.width, info.height), row: vec![0; info.width as usize] };
+            *PANIC_SCREEN.lock() = Some(screen);
+        }
+    }
+
+    /// Draws the panic screen over whatever is shown; does nothing if there is no screen
+    /// or a panic is already drawing it.
+    pub fn show(title: &str, message: &str) {
+        if let Some(mut guard) = PANIC_SCREEN.try_lock()
+            && let Some(screen) = guard.as_mut()
+        {
+            tui::screens::draw_panic(&mut screen.canvas, title, message);
+            copy_rows(&screen.fb, &screen.canvas, 0, 0, &mut screen.row);
+        }
+    }
+}
+
+/// Copies rows `0..width` of `canvas` to the framebuffer with the canvas's top left at
 /// (`left`, `top`), clipped to the screen.
-fn copy_rows(info: &FramebufferInfo, layout: PixelLayout, canvas: &Canvas, left: u32, top: u32, row: &mut [u32]) {
+fn copy_rows(fb: &Framebuffer, canvas: &Canvas, left: u32, top: u32, row: &mut [u32]) {
+    let info = fb.info();
     let x1 = canvas.width().min(info.width.saturating_sub(left)).min(row.len() as u32);
     let y1 = canvas.height().min(info.height.saturating_sub(top));
-    if x1 == 0 {
-        return;
-    }
-    let count = x1 as usize;
     for y in 0..y1 {
-        canvas.encode_row_into(y, 0, x1, layout, &mut row[..count]);
-        let offset = ((top + y) as usize * info.stride as usize + left as usize) * 4;
-        let dst = (info.base as usize + offset) as *mut u32;
-        // `checked_layout` verified that stride * height * 4 bytes lie inside the
-        // framebuffer; left + x1 <= width <= stride and top + y < height keep the row
-        // segment inside it.
-        // SAFETY: in bounds (above); the identity-mapped framebuffer is written only by
-        // this module, and `row` is a separate heap buffer, so no overlap.
-        unsafe { core::ptr::copy_nonoverlapping(row.as_ptr(), dst, count) };
+        canvas.encode_row_into(y, 0, x1, fb.layout(), &mut row[..x1 as usize]);
+        fb.write(left, top + y, &row[..x1 as usize]);
     }
 }
 
 /// Draws `canvas` straight onto the framebuffer at (`left`, `top`), for the boot loader's
 /// progress display, which runs before there is memory for a full back buffer.
 pub fn blit(info: &FramebufferInfo, canvas: &Canvas, left: u32, top: u32) -> Result<(), &'static str> {
-    let layout = checked_layout(info)?;
+    let fb = Framebuffer::new(*info)?;
     let mut row = vec![0; canvas.width() as usize];
-    copy_rows(info, layout, canvas, left, top, &mut row);
+    copy_rows(&fb, canvas, left, top, &mut row);
     Ok(())
 }
 
@@ -86,8 +95,8 @@ pub fn draw_load_progress(info: &FramebufferInfo, path: &str, done: usize, total
 impl Display {
     /// Wraps the firmware framebuffer, or explains why it cannot be used.
     pub fn new(info: FramebufferInfo) -> Result<Self, &'static str> {
-        let layout = checked_layout(&info)?;
-        Ok(Self { info, layout, canvas: Canvas::new(info.width, info.height), row: vec![0; info.width as usize] })
+        let fb = Framebuffer::new(info)?;
+        Ok(Self { fb, canvas: Canvas::new(info.width, info.height), row: vec![0; info.width as usize] })
     }
 
     /// The back buffer to draw on.
@@ -97,28 +106,25 @@ impl Display {
 
     /// Framebuffer facts for the log.
     pub fn info(&self) -> &FramebufferInfo {
-        &self.info
+        self.fb.info()
     }
 
-    /// Copies whatever was drawn since the last call to the visible framebuffer.
+    /// Copies whatever was drawn since the last call to the visible framebuffer, one
+    /// damaged rectangle at a time.
     pub fn present(&mut self) {
-        let Some(damage) = self.canvas.take_damage() else { return };
-        let x0 = damage.x.min(self.info.width);
-        let x1 = damage.right().min(self.info.width);
-        let y1 = damage.bottom().min(self.info.height);
-        if x1 <= x0 {
-            return;
-        }
-        let count = (x1 - x0) as usize;
-        for y in damage.y..y1 {
-            self.canvas.encode_row_into(y, x0, x1, self.layout, &mut self.row[..count]);
-            let offset = (y as usize * self.info.stride as usize + x0 as usize) * 4;
-            let dst = (self.info.base as usize + offset) as *mut u32;
-            // `new` checked that stride * height * 4 bytes lie inside the framebuffer,
-            // and x1 <= width <= stride, y < height, so the row segment is in bounds.
-            // SAFETY: in bounds (above); the identity-mapped framebuffer is written only
-            // by this struct, and `row` is a separate heap buffer, so no overlap.
-            unsafe { core::ptr::copy_nonoverlapping(self.row.as_ptr(), dst, count) };
+        let damage = self.canvas.take_damage_rects();
+        for rect in damage.rects() {
+            let x0 = rect.x.min(self.fb.info().width);
+            let x1 = rect.right().min(self.fb.info().width);
+            let y1 = rect.bottom().min(self.fb.info().height);
+            if x1 <= x0 {
+                continue;
+            }
+            let row = &mut self.row[..(x1 - x0) as usize];
+            for y in rect.y..y1 {
+                self.canvas.encode_row_into(y, x0, x1, self.fb.layout(), row);
+                self.fb.write(x0, y, row);
+            }
         }
     }
 }

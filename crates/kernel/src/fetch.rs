@@ -2,12 +2,12 @@
 //! (`test-fetch=URL` in the boot options): the body goes through a SHA-256 and the
 //! result is reported on serial.
 
-use crate::exchange::Exchange;
 use crate::network::Network;
 use crate::time;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use client::Exchange;
 use http::{Request, ResponseEvent, Timeouts, Url};
 use log::{info, warn};
 use sha2::{Digest, Sha256};
@@ -35,7 +35,10 @@ impl Fetch {
     pub fn new(text: &str, tls: Option<Arc<tls::rustls::ClientConfig>>) -> Option<Fetch> {
         let planned = Url::parse(text)
             .map_err(|e| format!("{e}"))
-            .and_then(|url| Exchange::new("fetch", &Request::get(url), tls, Timeouts::default()));
+            .and_then(|url| {
+                Exchange::new(&Request::get(url), tls, Timeouts::default(), time::now().as_millis())
+                    .map_err(|e| format!("{e}"))
+            });
         match planned {
             Ok(exchange) => Some(Fetch {
                 text: format!("{}", http::RedactedUrl(text)),
@@ -62,7 +65,12 @@ impl Fetch {
         self.ended
     }
 
-    /// Advances the download as far as it can go now. Returns whether it moved.
+    /// Whether input is waiting: step again without sleeping.
+    pub fn has_more(&self) -> bool {
+        !self.ended && self.exchange.has_more()
+    }
+
+    /// Advances the download by one bounded step. Returns whether it moved.
     pub fn step(&mut self, network: &mut Network) -> bool {
         if self.ended {
             return false;
@@ -73,7 +81,7 @@ impl Fetch {
             ResponseEvent::Body(bytes) => hasher.update(bytes),
             ResponseEvent::End => {}
         };
-        match self.exchange.step(network, &mut sink) {
+        match self.exchange.step(network.stack(), time::now().as_millis(), &mut sink) {
             Ok(moved) => {
                 if self.exchange.is_finished() {
                     self.ended = true;
@@ -83,7 +91,7 @@ impl Fetch {
             }
             Err(why) => {
                 warn!("fetch: failed: {}: {why}", self.text);
-                self.failure = Some(why);
+                self.failure = Some(format!("{why}"));
                 self.ended = true;
                 true
             }

@@ -8,34 +8,45 @@
 #![no_std]
 #![cfg_attr(target_arch = "x86_64", feature(abi_x86_interrupt))]
 #![warn(missing_docs)]
+// Unsafe code lives in `arch`, `drivers` and the allocator only, each block justified.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
-mod acpi_tables;
+#[allow(unsafe_code)]
 pub mod allocator;
+#[allow(unsafe_code)]
 pub mod arch;
 pub mod boot_info;
-mod chat;
 pub mod display;
+#[allow(unsafe_code)]
 mod drivers;
 pub mod events;
-mod exchange;
 mod fetch;
 mod input;
+mod local;
 mod logger;
 pub mod memory;
 mod network;
 mod panic;
+mod efivars;
+mod pool_check;
+mod power;
+mod runner;
+pub mod storage_service;
 pub mod time;
 mod tls_setup;
 pub mod trust;
+
+/// The ACPI tables, shared by `arch` and `drivers`.
+use drivers::acpi_tables;
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 pub use boot_info::BootInfo;
 use boot_info::FileLoad;
-use display::{DISPLAY, Display};
+use display::{Display, PanicScreen};
 use log::{error, info, warn};
 use memory::MemorySummary;
 
@@ -56,15 +67,9 @@ pub mod early {
         }
     }
 
-    /// Hands the heap its first arena, taken from the firmware before exiting boot services.
-    ///
-    /// # Safety
-    /// `base..base + len` must be memory the firmware gave us (loader data) that
-    /// nothing else uses and that stays mapped for the life of the kernel.
-    pub unsafe fn claim_arena(base: *mut u8, len: usize) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { crate::allocator::claim_early_arena(base, len) }
-    }
+    /// Hands the heap its first arena, taken from the firmware before exiting boot
+    /// services (see [`crate::allocator::claim_early_arena`] for the contract).
+    pub use crate::allocator::claim_early_arena as claim_arena;
 }
 
 /// Takes over the machine after `ExitBootServices`. Never returns.
@@ -72,11 +77,29 @@ pub mod early {
 /// # Panics
 /// If called twice: the second call would hand the same memory to the heap again.
 pub fn start(info: BootInfo) -> ! {
-    static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-    assert!(!STARTED.swap(true, core::sync::atomic::Ordering::SeqCst), "kernel::start called twice");
-    // SAFETY: boot services are gone, so conventional memory is ours; `boot`
-    // passes the final memory map, and the guard above makes this the only call.
-    let added = unsafe { allocator::claim_usable(&info.memory_map) };
+    let added = allocator::claim_usable_after_exit(&info.memory_map);
+    // Stacks for every processor and the kernel's own page tables, then off the firmware's
+    // stack for good: after that its boot-services memory can join the heap.
+    let cpus = arch::cpus::discover(info.rsdp);
+    let framebuffer = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64);
+    let took = arch::address_space::take_over(&info.memory_map, framebuffer, cpus.len());
+    let stage = Boot { info, added, cpus, took };
+    match stage.took.ok().and_then(|_| arch::address_space::stacks(0)) {
+        Some(stacks) => arch::run_on_stack(stacks, boot, stage),
+        None => boot(stage),
+    }
+}
+
+/// What [`start`] hands to the rest of the boot, which runs on the kernel's own stack.
+struct Boot {
+    info: BootInfo,
+    added: usize,
+    cpus: Vec<arch::Cpu>,
+    took: Result<arch::address_space::TakeOver, &'static str>,
+}
+
+fn boot(stage: Boot) -> ! {
+    let Boot { info, added, cpus, took } = stage;
     let summary = MemorySummary::of(&info.memory_map);
     let heap = allocator::stats();
     info!(
@@ -96,6 +119,17 @@ pub fn start(info: BootInfo) -> ! {
         summary.runtime / 1024,
         mib(summary.reserved),
     );
+    match took {
+        Ok(t) => info!(
+            "memory: kernel stacks with {} KiB guard pages for {} processor(s); identity map up to {:#x}",
+            allocator::GUARD_BYTES / 1024,
+            t.cpus,
+            t.top
+        ),
+        Err(why) => warn!(
+            "memory: {why}; staying on the firmware's page tables and stack (boot-services memory is not reclaimed)"
+        ),
+    }
     if summary.usable < memory::MINIMUM_USABLE {
         error!(
             "memory: only {} MiB of free RAM; moteOS needs at least {} MiB. Give the machine more memory.",
@@ -115,7 +149,6 @@ pub fn start(info: BootInfo) -> ! {
         Some(rsdp) => info!("acpi: RSDP at {rsdp:#x}"),
         None => warn!("acpi: the firmware published no ACPI tables"),
     }
-    let settings = load_config(&info.config_file);
 
     let fp = arch::float_selfcheck();
     info!(
@@ -139,6 +172,26 @@ pub fn start(info: BootInfo) -> ! {
     };
     time::init(setup.counter);
     info!("interrupts: {}", setup.description);
+    // The kernel's own stack, page tables, descriptor tables and vectors are in place: the
+    // firmware's boot-services memory is free now.
+    let reclaimed = match &took {
+        Ok(took) => {
+            // The framebuffer, if the firmware put it there, is kept out.
+            let keep: Vec<_> = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64).into_iter().collect();
+            allocator::reclaim_boot_services(took, &info.memory_map, &keep)
+        }
+        Err(_) => 0,
+    };
+    info!("memory: {} KiB of firmware boot-services memory joined the heap", reclaimed / 1024);
+    let listed = cpus.len();
+    if info.options.no_smp {
+        info!("smp: 1 of {listed} processor(s) online (no-smp: the others stay halted)");
+    } else {
+        let begun = time::now();
+        let started = arch::pool::start(cpus, &info.memory_map);
+        let took = time::now().saturating_duration_since(begun);
+        info!("smp: {} of {listed} processor(s) online (started in {} ms)", started + 1, took.as_millis());
+    }
     match info.boot_time.as_ref().and_then(time::init_wall_clock) {
         Some(_) => match (time::utc_now(), time::unix_now()) {
             (Some(utc), Some(unix)) => info!("clock: wall time {utc} UTC (unix {unix})"),
@@ -149,7 +202,7 @@ pub fn start(info: BootInfo) -> ! {
     trust::check_boot(&info);
 
     let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
-    show_splash(&info, status);
+    let display = show_splash(&info, status);
 
     if info.options.test_panic {
         panic!("test panic requested by the boot options");
@@ -157,6 +210,11 @@ pub fn start(info: BootInfo) -> ! {
     if info.options.test_fault {
         info!("test: triggering a CPU exception on purpose");
         arch::trigger_test_fault();
+    }
+    if info.options.test_stack_overflow {
+        info!("test: overflowing the kernel stack on purpose");
+        let depth = recurse_without_end(0);
+        info!("test: the recursion ended at depth {depth} (it should not have)");
     }
     if info.options.test_sleep {
         let started = time::now();
@@ -170,27 +228,63 @@ pub fn start(info: BootInfo) -> ! {
     // generator whose output shows on the network (smoltcp's TCP sequence numbers, DNS ids).
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let seed = trust::csprng_u64();
-    let (keyboards, network) = match drivers::pci::PciBus::open(info.rsdp) {
+    let mut bus = drivers::pci::PciBus::open(info.rsdp);
+    let disks = match bus.as_mut() {
+        Ok(bus) => drivers::probe_disks(bus).into_iter().map(|d| (d.name, d.device)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let storage_started = time::now();
+    let storage = storage_service::StorageService::open(disks, info.boot_partition.as_ref(), info.options.test_storage_bench);
+    storage_service::run_boot_tests(&storage, &info.options);
+    let settings_bytes = settings_file(&storage, &info.config_file);
+    storage.log_saved_conversations();
+    info!("storage: boot work took {} us", time::now().saturating_duration_since(storage_started).as_micros());
+    let settings = load_config(&settings_bytes);
+    let (keyboards, network, usb) = match bus {
         Ok(mut bus) => {
+            bus.log_functions();
             let keyboards = drivers::virtio_input::VirtioKeyboard::probe(&mut bus);
-            let network = network::Network::start(&mut bus, settings.as_ref().map(|c| &c.network), seed);
-            (keyboards, network)
+            let network = network::Network::start(&mut bus, settings.0.as_ref().map(|c| &c.network), seed);
+            let usb = drivers::xhci::UsbHost::probe(&mut bus, info.options.test_usb_disk);
+            (keyboards, network, usb)
         }
         Err(why) => {
             warn!("pci: {why}; no network and no virtio devices");
-            (Vec::new(), None)
+            (Vec::new(), None, drivers::xhci::UsbHost::default())
         }
     };
+    let late_network = (settings.0.as_ref().map(|c| c.network.clone()), seed);
     tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
-    let mut chat = chat::ChatTask::new(settings.as_ref(), tls_config, info.model.as_ref(), trust::csprng_u64());
+    let (engine, local) = local::load(info.model.as_ref(), trust::csprng_u64());
+    let (config, config_problem) = settings;
+    let mut runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
+    if let Some(notice) = storage.notice() {
+        runner.notice(notice, None);
+    }
     if let Some(notice) = trust::screen_notice() {
-        chat.set_notice(&notice);
+        runner.notice(notice, None);
+    }
+    let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
+    memory::log_accounting(&info, reclaimed);
+    if info.options.test_pool {
+        pool_check::run();
     }
 
-    main_loop(Devices { input: input::Input::new(setup.ps2_keyboard), keyboards, network, fetches, chat })
+    main_loop(Devices {
+        input: input::Input::new(setup.ps2_keyboard),
+        keyboards,
+        network,
+        fetches,
+        runner,
+        power,
+        display,
+        storage,
+        usb,
+        late_network,
+    })
 }
 
 /// What the main loop drives.
@@ -199,13 +293,37 @@ struct Devices {
     keyboards: Vec<drivers::virtio_input::VirtioKeyboard>,
     network: Option<network::Network>,
     fetches: Vec<fetch::Fetch>,
-    chat: chat::ChatTask,
+    runner: runner::Runner,
+    power: power::Switch,
+    display: Option<Display>,
+    /// Files and settings on the boot disk, for the effect runner.
+    storage: storage_service::StorageService,
+    usb: drivers::xhci::UsbHost,
+    /// Settings and seed for a network card that appears after boot (USB).
+    late_network: (Option<config::NetworkConfig>, u64),
+}
+
+/// The settings file to use: through the storage service (the file on a writable
+/// boot disk, or its EFI variable copy by the precedence rule), else what the boot
+/// loader read from the ESP.
+fn settings_file(storage: &storage_service::StorageService, loaded: &FileLoad) -> FileLoad {
+    match storage.load_settings() {
+        Some(found) => {
+            let from = match found.source {
+                storage::mirror::Source::Variable => "the EFI variable copy",
+                _ => "the boot disk",
+            };
+            info!("settings: read from {from} ({} bytes)", found.text.len());
+            FileLoad::Loaded(found.text)
+        }
+        None => loaded.clone(),
+    }
 }
 
 /// Reads `\\moteos\\config.toml`. Every problem is logged with its line; an
-/// unusable file gives `None` (the setup wizard will show the error) and never
-/// stops the boot.
-fn load_config(file: &FileLoad) -> Option<config::MoteConfig> {
+/// unusable file gives no configuration and the first problem as a sentence (shown
+/// on screen), and never stops the boot.
+fn load_config(file: &FileLoad) -> (Option<config::MoteConfig>, Option<String>) {
     match file {
         FileLoad::Loaded(bytes) => {
             info!("config: \\moteos\\config.toml read ({} bytes)", bytes.len());
@@ -215,34 +333,35 @@ fn load_config(file: &FileLoad) -> Option<config::MoteConfig> {
                         warn!("config: {warning}");
                     }
                     info!("config: {}", parsed.config);
-                    Some(parsed.config)
+                    (Some(parsed.config), None)
                 }
                 Err(e) => {
                     error!("config: {e}");
                     for problem in e.problems().iter().skip(1) {
                         error!("config: {problem}");
                     }
-                    None
+                    (None, Some(format!("{e}")))
                 }
             }
         }
         FileLoad::Missing => {
             info!("config: no \\moteos\\config.toml on the boot partition (first boot)");
-            None
+            (None, None)
         }
         FileLoad::Unreadable(why) => {
             warn!("config: \\moteos\\config.toml could not be read: {why}");
-            None
+            (None, Some(format!("it could not be read: {why}")))
         }
     }
 }
 
-fn show_splash(info: &BootInfo, mut status: [String; 3]) {
+/// Opens the display and shows the splash; the main loop owns what it returns.
+fn show_splash(info: &BootInfo, mut status: [String; 3]) -> Option<Display> {
     let fb = match &info.framebuffer {
         Ok(fb) => *fb,
         Err(why) => {
             warn!("display: {why}");
-            return;
+            return None;
         }
     };
     match Display::new(fb) {
@@ -256,20 +375,35 @@ fn show_splash(info: &BootInfo, mut status: [String; 3]) {
             let splash = tui::screens::SplashInfo { version: VERSION, arch: arch::NAME, lines: &lines };
             tui::screens::draw_splash(display.canvas(), &splash);
             display.present();
-            *DISPLAY.lock() = Some(display);
+            PanicScreen::install(fb);
+            Some(display)
         }
-        Err(why) => warn!("display: {why}; continuing on the serial console only"),
+        Err(why) => {
+            warn!("display: {why}; continuing on the serial console only");
+            None
+        }
     }
 }
 
-/// The kernel's main loop: input first, then time-driven work, then a redraw if
-/// anything changed; with nothing to do the CPU halts until the next interrupt.
+/// The kernel's main loop: input first, then network and reply work in bounded steps,
+/// then a redraw if anything changed; with nothing to do the CPU halts until the next
+/// interrupt.
 fn main_loop(devices: Devices) -> ! {
-    let Devices { mut input, mut keyboards, mut network, mut fetches, mut chat } = devices;
+    let Devices {
+        mut input,
+        mut keyboards,
+        mut network,
+        mut fetches,
+        mut runner,
+        power,
+        mut display,
+        storage: _storage,
+        mut usb,
+        late_network,
+    } = devices;
     let mut ignored = (0, 0, 0, 0, 0);
-    if network.is_none() {
-        chat.set_network_status("No network");
-    }
+    let mut net_info = None;
+    let mut pool_jobs = arch::pool::jobs_per_cpu();
     info!("moteOS ready");
     // The CSPRNG keeps being stirred with the timing of the interrupts that wake the loop.
     let mut jitter = tls::csprng::JitterPool::new();
@@ -286,11 +420,19 @@ fn main_loop(devices: Devices) -> ! {
         for keyboard in &mut keyboards {
             keyboard.poll();
         }
-        let now = time::now();
-        while let Some(event) = events::pop() {
-            input.handle(event, now, &mut |key| chat.on_key(key));
+        usb.poll();
+        if let Some(card) = usb.take_nic() {
+            network::Network::adopt(&mut network, card, late_network.0.as_ref(), late_network.1);
         }
-        input.poll(time::now(), &mut |key| chat.on_key(key));
+        let now = time::now();
+        let mut keys = Vec::new();
+        while let Some(event) = events::pop() {
+            input.handle(event, now, &mut |key| keys.push(key));
+        }
+        input.poll(time::now(), &mut |key| keys.push(key));
+        for key in keys {
+            runner.input(app::Input::Key(key), network.as_mut());
+        }
         // Bad input is dropped, never fatal; say so once per change.
         let (scancodes, sequences, keycodes) = input.rejected();
         let now_ignored = (scancodes, sequences, keycodes, arch::spurious_interrupts(), events::dropped());
@@ -304,38 +446,56 @@ fn main_loop(devices: Devices) -> ! {
         }
 
         let mut wake = input.next_deadline().map(|d| d.saturating_duration_since(time::now()));
+        let mut busy = false;
         if let Some(net) = network.as_mut() {
             net.poll();
-            // Test downloads run one after another, each as far as it can go now.
+            // Test downloads run one after another, a bounded step each time round.
             if let Some(fetch) = fetches.iter_mut().find(|f| !f.is_finished()) {
-                while fetch.step(net) {
-                    net.poll();
-                }
+                fetch.step(net);
+                busy |= fetch.has_more();
                 // Failures reach the screen too, not only the serial log.
                 if let Some(why) = fetch.take_failure() {
-                    chat.set_notice(&why);
+                    runner.notice(why, Some(&mut *net));
                 }
             }
-            chat.step(Some(net));
-            chat.set_network_status(net.status_line());
+            let info = net.info();
+            if net_info.as_ref() != Some(&info) {
+                net_info = Some(info.clone());
+                runner.input(app::Input::Network(info), Some(&mut *net));
+            }
+        } else if net_info.is_none() {
+            let info = app::NetInfo { detail: String::from("no network card"), ..app::NetInfo::default() };
+            net_info = Some(info.clone());
+            runner.input(app::Input::Network(info), None);
+        }
+        runner.step(network.as_mut());
+        if let Some(net) = network.as_mut() {
+            // What the reply step queued goes out now rather than at the next wake-up.
+            net.poll();
             let after = net.next_wake();
             wake = Some(wake.map_or(after, |w| w.min(after)));
-        } else {
-            chat.step(None);
+        }
+        if let Some(after) = usb.next_wake() {
+            wake = Some(wake.map_or(after, |w| w.min(after)));
         }
         // The local model computes between looks at the keyboard: no halting meanwhile.
-        let busy = chat.wants_cpu();
+        busy |= runner.wants_cpu();
+        if !busy {
+            pool_jobs = log_pool_use(pool_jobs);
+        }
         if keyboards.iter().any(|k| !k.interrupts) {
             let poll = drivers::virtio_input::POLL_INTERVAL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
 
-        if let Some(display) = DISPLAY.lock().as_mut() {
-            chat.draw(display);
-            if let Some(ms) = chat.next_wake_ms() {
-                let redraw = core::time::Duration::from_millis(ms);
+        if let Some(display) = display.as_mut() {
+            runner.draw(display, network.as_mut());
+            if let Some(redraw) = runner.next_wake() {
                 wake = Some(wake.map_or(redraw, |w| w.min(redraw)));
             }
+        }
+        if runner.wants_power_off() {
+            power.switch_off();
         }
         if busy {
             continue;
@@ -345,6 +505,37 @@ fn main_loop(devices: Devices) -> ! {
         }
         arch::wait_for_work(|| !events::is_empty());
     }
+}
+
+/// Logs how many work-pool jobs each processor ran since `before`, when that changed and more
+/// than one processor is online (the local model's work, spread over the cores).
+fn log_pool_use(before: Vec<(usize, u64)>) -> Vec<(usize, u64)> {
+    let now = arch::pool::jobs_per_cpu();
+    if now.len() > 1 && now != before {
+        let spread: String = now
+            .iter()
+            .map(|&(cpu, jobs)| {
+                let earlier = before.iter().find(|(c, _)| *c == cpu).map_or(0, |&(_, j)| j);
+                format!(" CPU {cpu}: {}", jobs - earlier)
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        info!("pool: jobs run per processor since the last report:{spread}");
+    }
+    now
+}
+
+/// Recurses until the stack runs into its guard page (the `test-stack-overflow` option).
+/// The array and the use of the result after the call keep the compiler from turning the
+/// recursion into a loop.
+fn recurse_without_end(depth: u64) -> u64 {
+    let mut frame = [0u8; 256];
+    frame[depth as usize % 256] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    if core::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    recurse_without_end(depth + 1) + u64::from(frame[7])
 }
 
 fn mib(bytes: u64) -> u64 {

@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 use log::{info, warn};
-use net::{AddressMode, EthernetAddress, Ipv4Address, Ipv4Cidr, NetConfig, NetStack};
+use net::{AddressMode, EthernetAddress, Ipv4Address, Ipv4Cidr, NetConfig, NetStack, NetState};
 
 /// Cards without interrupts (e1000: QEMU's has no MSI, and legacy INTx routing needs
 /// the DSDT's AML) are polled: this often while a connection is open, so downloads
@@ -59,10 +59,24 @@ fn net_config(settings: Option<&config::NetworkConfig>, seed: u64) -> NetConfig 
 impl Network {
     /// Starts the first supported card with the configured addressing.
     pub fn start(bus: &mut PciBus, settings: Option<&config::NetworkConfig>, seed: u64) -> Option<Network> {
-        let Some(mut card) = crate::drivers::probe_nic(bus) else {
-            warn!("net: no supported network card (virtio-net or e1000); the network stays off");
+        let Some(card) = crate::drivers::probe_nic(bus) else {
+            warn!("net: no network card on the PCI bus (virtio-net or e1000); a USB adapter may still appear");
             return None;
         };
+        Some(Network::with_card(card, settings, seed))
+    }
+
+    /// A card that appeared after boot (a USB adapter): it becomes the network if
+    /// there is none yet, otherwise it is logged and left alone.
+    pub fn adopt(network: &mut Option<Network>, card: NicDevice, settings: Option<&config::NetworkConfig>, seed: u64) {
+        match network {
+            Some(existing) => info!("net: {} found, but {} already serves the network; left unused", card.name(), existing.card),
+            None => *network = Some(Network::with_card(card, settings, seed)),
+        }
+    }
+
+    /// The network over `card`.
+    fn with_card(mut card: NicDevice, settings: Option<&config::NetworkConfig>, seed: u64) -> Network {
         let name = card.name();
         let mac = card.mac();
         if !card.link_up() {
@@ -81,7 +95,7 @@ impl Network {
         let stack = NetStack::new(card, EthernetAddress(mac), config, time::now().as_millis());
         let mut network = Network { stack, card: name, interrupts, status: String::new() };
         network.refresh_status();
-        Some(network)
+        network
     }
 
     /// Drives the stack; logs state changes. Returns whether anything happened.
@@ -101,9 +115,19 @@ impl Network {
         }
     }
 
-    /// One line for the status bar.
-    pub fn status_line(&self) -> &str {
-        &self.status
+    /// The network as the application shows it.
+    pub fn info(&self) -> app::NetInfo {
+        let status = self.stack.status();
+        let phase = match status.state {
+            NetState::Configured if status.address.is_some() => app::NetPhase::Connected,
+            NetState::DhcpRetrying | NetState::DhcpLost => app::NetPhase::Error,
+            _ => app::NetPhase::Connecting,
+        };
+        app::NetInfo {
+            phase,
+            address: status.address.map(|a| format!("{}", a.address())),
+            detail: self.status.clone(),
+        }
     }
 
     /// When the stack next needs attention.

@@ -1,7 +1,7 @@
 //! What happens when the kernel cannot go on: the message and its location go to
 //! the serial console, a panic screen replaces whatever was shown, and the CPU stops.
 
-use crate::display::DISPLAY;
+use crate::display::PanicScreen;
 use crate::logger::emergency_write;
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
@@ -49,12 +49,8 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     }
     emergency_write(format_args!("\n!!! moteOS panic: {}\n", text.as_str()));
     // A panic while drawing the panic screen must not try to draw it again.
-    if first
-        && let Some(mut guard) = DISPLAY.try_lock()
-        && let Some(display) = guard.as_mut()
-    {
-        tui::screens::draw_panic(display.canvas(), "moteOS stopped", text.as_str());
-        display.present();
+    if first {
+        PanicScreen::show("moteOS stopped", text.as_str());
     }
     crate::arch::halt_forever()
 }

@@ -61,6 +61,14 @@ pub enum ReplyEvent {
     /// Something in the stream was skipped (garbage data, an unknown event): worth a
     /// log line, not worth stopping the reply.
     Skipped(String),
+    /// The local model is reading the prompt: `done` of `total` tokens so far (nothing is
+    /// written before it finishes, which takes a while on a slow CPU).
+    Prompt {
+        /// Prompt tokens processed.
+        done: u32,
+        /// Prompt tokens in all.
+        total: u32,
+    },
 }
 
 /// A step of the stream, as the dialect modules understand it.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::ChatRequest;
 use crate::decoder::{FinishReason, Piece, Usage, error_message};
-use crate::provider::ProviderId;
+use crate::id::ProviderId;
 
 #[derive(Serialize)]
 struct Body<'a> {

@@ -9,6 +9,7 @@ use http::{Request, Url};
 use crate::chat::ChatRequest;
 use crate::decoder::ReplyDecoder;
 use crate::error::{ErrorKind, LlmError};
+use crate::id::ProviderId;
 use crate::{anthropic, models, openai};
 
 /// The two API dialects every supported provider speaks one of.
@@ -20,60 +21,13 @@ pub enum Dialect {
     OpenAi,
 }
 
-/// A provider moteOS knows by name (the `[providers.NAME]` tables of `config.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProviderId {
-    /// Anthropic (Messages API).
-    Anthropic,
-    /// OpenAI (Chat Completions).
-    OpenAi,
-    /// Groq (OpenAI dialect).
-    Groq,
-    /// xAI (OpenAI dialect).
-    Xai,
-    /// Any OpenAI-compatible server: Ollama, llama.cpp, vLLM, OpenRouter...
-    OpenAiCompatible,
-}
-
-impl ProviderId {
-    /// The dialect the provider speaks.
-    pub const fn dialect(self) -> Dialect {
-        match self {
-            ProviderId::Anthropic => Dialect::Anthropic,
-            _ => Dialect::OpenAi,
-        }
-    }
-
-    /// How people write the provider's name; used in every message.
-    pub const fn display_name(self) -> &'static str {
-        match self {
-            ProviderId::Anthropic => "Anthropic",
-            ProviderId::OpenAi => "OpenAI",
-            ProviderId::Groq => "Groq",
-            ProviderId::Xai => "xAI",
-            ProviderId::OpenAiCompatible => "the OpenAI-compatible server",
-        }
-    }
-
-    /// Hosted providers refuse every request without a key, so asking without one is
-    /// reported before anything is sent. Self-hosted servers often need none.
-    pub const fn requires_key(self) -> bool {
-        !matches!(self, ProviderId::OpenAiCompatible)
-    }
-
-    /// The hosted providers (Anthropic, OpenAI, Groq, xAI): their keys are worth money and
-    /// never travel as plain HTTP over the internet.
-    pub const fn is_cloud(self) -> bool {
-        !matches!(self, ProviderId::OpenAiCompatible)
-    }
-}
-
 /// A provider ready to be asked: its identity, API root and key.
 ///
 /// `Debug` never shows the key.
 #[derive(Clone)]
 pub struct Provider {
     id: ProviderId,
+    dialect: Dialect,
     base_url: Url,
     api_key: Option<String>,
 }
@@ -95,6 +49,9 @@ impl Provider {
     /// has no key.
     pub fn new(id: ProviderId, base_url: &str, api_key: Option<&str>) -> Result<Provider, LlmError> {
         let name = id.display_name();
+        let Some(dialect) = id.dialect() else {
+            return Err(LlmError::new(name, ErrorKind::InvalidSettings, None, "it runs on this machine, not over HTTP"));
+        };
         let base_url = Url::parse(base_url)
             .map_err(|e| LlmError::new(name, ErrorKind::InvalidSettings, None, &alloc::format!("base_url: {e}")))?;
         if id.is_cloud() && !base_url.is_tls() && !base_url.host_is_loopback_or_private() {
@@ -126,7 +83,7 @@ impl Provider {
                 "the API key contains a line break or control character",
             ));
         }
-        Ok(Provider { id, base_url, api_key })
+        Ok(Provider { id, dialect, base_url, api_key })
     }
 
     /// Which provider this is.
@@ -156,7 +113,7 @@ impl Provider {
 
     /// The streaming request for the next assistant turn.
     pub fn chat_request(&self, chat: &ChatRequest<'_>) -> Result<Request, LlmError> {
-        let request = match self.id.dialect() {
+        let request = match self.dialect {
             Dialect::Anthropic => anthropic::chat_request(&self.base_url, self.api_key.as_deref(), chat),
             Dialect::OpenAi => openai::chat_request(self.id, &self.base_url, self.api_key.as_deref(), chat),
         };
@@ -165,7 +122,7 @@ impl Provider {
 
     /// The request listing the models the key can use (`GET .../models`).
     pub fn models_request(&self) -> Request {
-        match self.id.dialect() {
+        match self.dialect {
             Dialect::Anthropic => anthropic::models_request(&self.base_url, self.api_key.as_deref()),
             Dialect::OpenAi => openai::models_request(&self.base_url, self.api_key.as_deref()),
         }
@@ -185,7 +142,7 @@ impl Provider {
 
     /// A decoder for the response to a [`chat_request`](Self::chat_request).
     pub fn reply_decoder(&self) -> ReplyDecoder {
-        ReplyDecoder::new(self.id.dialect(), self.id.display_name())
+        ReplyDecoder::new(self.dialect, self.id.display_name())
     }
 }
 

@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
+#[cfg(feature = "testing")]
+extern crate std;
 
 mod config;
 mod dhcp;
@@ -29,6 +31,11 @@ mod rng;
 mod stack;
 mod status;
 mod tcp;
+
+// Test scaffolding: its items are described by the module docs, not one by one.
+#[cfg(feature = "testing")]
+#[allow(missing_docs, missing_debug_implementations)]
+pub mod testing;
 
 pub use config::{AddressMode, NetConfig};
 pub use dns::{DNS_TIMEOUT_MS, DnsQuery, MAX_DNS_SERVERS};

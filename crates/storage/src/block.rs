@@ -81,7 +81,7 @@ pub trait BlockDevice {
 /// Checks that `len` bytes at block `lba` are whole blocks inside a device of
 /// `blocks` blocks of `block_size` bytes; returns the block count.
 pub fn check_range(lba: u64, len: usize, block_size: usize, blocks: u64) -> Result<u64, BlockError> {
-    if block_size == 0 || len % block_size != 0 {
+    if block_size == 0 || !len.is_multiple_of(block_size) {
         return Err(BlockError::BadLength { len, block_size });
     }
     let count = (len / block_size) as u64;
@@ -92,6 +92,27 @@ pub fn check_range(lba: u64, len: usize, block_size: usize, blocks: u64) -> Resu
 }
 
 impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
+    fn block_size(&self) -> usize {
+        (**self).block_size()
+    }
+    fn block_count(&self) -> u64 {
+        (**self).block_count()
+    }
+    fn is_read_only(&self) -> bool {
+        (**self).is_read_only()
+    }
+    fn read_blocks(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        (**self).read_blocks(lba, buf)
+    }
+    fn write_blocks(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
+        (**self).write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        (**self).flush()
+    }
+}
+
+impl<T: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<T> {
     fn block_size(&self) -> usize {
         (**self).block_size()
     }

@@ -1,6 +1,6 @@
 //! Full handshakes between `TlsSession` and a real rustls server, bytes shuttled in memory.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,11 +10,11 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, SupportedProtocolVersion};
-use tls::{TlsError, TlsSession, TlsVersion, TrustStore, WallClock, client_config};
+use tls::{TlsError, TlsSession, TlsVersion, TrustStore, client_config};
 
 mod common;
 
-use common::{FixedClock, drain_server, pump, pump_collect};
+use common::{FixedClock, pump, pump_collect};
 
 const HOST: &str = "api.example.com";
 

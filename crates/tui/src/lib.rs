@@ -22,11 +22,15 @@ mod canvas;
 mod color;
 mod font;
 mod geometry;
+#[cfg(feature = "golden")]
+pub mod golden;
+pub mod glyphs;
 mod pixel;
 pub mod screens;
+pub mod ui;
 mod wrap;
 
-pub use canvas::Canvas;
+pub use canvas::{Canvas, Damage, MAX_DAMAGE_RECTS};
 pub use color::{Rgb, palette};
 pub use font::{FontSize, FontWeight, TextStyle, text_width};
 pub use geometry::Rect;

@@ -328,7 +328,7 @@ impl<'a> Cursor<'a> {
                 let start = self.pos;
                 let offset = self.offset();
                 if let Some(size) = elem.fixed_size() {
-                    let total = count.checked_mul(size as u64).unwrap_or(u64::MAX);
+                    let total = count.saturating_mul(size as u64);
                     self.take(total, "array elements")?;
                 } else {
                     // Variable-size elements: walk them all now so later iteration cannot run off

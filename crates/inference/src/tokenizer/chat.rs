@@ -3,7 +3,8 @@
 //! Models ship their template as Jinja source (`tokenizer.chat_template`). Rather than carry a
 //! Jinja interpreter into the OS, the source is recognised as one of the few formats that
 //! small models use and rendered by code that produces the same text: ChatML
-//! (`<|im_start|>`, SmolLM, Qwen), Llama 3 (`<|start_header_id|>`) and Llama 2 (`[INST]`).
+//! (`<|im_start|>`, SmolLM, Qwen), Llama 3 (`<|start_header_id|>`), Llama 2 (`[INST]`), Gemma
+//! (`<start_of_turn>`) and Phi-3 (`<|user|>`).
 //! The one data-dependent part of such templates, a default system prompt added when the
 //! conversation has none (SmolLM2 adds "You are a helpful AI assistant named SmolLM..."), is
 //! read from the template source.
@@ -69,6 +70,11 @@ pub enum ChatStyle {
     Llama3,
     /// `<s>[INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] assistant </s>` turns.
     Llama2,
+    /// `<start_of_turn>user\ncontent<end_of_turn>\n` turns, `model` for the assistant, the
+    /// system prompt folded into the first user turn (Gemma).
+    Gemma,
+    /// `<|user|>\ncontent<|end|>\n` turns (Phi-3; Phi-4-mini writes no newlines).
+    Phi3,
 }
 
 /// A recognised chat template, ready to render conversations.
@@ -80,6 +86,8 @@ pub struct ChatTemplate {
     writes_bos: bool,
     bos: Option<String>,
     eos: Option<String>,
+    /// Phi-3 style only: a newline follows each role tag and each `<|end|>`.
+    newlines: bool,
 }
 
 impl ChatTemplate {
@@ -87,7 +95,11 @@ impl ChatTemplate {
     ///
     /// [`TokenizerError::UnknownChatTemplate`] when it is none of the supported styles.
     pub fn detect(source: &str) -> Result<Self, TokenizerError> {
-        let style = if source.contains("<|im_start|>") {
+        let style = if source.contains("<start_of_turn>") {
+            ChatStyle::Gemma
+        } else if source.contains("<|user|>") && source.contains("<|end|>") {
+            ChatStyle::Phi3
+        } else if source.contains("<|im_start|>") {
             ChatStyle::ChatMl
         } else if source.contains("<|start_header_id|>") {
             ChatStyle::Llama3
@@ -100,12 +112,31 @@ impl ChatTemplate {
             ChatStyle::ChatMl => default_system_prompt(source),
             _ => None,
         };
-        Ok(Self { style, default_system, writes_bos: source.contains("bos_token"), bos: None, eos: None })
+        let newlines = source.contains("<|user|>\n") || source.contains("<|user|>\\n");
+        Ok(Self { style, default_system, writes_bos: source.contains("bos_token"), bos: None, eos: None, newlines })
     }
 
     /// Plain ChatML without a default system prompt: the fallback for unknown templates.
     pub fn chatml() -> Self {
-        Self { style: ChatStyle::ChatMl, default_system: None, writes_bos: false, bos: None, eos: None }
+        Self::plain(ChatStyle::ChatMl)
+    }
+
+    /// A format in its plain form (no default system prompt; Llama-style formats write the BOS
+    /// token): what a model of a known family without a template in its file gets.
+    pub fn plain(style: ChatStyle) -> Self {
+        let writes_bos = matches!(style, ChatStyle::Llama3 | ChatStyle::Llama2 | ChatStyle::Gemma);
+        Self { style, default_system: None, writes_bos, bos: None, eos: None, newlines: true }
+    }
+
+    /// The control text that ends a turn in this format (the model stops on it).
+    pub fn end_of_turn(&self) -> &'static str {
+        match self.style {
+            ChatStyle::ChatMl => "<|im_end|>",
+            ChatStyle::Llama3 => "<|eot_id|>",
+            ChatStyle::Llama2 => "</s>",
+            ChatStyle::Gemma => "<end_of_turn>",
+            ChatStyle::Phi3 => "<|end|>",
+        }
     }
 
     /// Tells the template the texts of the model's BOS and EOS tokens, which Llama-style
@@ -141,8 +172,58 @@ impl ChatTemplate {
             ChatStyle::ChatMl => self.render_chatml(messages, add_generation_prompt, &mut out),
             ChatStyle::Llama3 => self.render_llama3(messages, add_generation_prompt, &mut out),
             ChatStyle::Llama2 => self.render_llama2(messages, &mut out),
+            ChatStyle::Gemma => self.render_gemma(messages, add_generation_prompt, &mut out),
+            ChatStyle::Phi3 => self.render_phi3(messages, add_generation_prompt, &mut out),
         }
         out
+    }
+
+    /// Gemma: no system role; a leading system message becomes the start of the first turn,
+    /// followed by a blank line. Turn contents are trimmed.
+    fn render_gemma(&self, messages: &[Message<'_>], add_generation_prompt: bool, out: &mut String) {
+        if self.renders_bos()
+            && let Some(bos) = &self.bos
+        {
+            out.push_str(bos);
+        }
+        let (system, turns) = match messages.split_first() {
+            Some((first, rest)) if first.role == Role::System => (Some(first.content), rest),
+            _ => (None, messages),
+        };
+        for (i, message) in turns.iter().enumerate() {
+            let role = match message.role {
+                Role::Assistant => "model",
+                Role::User | Role::System => "user",
+            };
+            for part in ["<start_of_turn>", role, "\n"] {
+                out.push_str(part);
+            }
+            if let (0, Some(system)) = (i, system) {
+                out.push_str(system);
+                out.push_str("\n\n");
+            }
+            out.push_str(message.content.trim());
+            out.push_str("<end_of_turn>\n");
+        }
+        if add_generation_prompt {
+            out.push_str("<start_of_turn>model\n");
+        }
+    }
+
+    /// Phi-3: `<|role|>` tags and `<|end|>`; without a generation prompt the text ends with EOS.
+    fn render_phi3(&self, messages: &[Message<'_>], add_generation_prompt: bool, out: &mut String) {
+        let nl = if self.newlines { "\n" } else { "" };
+        for message in messages {
+            for part in ["<|", message.role.as_str(), "|>", nl, message.content, "<|end|>", nl] {
+                out.push_str(part);
+            }
+        }
+        if add_generation_prompt {
+            out.push_str("<|assistant|>");
+            out.push_str(nl);
+        } else if let Some(eos) = &self.eos {
+            out.push_str(eos);
+        }
     }
 
     fn render_chatml(&self, messages: &[Message<'_>], add_generation_prompt: bool, out: &mut String) {

@@ -51,7 +51,7 @@ const SPACE_MARKER: char = '\u{2581}';
 
 /// Control-token texts that end a turn in common chat formats, besides the model's EOS token.
 const END_OF_TURN_TEXTS: &[&str] =
-    &["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<end_of_turn>", "</s>"];
+    &["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "<end_of_turn>", "<|end|>", "</s>"];
 
 /// Byte-level BPE merges: `(left, right)` → `(rank, merged)`.
 type MergeTable = HashMap<(u32, u32), (u32, u32)>;
@@ -332,6 +332,13 @@ impl Tokenizer {
         let source = self.chat_template.as_deref().ok_or(TokenizerError::NoChatTemplate)?;
         let piece = |id: Option<u32>| id.and_then(|id| self.token_piece(id)).map(String::from);
         Ok(ChatTemplate::detect(source)?.with_special_tokens(piece(self.bos), piece(self.eos)))
+    }
+
+    /// A plain template of `style` (for a model whose file carries none), told this model's
+    /// BOS and EOS texts.
+    pub fn plain_chat_template(&self, style: ChatStyle) -> ChatTemplate {
+        let piece = |id: Option<u32>| id.and_then(|id| self.token_piece(id)).map(String::from);
+        ChatTemplate::plain(style).with_special_tokens(piece(self.bos), piece(self.eos))
     }
 
     /// Renders a conversation with `template` and encodes it for the model: special tokens

@@ -81,6 +81,7 @@ fn rules(pre: PreTokenizer) -> &'static [Rule] {
         PreTokenizer::Gpt2 => &[gpt2_word],
         PreTokenizer::Smollm => &[single_digit, gpt2_word],
         PreTokenizer::Llama3 => &[llama3_word],
+        PreTokenizer::Qwen2 => &[qwen2_word],
         PreTokenizer::Default => &[punctuation_run, gpt2_word, number_run, ascii_digit_triple],
     }
 }
@@ -178,6 +179,16 @@ fn gpt2_word(chars: &[CharInfo], i: usize) -> Option<usize> {
 /// The Llama 3 word rule: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
 fn llama3_word(chars: &[CharInfo], i: usize) -> Option<usize> {
+    llama3_like_word(chars, i, 3)
+}
+
+/// The Qwen2 word rule: the Llama 3 rule with `\p{N}` (one digit) for `\p{N}{1,3}`.
+fn qwen2_word(chars: &[CharInfo], i: usize) -> Option<usize> {
+    llama3_like_word(chars, i, 1)
+}
+
+/// The Llama 3 rule with digit runs of at most `max_digits`.
+fn llama3_like_word(chars: &[CharInfo], i: usize, max_digits: usize) -> Option<usize> {
     if let Some(end) = contraction(chars, i, true) {
         return Some(end);
     }
@@ -192,7 +203,7 @@ fn llama3_word(chars: &[CharInfo], i: usize) -> Option<usize> {
     }
     // `\p{N}{1,3}`.
     if c.class == Class::Number {
-        return Some(run_end(chars, i, Class::Number).min(i + 3));
+        return Some(run_end(chars, i, Class::Number).min(i + max_digits));
     }
     // ` ?[^\s\p{L}\p{N}]+[\r\n]*`.
     let start = if c.ch == ' ' && class_at(chars, i + 1) == Some(Class::Other) { i + 1 } else { i };
@@ -290,6 +301,12 @@ mod tests {
     }
 
     #[test]
+    fn qwen2_rule_splits_single_digits() {
+        assert_eq!(words(PreTokenizer::Qwen2, "I'M 12345 ok"), ["I", "'M", " ", "1", "2", "3", "4", "5", " ok"]);
+        assert_eq!(words(PreTokenizer::Qwen2, "x !!\n\ny"), ["x", " !!\n\n", "y"]);
+    }
+
+    #[test]
     fn default_rule_splits_punctuation_first_and_digit_triples() {
         assert_eq!(words(PreTokenizer::Default, "a, b 1234567"), ["a", ",", " b", " ", "123", "456", "7"]);
     }
@@ -305,7 +322,9 @@ mod tests {
     #[test]
     fn words_cover_the_text() {
         let text = "Mixed: 12 apples, 'quoted' text\t\n\n  ok 日本語 😀 don't";
-        for pre in [PreTokenizer::Gpt2, PreTokenizer::Smollm, PreTokenizer::Llama3, PreTokenizer::Default] {
+        for pre in
+            [PreTokenizer::Gpt2, PreTokenizer::Smollm, PreTokenizer::Llama3, PreTokenizer::Qwen2, PreTokenizer::Default]
+        {
             assert_eq!(words(pre, text).concat(), text, "{pre:?}");
         }
     }

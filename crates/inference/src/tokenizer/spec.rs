@@ -40,6 +40,8 @@ pub enum PreTokenizer {
     /// `"llama3"` / `"llama-bpe"`: case-insensitive contractions, digit runs of at most three,
     /// newline-aware whitespace.
     Llama3,
+    /// `"qwen2"`: the Llama 3 rule with every digit on its own (Qwen2, Qwen2.5, Qwen3).
+    Qwen2,
 }
 
 impl PreTokenizer {
@@ -52,6 +54,7 @@ impl PreTokenizer {
             // And these SmolLM's (single digits first), which StarCoder introduced.
             "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => Ok(Self::Smollm),
             "llama3" | "llama-bpe" | "llama-v3" => Ok(Self::Llama3),
+            "qwen2" | "deepseek-r1-qwen" | "megrez" => Ok(Self::Qwen2),
             other => Err(TokenizerError::UnsupportedPreTokenizer(other.into())),
         }
     }

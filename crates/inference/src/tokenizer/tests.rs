@@ -163,7 +163,7 @@ fn invalid_specs_are_rejected_with_reasons() {
     assert_eq!(Tokenizer::new(spec).unwrap_err(), TokenizerError::EmptyVocabulary);
 
     assert_eq!(ModelKind::from_name("bert"), Err(TokenizerError::UnsupportedModel("bert".into())));
-    assert!(format!("{}", PreTokenizer::from_name("qwen2").unwrap_err()).contains("\"qwen2\""));
+    assert!(format!("{}", PreTokenizer::from_name("qwen35").unwrap_err()).contains("\"qwen35\""));
     assert_eq!(TokenType::from_gguf(7), None);
 }
 

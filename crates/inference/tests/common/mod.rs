@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod writer;
+
 use std::path::PathBuf;
 
 /// File name of the bundled model.

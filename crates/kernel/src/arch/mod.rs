@@ -7,6 +7,9 @@
 #[cfg_attr(target_arch = "aarch64", path = "aarch64/mod.rs")]
 mod imp;
 
+pub mod address_space;
+pub mod pool;
+
 pub use imp::*;
 
 /// The result of running a floating-point division on the CPU's FPU.
@@ -43,3 +46,15 @@ pub struct MsiMessage {
     /// The value it writes (the vector, or the SPI number).
     pub data: u32,
 }
+
+/// One processor the firmware lists in the ACPI MADT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cpu {
+    /// Its hardware id: the local APIC id (x86_64) or the MPIDR affinity (AArch64).
+    pub hardware_id: u64,
+    /// The GICv2 CPU interface number (AArch64), else 0.
+    pub interface: u32,
+}
+
+/// The most processors moteOS brings up; the rest are left halted (logged).
+pub const MAX_CPUS: usize = 64;

@@ -92,8 +92,9 @@ pub struct E1000 {
     dropped: u64,
 }
 
-// SAFETY: the driver exclusively owns its MMIO window and DMA memory; the kernel
-// runs on one CPU and only the main loop touches the card.
+// SAFETY: the driver exclusively owns its MMIO window and DMA memory, and only the main
+// loop touches the card: it runs on the boot processor, and the other processors only ever
+// run work-pool jobs (inference arithmetic), never driver code. Moving the value is sound.
 unsafe impl Send for E1000 {}
 
 impl E1000 {

@@ -43,6 +43,8 @@ pub fn enable(
         }
         _ => return Err("the MSI-X table's BAR is not assigned"),
     };
+    // An interrupt translator (the GICv3 ITS) must know the device before it may write.
+    crate::arch::prepare_msi(bus.requester_id(function))?;
     let slot = (base + offset + u64::from(entry) * 16) as *mut u32;
     // Each 16-byte entry is four 32-bit registers (address low, address high, data,
     // vector control), written whole as the PCI specification requires.

@@ -62,6 +62,21 @@ impl PciBus {
         found
     }
 
+    /// Logs every function with its ids and class, so a report from an unsupported
+    /// machine says what hardware it has.
+    pub fn log_functions(&self) {
+        for (function, info) in self.functions() {
+            log::info!(
+                "pci: {function} {:04x}:{:04x} class {:02x}/{:02x}/{:02x}",
+                info.vendor_id,
+                info.device_id,
+                info.class,
+                info.subclass,
+                info.prog_if
+            );
+        }
+    }
+
     /// Lets a device decode its memory BARs and master DMA (the firmware leaves
     /// this off for devices it did not use itself).
     pub fn enable(&mut self, function: DeviceFunction) {
@@ -77,6 +92,13 @@ impl PciBus {
     /// Writes the 32-bit configuration register at `offset` (4-byte aligned).
     pub fn write_config(&mut self, function: DeviceFunction, offset: u8, value: u32) {
         self.cam.write_word(function, offset, value);
+    }
+
+    /// The function's PCI requester id (bus << 8 | device << 3 | function), as interrupt
+    /// translators and IOMMUs know it.
+    pub fn requester_id(&self, function: DeviceFunction) -> u32 {
+        let bus = u32::from(*self.buses.start()) + u32::from(function.bus);
+        (bus << 8) | (u32::from(function.device) << 3) | u32::from(function.function)
     }
 
     /// The root, for transports that need it.

@@ -16,8 +16,9 @@ pub struct VirtioNet {
     dropped: u64,
 }
 
-// SAFETY: the driver owns its queues and MMIO pointers exclusively; the kernel
-// runs on one CPU and only the main loop touches the card.
+// SAFETY: the driver owns its queues and MMIO pointers exclusively, and only the main loop
+// touches the card: it runs on the boot processor, and the other processors only ever run
+// work-pool jobs (inference arithmetic), never driver code. Moving the value is sound.
 unsafe impl Send for VirtioNet {}
 
 impl VirtioNet {

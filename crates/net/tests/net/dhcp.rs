@@ -2,8 +2,8 @@
 
 use net::{Ipv4Address, Ipv4Cidr, NetConfig, NetEvent, NetState};
 
-use crate::common::Net;
-use crate::common::lan::{DNS_IP, DhcpServer, HOST_IP, STACK_IP};
+use net::testing::Net;
+use net::testing::lan::{DNS_IP, DhcpServer, HOST_IP, STACK_IP};
 
 fn dhcp_net() -> Net {
     let mut config = NetConfig::dhcp(42);

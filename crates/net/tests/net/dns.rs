@@ -4,8 +4,8 @@ use std::task::Poll;
 
 use net::{DnsQuery, Ipv4Address, Ipv4Cidr, NetConfig, NetError};
 
-use crate::common::Net;
-use crate::common::lan::{DNS_IP, DhcpServer, DnsServer, HOST_IP, STACK_IP};
+use net::testing::Net;
+use net::testing::lan::{DNS_IP, DhcpServer, DnsServer, HOST_IP, STACK_IP};
 
 const API: Ipv4Address = Ipv4Address::new(93, 184, 216, 34);
 

@@ -2,8 +2,8 @@
 
 use net::{Ipv4Address, Ipv4Cidr, NetConfig, NetEvent, NetState, TcpState};
 
-use crate::common::Net;
-use crate::common::lan::{DNS_IP, HOST_IP, STACK_IP};
+use net::testing::Net;
+use net::testing::lan::{DNS_IP, HOST_IP, STACK_IP};
 
 #[test]
 fn static_address_is_configured_immediately() {

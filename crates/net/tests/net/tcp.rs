@@ -3,8 +3,8 @@
 use net::{CONNECT_TIMEOUT_MS, Ipv4Address, Ipv4Cidr, NetConfig, NetError, TcpHandle, TcpState};
 use smoltcp::socket::tcp::State;
 
-use crate::common::lan::{HOST_IP, STACK_IP};
-use crate::common::{Net, checksum, pattern};
+use net::testing::lan::{HOST_IP, STACK_IP};
+use net::testing::{Net, checksum, pattern};
 
 const MIB: usize = 1024 * 1024;
 

@@ -15,12 +15,48 @@ use core::fmt;
 ///
 /// Every drawing method clips to the canvas and adds what it touched to the
 /// pending damage, so a caller can present only what changed.
+#[derive(Clone)]
 pub struct Canvas {
     width: u32,
     height: u32,
     pixels: Vec<u32>,
     damage: Rect,
+    /// The damage as separate rectangles, so a keystroke and a streamed token far apart
+    /// on screen do not make the whole space between them count as changed. A fixed
+    /// array: the panic screen draws without allocating.
+    rects: Damage,
 }
+
+/// Damaged rectangles: at most [`MAX_DAMAGE_RECTS`], together covering everything drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Damage {
+    rects: [Rect; MAX_DAMAGE_RECTS],
+    len: usize,
+}
+
+impl Damage {
+    /// The rectangles.
+    pub fn rects(&self) -> &[Rect] {
+        &self.rects[..self.len]
+    }
+
+    fn push(&mut self, rect: Rect) {
+        if self.len < MAX_DAMAGE_RECTS {
+            self.rects[self.len] = rect;
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Rect {
+        let r = self.rects[i];
+        self.rects[i] = self.rects[self.len - 1];
+        self.len -= 1;
+        r
+    }
+}
+
+/// Separate damaged rectangles tracked before the closest two are merged.
+pub const MAX_DAMAGE_RECTS: usize = 8;
 
 impl fmt::Debug for Canvas {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,7 +74,10 @@ impl Canvas {
     /// now, it is not this canvas yet.
     pub fn new(width: u32, height: u32) -> Canvas {
         let len = (width as usize).saturating_mul(height as usize);
-        Canvas { width, height, pixels: vec![0; len], damage: Rect::new(0, 0, width, height) }
+        let all = Rect::new(0, 0, width, height);
+        let mut rects = Damage::default();
+        rects.push(all);
+        Canvas { width, height, pixels: vec![0; len], damage: all, rects }
     }
 
     /// Width in pixels.
@@ -79,14 +118,78 @@ impl Canvas {
     /// drawn, e.g. after the framebuffer was overwritten behind our back.
     pub fn add_damage(&mut self, rect: Rect) {
         let clipped = rect.intersect(&self.bounds());
+        if clipped.is_empty() {
+            return;
+        }
         self.damage = self.damage.union(&clipped);
+        // Swallowed by a rectangle already there, or swallowing some.
+        if self.rects.rects().iter().any(|r| r.union(&clipped) == *r) {
+            return;
+        }
+        let mut i = 0;
+        while i < self.rects.len {
+            if clipped.union(&self.rects.rects[i]) == clipped {
+                self.rects.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        if self.rects.len == MAX_DAMAGE_RECTS {
+            // Full: merge the new one into the rectangle it wastes least area with.
+            let best = (0..self.rects.len)
+                .min_by_key(|&i| {
+                    let r = self.rects.rects[i];
+                    area(r.union(&clipped)).saturating_sub(area(r) + area(clipped))
+                })
+                .unwrap_or(0);
+            self.rects.rects[best] = self.rects.rects[best].union(&clipped);
+        } else {
+            self.rects.push(clipped);
+        }
     }
 
     /// The rectangle covering everything drawn since the last call, if
-    /// anything was; clears it.
+    /// anything was; clears the damage.
     pub fn take_damage(&mut self) -> Option<Rect> {
+        self.rects = Damage::default();
         let damage = core::mem::take(&mut self.damage);
         (!damage.is_empty()).then_some(damage)
+    }
+
+    /// The damaged rectangles since the last call (at most [`MAX_DAMAGE_RECTS`], covering
+    /// everything drawn); clears the damage.
+    pub fn take_damage_rects(&mut self) -> Damage {
+        self.damage = Rect::default();
+        core::mem::take(&mut self.rects)
+    }
+
+    /// Blends a `width` x `height` coverage mask (0 = none, 255 = full ink) with its top
+    /// left at (`x`, `y`), which may lie partly or wholly off the canvas.
+    pub fn blend_coverage(&mut self, x: i64, y: i64, width: u32, height: u32, coverage: &[u8], ink: Rgb) {
+        if coverage.len() < (width as usize).saturating_mul(height as usize) {
+            return;
+        }
+        let x0 = x.max(0);
+        let y0 = y.max(0);
+        let x1 = (x + i64::from(width)).min(i64::from(self.width));
+        let y1 = (y + i64::from(height)).min(i64::from(self.height));
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let ink = ink.to_u32();
+        for py in y0..y1 {
+            let row = &coverage[((py - y) as usize) * width as usize..][..width as usize];
+            let src = &row[(x0 - x) as usize..(x1 - x) as usize];
+            let dst = self.span_mut(py as u32, x0 as u32, x1 as u32);
+            for (pixel, &alpha) in dst.iter_mut().zip(src) {
+                match alpha {
+                    0 => {}
+                    255 => *pixel = ink,
+                    a => *pixel = crate::color::blend(*pixel, ink, u32::from(a)),
+                }
+            }
+        }
+        self.add_damage(Rect::new(x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32));
     }
 
     /// Paints the whole canvas.
@@ -105,7 +208,7 @@ impl Canvas {
         for y in clipped.y..clipped.bottom() {
             self.span_mut(y, clipped.x, clipped.right()).fill(value);
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// Converts pixels `x0..x1` of row `y` to framebuffer `layout` into
@@ -128,9 +231,46 @@ impl Canvas {
     }
 }
 
+fn area(r: Rect) -> u64 {
+    u64::from(r.w) * u64::from(r.h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separate_damage_stays_separate_up_to_a_limit() {
+        let mut canvas = fresh(1000, 1000);
+        canvas.fill_rect(Rect::new(0, 0, 10, 10), RED);
+        canvas.fill_rect(Rect::new(900, 900, 10, 10), RED);
+        canvas.fill_rect(Rect::new(2, 2, 3, 3), RED);
+        assert_eq!(canvas.take_damage_rects().rects(), [Rect::new(0, 0, 10, 10), Rect::new(900, 900, 10, 10)]);
+        assert_eq!(canvas.take_damage(), None);
+        for i in 0..20 {
+            canvas.fill_rect(Rect::new(i * 40, i * 40, 5, 5), RED);
+        }
+        let damage = canvas.take_damage_rects();
+        let rects = damage.rects();
+        assert!(rects.len() <= MAX_DAMAGE_RECTS);
+        for i in 0..20 {
+            let dot = Rect::new(i * 40, i * 40, 5, 5);
+            assert!(rects.iter().any(|r| r.union(&dot) == *r), "{dot:?} not covered by {rects:?}");
+        }
+    }
+
+    #[test]
+    fn coverage_blends_and_clips() {
+        let mut canvas = fresh(4, 4);
+        let mask = [0, 128, 255, 255];
+        canvas.blend_coverage(-1, 3, 2, 2, &mask, Rgb::WHITE);
+        assert_eq!(canvas.pixel(0, 3), Some(Rgb(128, 128, 128)));
+        canvas.blend_coverage(3, 0, 2, 2, &mask, Rgb::WHITE);
+        assert_eq!(canvas.pixel(3, 1), Some(Rgb::WHITE));
+        canvas.blend_coverage(100, 100, 2, 2, &mask, Rgb::WHITE);
+        canvas.blend_coverage(0, 0, 20, 20, &mask, Rgb::WHITE);
+        assert_eq!(canvas.take_damage(), Some(Rect::new(0, 0, 4, 4)));
+    }
 
     const RED: Rgb = Rgb(255, 0, 0);
 

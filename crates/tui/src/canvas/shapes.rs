@@ -29,7 +29,7 @@ impl Canvas {
                 *pixel = blend(*pixel, ink, u32::from(alpha));
             }
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// Paints `rect` (clipped) with a vertical gradient from `top` on its first
@@ -46,7 +46,7 @@ impl Canvas {
             let value = top.mix(bottom, t.min(255) as u8).to_u32();
             self.span_mut(y, clipped.x, clipped.right()).fill(value);
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// An anti-aliased disc of `radius` centred on the pixel corner
@@ -75,7 +75,7 @@ impl Canvas {
                 self.blend_pixel(x, y, ink, cover * u32::from(alpha) / 255);
             }
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// `rect` (clipped) with its corners rounded to `radius`, anti-aliased. The
@@ -113,7 +113,7 @@ impl Canvas {
                 self.blend_pixel(x, y, ink, disc_coverage(x, y, cx, cy, r));
             }
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// A soft radial glow centred on the pixel corner `(center_x, center_y)`:
@@ -147,7 +147,7 @@ impl Canvas {
                 self.blend_pixel(x, y, ink, alpha as u32);
             }
         }
-        self.damage = self.damage.union(&clipped);
+        self.add_damage(clipped);
     }
 
     /// Blends one pixel known to be on the canvas.

@@ -4,6 +4,7 @@
 //! dispatcher; everything else is a fault reported with ESR, FAR and ELR.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Saved registers, laid out exactly as the assembly below stores them.
 #[repr(C)]
@@ -149,6 +150,27 @@ unsafe extern "C" {
 const KIND_NAMES: [&str; 4] = ["synchronous exception", "IRQ", "FIQ", "SError"];
 const ORIGIN: [&str; 4] = ["EL1 with SP0", "EL1", "EL0 (AArch64)", "EL0 (AArch32)"];
 
+/// The address [`probe_read32`] is reading, or `u64::MAX`.
+static PROBE: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Set when the probed read aborted.
+static PROBE_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Reads the 32-bit register at `address`, or `None` if the read aborts (nothing answers
+/// there): for devices that firmware tables list but the machine may not have.
+///
+/// # Safety
+/// `address` must be identity-mapped device memory where a read has no side effects.
+pub unsafe fn probe_read32(address: u64) -> Option<u32> {
+    PROBE_FAILED.store(false, Ordering::SeqCst);
+    PROBE.store(address, Ordering::SeqCst);
+    let mut value: u32 = 0;
+    // SAFETY: forwarded from the caller; the load is one 4-byte instruction, which the
+    // exception handler skips if it aborts (leaving `value` at 0).
+    unsafe { core::arch::asm!("ldr {v:w}, [{a}]", v = inout(reg) value, a = in(reg) address, options(nostack)) };
+    PROBE.store(u64::MAX, Ordering::SeqCst);
+    (!PROBE_FAILED.load(Ordering::SeqCst)).then_some(value)
+}
+
 /// Called by the vector table with the entry index (0..16) and the saved frame.
 #[unsafe(no_mangle)]
 extern "C" fn moteos_exception(kind: u64, frame: &mut TrapFrame) {
@@ -165,6 +187,12 @@ extern "C" fn moteos_exception(kind: u64, frame: &mut TrapFrame) {
         core::arch::asm!("mrs {}, far_el1", out(reg) far, options(nomem, nostack));
     }
     let class = (esr >> 26) & 0x3f;
+    if class == 0x25 && far == PROBE.load(Ordering::SeqCst) {
+        // A probed read found nothing: skip the load and report it.
+        PROBE_FAILED.store(true, Ordering::SeqCst);
+        frame.elr += 4;
+        return;
+    }
     let what = match class {
         0x00 => "unknown instruction",
         0x07 => "FP/SIMD access trapped",
@@ -179,10 +207,23 @@ extern "C" fn moteos_exception(kind: u64, frame: &mut TrapFrame) {
     };
     let name = KIND_NAMES[(kind % 4) as usize];
     let origin = ORIGIN[((kind / 4) % 4) as usize];
+    // The kernel runs on SP_EL0 (entries 0-3); exceptions run on SP_EL1, the frame's stack.
+    let sp = if kind < 4 {
+        let sp_el0: u64;
+        // SAFETY: reading SP_EL0 from EL1 with SPSel = 1 (as in every exception) is allowed.
+        unsafe { core::arch::asm!("mrs {}, sp_el0", out(reg) sp_el0, options(nomem, nostack)) };
+        sp_el0
+    } else {
+        frame as *const TrapFrame as u64 + 800
+    };
+    let what = match crate::arch::address_space::guard_owner(far) {
+        Some((_, "stack")) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the stack ran into its guard page)",
+        Some(_) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the exception stack ran into its guard page)",
+        _ => what,
+    };
     panic!(
-        "CPU exception: {name} from {origin}: {what} (ESR {esr:#x}, class {class:#x}) at PC {:#x}, faulting address {far:#x}, SP {:#x}",
+        "CPU exception: {name} from {origin}: {what} (ESR {esr:#x}, class {class:#x}) at PC {:#x}, faulting address {far:#x}, SP {sp:#x}",
         frame.elr,
-        frame as *const TrapFrame as u64 + 800,
     );
 }
 

@@ -1,8 +1,15 @@
 //! AArch64 (QEMU `virt`, Arm SystemReady boards).
 
+pub mod cpus;
 mod exceptions;
+mod gic;
 mod irq;
+mod power;
+pub use power::power_off;
+mod its;
+mod paging;
 pub mod serial;
+mod smp;
 
 use super::{FloatCheck, InterruptSetup};
 use aarch64_cpu::asm::wfi;
@@ -25,6 +32,8 @@ pub fn halt_forever() -> ! {
 /// Installs the exception vectors, sets up the GIC, the generic timer and the
 /// UART's receive interrupt, then unmasks IRQs.
 pub fn init_interrupts(rsdp: Option<u64>) -> Result<InterruptSetup, &'static str> {
+    RSDP.store(rsdp.unwrap_or(0), core::sync::atomic::Ordering::Relaxed);
+    set_cpu_index(0);
     exceptions::init();
     let summary = irq::init(rsdp, serial::interrupt())?;
     serial::enable_receive_interrupt();
@@ -34,10 +43,11 @@ pub fn init_interrupts(rsdp: Option<u64>) -> Result<InterruptSetup, &'static str
         timer: summary.timer,
         ps2_keyboard: None,
         description: alloc::format!(
-            "GICv{}, generic timer {} MHz, UART interrupt {}",
+            "GICv{}, generic timer {} MHz, UART interrupt {}, {}",
             summary.version,
             summary.timer.hz() / 1_000_000,
-            serial::interrupt().map_or(alloc::string::String::from("none"), |g| alloc::format!("{g}"))
+            serial::interrupt().map_or(alloc::string::String::from("none"), |g| alloc::format!("{g}")),
+            summary.msi
         ),
     })
 }
@@ -172,4 +182,87 @@ pub fn enable_simd() -> &'static str {
 /// becomes [`Event::Device`](crate::events::Event::Device).
 pub fn device_msi() -> Option<super::MsiMessage> {
     irq::device_msi()
+}
+
+/// Readies the interrupt controller for MSI from the PCI function with `requester_id`
+/// (bus << 8 | device << 3 | function); the GICv3 ITS maps the device to an interrupt here.
+pub fn prepare_msi(requester_id: u32) -> Result<(), &'static str> {
+    irq::prepare_msi(requester_id)
+}
+
+/// The end of the physical address space the kernel maps.
+pub fn address_space_top() -> Result<u64, &'static str> {
+    paging::address_space_top()
+}
+
+/// Builds the kernel's identity map of `layout` and switches to it.
+///
+/// # Safety
+/// `layout` must map, at their own addresses, every address the kernel still uses.
+pub unsafe fn activate_page_tables(layout: &hal::identity_map::Layout<'_>) -> Result<(), &'static str> {
+    // SAFETY: forwarded from the caller.
+    let summary = unsafe { paging::activate(layout) }?;
+    log::info!("memory: own translation tables active ({}-bit identity map)", summary.address_bits);
+    Ok(())
+}
+
+/// Switches to `stacks` (never to return to the old stack) and calls `entry(arg)` there.
+/// The kernel runs on SP_EL0 from then on, so every exception switches to SP_EL1, the
+/// exception stack: a fault on a full stack can still be reported.
+pub fn run_on_stack<T>(stacks: &super::address_space::CpuStacks, entry: fn(T) -> !, arg: T) -> ! {
+    extern "C" fn trampoline<T>(boxed: *mut (fn(T) -> !, T)) -> ! {
+        // SAFETY: `boxed` is the box leaked below, consumed exactly once here.
+        let (entry, arg) = *unsafe { alloc::boxed::Box::from_raw(boxed) };
+        entry(arg)
+    }
+    let boxed = alloc::boxed::Box::into_raw(alloc::boxed::Box::new((entry, arg)));
+    // SAFETY: both stacks are mapped, 16-byte aligned and unused; IRQs are masked while the
+    // stack pointers change; nothing on the old stack is referenced after the switch (the
+    // argument moved to the heap), and the trampoline never returns.
+    unsafe {
+        asm!(
+            "msr daifset, #2",
+            "msr spsel, #1",
+            "mov sp, {exception}",
+            "msr sp_el0, {top}",
+            "msr spsel, #0",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "bl {trampoline}",
+            "brk #1",
+            exception = in(reg) stacks.exception.top,
+            top = in(reg) stacks.main.top,
+            trampoline = sym trampoline::<T>,
+            in("x0") boxed,
+            options(noreturn),
+        )
+    }
+}
+
+/// Starts the application processors among `cpus` with PSCI `CPU_ON`; returns the indices
+/// that came up.
+pub fn start_processors(cpus: &[super::Cpu], _map: &[crate::boot_info::MemoryRegion]) -> alloc::vec::Vec<usize> {
+    smp::start(cpus, Some(RSDP.load(core::sync::atomic::Ordering::Relaxed)).filter(|&r| r != 0))
+}
+
+/// Wakes an application processor waiting for pool work.
+pub fn wake_processor(cpu: &super::Cpu) {
+    irq::send_wake(cpu);
+}
+
+/// The RSDP, kept for processor start-up (the FADT names the PSCI conduit).
+static RSDP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Records the calling processor's index (0 = boot processor) in TPIDR_EL1.
+pub fn set_cpu_index(index: usize) {
+    // SAFETY: TPIDR_EL1 is a scratch register for the OS; nothing else uses it.
+    unsafe { asm!("msr tpidr_el1, {}", in(reg) index as u64, options(nomem, nostack, preserves_flags)) };
+}
+
+/// The calling processor's index (0 = boot processor).
+pub fn cpu_index() -> usize {
+    let index: u64;
+    // SAFETY: reading TPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, tpidr_el1", out(reg) index, options(nomem, nostack, preserves_flags)) };
+    index as usize
 }

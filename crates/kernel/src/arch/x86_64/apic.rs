@@ -17,9 +17,12 @@ use x86_64::instructions::port::Port;
 /// The local APIC of the (only) CPU the kernel runs on.
 struct Lapic(LocalApic);
 
-// SAFETY: `LocalApic` is !Send only because it may hold an MMIO base address.
-// moteOS runs on one CPU, and the APIC it programs is that CPU's own, so moving
-// the handle between "threads" (main loop and interrupt handlers) is sound.
+// SAFETY: `LocalApic` is !Send only because it may hold an MMIO base address. Every
+// processor's local APIC sits at that same address (xAPIC) or behind the same MSRs
+// (x2APIC), and each access reaches the calling processor's own APIC, so the handle means
+// "this processor's APIC" wherever it is used: the boot processor programs its timer and
+// sends IPIs, application processors only signal end-of-interrupt. Accesses are serialised
+// by the mutex around it.
 unsafe impl Send for Lapic {}
 
 static LAPIC: Mutex<Option<Lapic>> = Mutex::new(None);
@@ -82,6 +85,7 @@ pub fn init(rsdp: Option<u64>) -> Result<ApicSummary, &'static str> {
         }
     }
 
+    LAPIC_BASE.store(lapic_address, core::sync::atomic::Ordering::Relaxed);
     let mut lapic = LocalApicBuilder::new()
         .timer_vector(usize::from(vector::TIMER))
         .error_vector(usize::from(vector::APIC_ERROR))
@@ -159,6 +163,77 @@ fn route_isa_irq(
         ioapic.enable_irq(pin);
     }
     Ok(())
+}
+
+/// How the boot processor built its local APIC, repeated on the others.
+static LAPIC_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The local APIC's mode: x2APIC (IA32_APIC_BASE.EXTD) takes 32-bit destination ids in the
+/// ICR, xAPIC 8-bit ones in bits 24-31 of its high half.
+fn ipi_destination(apic_id: u32) -> u32 {
+    // SAFETY: IA32_APIC_BASE (MSR 0x1b) exists on every x86_64 CPU; reading it has no effect.
+    let base = unsafe { x86_64::registers::model_specific::Msr::new(0x1b).read() };
+    if base & (1 << 10) != 0 { apic_id } else { apic_id << 24 }
+}
+
+/// Sends INIT, then two STARTUP IPIs with `vector` (the trampoline page number), to the
+/// processor with local APIC id `apic_id`, waiting as the MP specification asks.
+pub fn start_processor(apic_id: u32, vector: u8) {
+    let dest = ipi_destination(apic_id);
+    let send = |f: &dyn Fn(&mut LocalApic)| {
+        super::without_interrupts(|| {
+            if let Some(Lapic(lapic)) = LAPIC.lock().as_mut() {
+                f(lapic);
+            }
+        })
+    };
+    // SAFETY: INIT and STARTUP IPIs to a processor that is not running kernel code; the
+    // trampoline page is ready before the first STARTUP.
+    send(&|l| unsafe { l.send_init_ipi(dest) });
+    delay(Duration::from_millis(10));
+    for _ in 0..2 {
+        // SAFETY: as above.
+        send(&|l| unsafe { l.send_sipi(vector, dest) });
+        delay(Duration::from_micros(200));
+    }
+}
+
+/// Waits `time` on the calibrated clock (the MP start-up protocol's pauses).
+fn delay(time: Duration) {
+    let until = crate::time::now().saturating_add(time);
+    while crate::time::now() < until {
+        core::hint::spin_loop();
+    }
+}
+
+/// Sends the wake-up interrupt to the processor with local APIC id `apic_id`.
+pub fn send_wake(apic_id: u32, vector: u8) {
+    let dest = ipi_destination(apic_id);
+    super::without_interrupts(|| {
+        if let Some(Lapic(lapic)) = LAPIC.lock().as_mut() {
+            // SAFETY: a fixed interrupt on a vector the IDT handles, to an online processor.
+            unsafe { lapic.send_ipi(vector, dest) };
+        }
+    });
+}
+
+/// Enables the calling (application) processor's local APIC: spurious and error vectors,
+/// its timer left off. Only the wake-up interrupt is sent to it.
+pub fn init_secondary() {
+    let built = LocalApicBuilder::new()
+        .timer_vector(usize::from(vector::TIMER))
+        .error_vector(usize::from(vector::APIC_ERROR))
+        .spurious_vector(usize::from(vector::SPURIOUS))
+        .timer_mode(TimerMode::OneShot)
+        .timer_divide(TimerDivide::Div16)
+        .timer_initial(0)
+        .set_xapic_base(LAPIC_BASE.load(core::sync::atomic::Ordering::Relaxed))
+        .build();
+    match built {
+        // SAFETY: this processor's own local APIC, enabled with interrupts still off.
+        Ok(mut lapic) => unsafe { lapic.enable() },
+        Err(why) => log::warn!("smp: this processor's local APIC could not be set up: {why}"),
+    }
 }
 
 /// Our local APIC's id, once it is set up.

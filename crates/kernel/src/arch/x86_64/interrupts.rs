@@ -18,6 +18,8 @@ pub mod vector {
     pub const SERIAL: u8 = 0x24;
     /// PCI devices through MSI-X (the network card).
     pub const DEVICE: u8 = 0x30;
+    /// Wakes an application processor waiting for pool work.
+    pub const WAKE: u8 = 0x40;
     /// Local APIC internal error.
     pub const APIC_ERROR: u8 = 0x2e;
     /// Local APIC spurious interrupt.
@@ -54,6 +56,12 @@ static FAULT: spin::Mutex<Option<Fault>> = spin::Mutex::new(None);
 /// the report runs on a freshly aligned stack.
 #[inline(always)]
 fn fault(name: &'static str, frame: &InterruptStackFrame, error_code: Option<u64>, address: Option<u64>) -> ! {
+    // A fault inside a guard region is a stack overflow: say so.
+    let name = match address.and_then(crate::arch::address_space::guard_owner) {
+        Some((_, "stack")) => "kernel stack overflow (the stack ran into its guard page)",
+        Some(_) => "kernel stack overflow (the exception stack ran into its guard page)",
+        None => name,
+    };
     let fault =
         Fault { name, rip: frame.instruction_pointer.as_u64(), rsp: frame.stack_pointer.as_u64(), error_code, address };
     if let Some(mut slot) = FAULT.try_lock() {
@@ -124,7 +132,10 @@ extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFault
 }
 
 extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) -> ! {
-    fault("double fault (#DF)", &frame, Some(code), None)
+    // A double fault while pushing onto a guard page leaves that address in CR2.
+    let address = Cr2::read_raw();
+    let address = crate::arch::address_space::guard_owner(address).map(|_| address);
+    fault("double fault (#DF)", &frame, Some(code), address)
 }
 
 extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
@@ -155,6 +166,11 @@ extern "x86-interrupt" fn device(_frame: InterruptStackFrame) {
     apic::end_of_interrupt();
 }
 
+extern "x86-interrupt" fn wake(_frame: InterruptStackFrame) {
+    // The processor only had to leave `hlt`; the pool loop looks for work itself.
+    apic::end_of_interrupt();
+}
+
 extern "x86-interrupt" fn apic_error(_frame: InterruptStackFrame) {
     SPURIOUS_COUNT.fetch_add(1, Ordering::Relaxed);
     apic::end_of_interrupt();
@@ -169,6 +185,13 @@ extern "x86-interrupt" fn unexpected(_frame: InterruptStackFrame) {
     // Storms from unknown sources are counted, never fatal.
     SPURIOUS_COUNT.fetch_add(1, Ordering::Relaxed);
     apic::end_of_interrupt();
+}
+
+/// Loads the IDT on an application processor (the table is shared).
+pub fn load() {
+    if let Some(idt) = IDT.get() {
+        idt.load();
+    }
 }
 
 /// Builds and loads the IDT (interrupts stay disabled).
@@ -186,12 +209,15 @@ pub fn init() {
         let df = idt.double_fault.set_handler_fn(double_fault);
         // SAFETY: the IST slot is set up by `gdt::init` with a dedicated stack that
         // nothing else uses.
-        unsafe { df.set_stack_index(gdt::DOUBLE_FAULT_IST_INDEX) };
+        unsafe { df.set_stack_index(gdt::FAULT_IST_INDEX) };
         idt.invalid_tss.set_handler_fn(invalid_tss);
         idt.segment_not_present.set_handler_fn(segment_not_present);
         idt.stack_segment_fault.set_handler_fn(stack_segment);
         idt.general_protection_fault.set_handler_fn(general_protection);
-        idt.page_fault.set_handler_fn(page_fault);
+        let pf = idt.page_fault.set_handler_fn(page_fault);
+        // SAFETY: as for the double fault; a page fault on a full stack (an overflow into
+        // the guard page) can only be reported from another stack.
+        unsafe { pf.set_stack_index(gdt::FAULT_IST_INDEX) };
         idt.x87_floating_point.set_handler_fn(x87_floating_point);
         idt.alignment_check.set_handler_fn(alignment_check);
         idt.machine_check.set_handler_fn(machine_check);
@@ -206,6 +232,7 @@ pub fn init() {
         idt[vector::SERIAL].set_handler_fn(com1);
         idt[vector::DEVICE].set_handler_fn(device);
         idt[vector::APIC_ERROR].set_handler_fn(apic_error);
+        idt[vector::WAKE].set_handler_fn(wake);
         idt[vector::SPURIOUS].set_handler_fn(spurious);
         idt
     });

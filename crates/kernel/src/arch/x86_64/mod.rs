@@ -1,11 +1,16 @@
 //! x86_64 (PC, QEMU q35).
 
 mod apic;
+pub mod cpus;
 mod gdt;
 mod interrupts;
+mod paging;
 mod pit;
+mod power;
 mod ps2;
+pub use power::power_off;
 pub mod serial;
+mod smp;
 
 use super::{FloatCheck, InterruptSetup};
 use core::arch::asm;
@@ -26,7 +31,8 @@ pub fn halt_forever() -> ! {
 /// Sets up descriptor tables, interrupt controllers, the calibrated clock and the
 /// input devices, then enables interrupts.
 pub fn init_interrupts(rsdp: Option<u64>) -> Result<InterruptSetup, &'static str> {
-    gdt::init();
+    gdt::init(super::address_space::stacks(0).map(|s| s.exception.top));
+    set_cpu_index(0);
     interrupts::init();
     let summary = apic::init(rsdp)?;
     let keyboard = match ps2::init() {
@@ -162,7 +168,8 @@ pub fn cycle_counter() -> u64 {
 /// so that the inference kernels may use AVX2/FMA (they check XCR0 themselves). Returns a
 /// line for the log.
 ///
-/// Safe to do here: moteOS runs one thread and never switches contexts, and the interrupt
+/// Called on every processor (the state is per processor). Safe to do: moteOS never switches
+/// contexts on a processor (pool jobs run to completion), and the interrupt
 /// handlers are compiled for SSE only; legacy SSE instructions leave the upper halves of
 /// the YMM registers alone, so a handler cannot corrupt vector state it does not save.
 pub fn enable_simd() -> &'static str {
@@ -192,4 +199,92 @@ pub fn enable_simd() -> &'static str {
 /// becomes [`Event::Device`](crate::events::Event::Device).
 pub fn device_msi() -> Option<super::MsiMessage> {
     apic::msi_message(interrupts::vector::DEVICE)
+}
+
+/// Readies the interrupt controller for MSI from a PCI function: nothing to do on x86_64,
+/// where every device writes the same local APIC message.
+pub fn prepare_msi(_requester_id: u32) -> Result<(), &'static str> {
+    Ok(())
+}
+
+/// The end of the physical address space the kernel maps (everything the CPU can address).
+pub fn address_space_top() -> Result<u64, &'static str> {
+    Ok(paging::address_space_top())
+}
+
+/// Builds the kernel's identity map of `layout` and switches to it.
+///
+/// # Safety
+/// `layout` must map, at their own addresses, every address the kernel still uses.
+pub unsafe fn activate_page_tables(layout: &hal::identity_map::Layout<'_>) -> Result<(), &'static str> {
+    // SAFETY: forwarded from the caller.
+    let summary = unsafe { paging::activate(layout) }?;
+    log::info!(
+        "memory: own page tables active: {} table pages; {} x 1 GiB, {} x 2 MiB, {} x 4 KiB pages",
+        summary.tables,
+        summary.pages[0],
+        summary.pages[1],
+        summary.pages[2]
+    );
+    Ok(())
+}
+
+/// Switches to `stack` (never to return to the old one) and calls `entry(arg)` there.
+pub fn run_on_stack<T>(stacks: &super::address_space::CpuStacks, entry: fn(T) -> !, arg: T) -> ! {
+    extern "sysv64" fn trampoline<T>(boxed: *mut (fn(T) -> !, T)) -> ! {
+        // SAFETY: `boxed` is the box leaked below, consumed exactly once here.
+        let (entry, arg) = *unsafe { alloc::boxed::Box::from_raw(boxed) };
+        entry(arg)
+    }
+    let boxed = alloc::boxed::Box::into_raw(alloc::boxed::Box::new((entry, arg)));
+    // SAFETY: the new stack is mapped, 16-byte aligned and unused; nothing on the old stack
+    // is referenced after the switch (the argument moved to the heap), and the trampoline
+    // never returns.
+    unsafe {
+        asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {trampoline}",
+            "ud2",
+            top = in(reg) stacks.main.top,
+            trampoline = sym trampoline::<T>,
+            in("rdi") boxed,
+            options(noreturn),
+        )
+    }
+}
+
+/// Starts the application processors among `cpus` (INIT-SIPI-SIPI through a trampoline
+/// page below 1 MiB taken from `map`); returns the indices that came up.
+pub fn start_processors(cpus: &[super::Cpu], map: &[crate::boot_info::MemoryRegion]) -> alloc::vec::Vec<usize> {
+    match smp::trampoline_page(map) {
+        Some(page) => {
+            log::info!("smp: trampoline at {page:#x}");
+            smp::start(cpus, page)
+        }
+        None => {
+            log::warn!("smp: no free memory below 1 MiB for the start-up code; using the boot processor only");
+            alloc::vec::Vec::new()
+        }
+    }
+}
+
+/// Wakes an application processor waiting for pool work.
+pub fn wake_processor(cpu: &super::Cpu) {
+    apic::send_wake(cpu.hardware_id as u32, interrupts::vector::WAKE);
+}
+
+/// IA32_GS_BASE: the kernel does not use the GS segment, so its base holds the processor index.
+const GS_BASE: u32 = 0xc000_0101;
+
+/// Records the calling processor's index (0 = boot processor).
+pub fn set_cpu_index(index: usize) {
+    // SAFETY: IA32_GS_BASE only affects GS-relative addressing, which the kernel never uses.
+    unsafe { x86_64::registers::model_specific::Msr::new(GS_BASE).write(index as u64) };
+}
+
+/// The calling processor's index (0 = boot processor).
+pub fn cpu_index() -> usize {
+    // SAFETY: reading IA32_GS_BASE has no side effects.
+    unsafe { x86_64::registers::model_specific::Msr::new(GS_BASE).read() as usize }
 }

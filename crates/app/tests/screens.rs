@@ -1,0 +1,121 @@
+//! Golden images of every screen, rendered on the host from states reached through the
+//! reducer (regenerate with `UPDATE_GOLDEN=1 cargo test -p app --test screens`, then
+//! review the images).
+
+mod common;
+
+use app::LocalModel;
+use common::{Harness, MARKDOWN_REPLY, check};
+use hal::keys::Key;
+
+#[test]
+fn welcome_1024x768() {
+    let mut h = Harness::new();
+    check("welcome_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn markdown_and_code_1024x768() {
+    let mut h = Harness::new();
+    h.exchange("How do I read a file in Rust?", MARKDOWN_REPLY);
+    h.key(Key::PageUp);
+    h.render(1024, 768);
+    h.key(Key::PageUp);
+    check("markdown_and_code_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn code_languages_1920x1080() {
+    let mut h = Harness::new();
+    h.exchange(
+        "Show me hello world everywhere",
+        "```python\ndef hello(name: str) -> None:\n    \"\"\"Greets.\"\"\"\n    print(f\"hi {name}\")  # 42\n```\n\n```c\n#include <stdio.h>\nint main(void) { printf(\"hi\\n\"); return 0; /* done */ }\n```\n\n```typescript\nconst greet = (n: string): void => console.log(`hi ${n}`); // 3.14\n```\n\n```bash\nfor f in *.txt; do echo \"$f\"; done # loop\n```\n\n```json\n{\"name\": \"mote\", \"size\": 135, \"ok\": true, \"tags\": null}\n```",
+    );
+    check("code_languages_1920x1080", &h.render(1920, 1080));
+}
+
+#[test]
+fn long_conversation_scrolled_1920x1080() {
+    let mut h = Harness::new();
+    for i in 1..=12 {
+        h.exchange(&format!("Question number {i}: tell me something about the number {i}."), &format!("Number **{i}** is {}. {}", if i % 2 == 0 { "even" } else { "odd" }, "It appears in many places. ".repeat(i)));
+    }
+    h.render(1920, 1080);
+    for _ in 0..3 {
+        h.key(Key::PageUp);
+    }
+    check("long_conversation_scrolled_1920x1080", &h.render(1920, 1080));
+}
+
+#[test]
+fn error_banner_1024x768() {
+    let mut h = Harness::new();
+    let job = h.send("hello?").unwrap();
+    h.reply(
+        job.id,
+        llm::ReplyEvent::Failed(llm::LlmError::from_status("Anthropic", 401, None, "invalid x-api-key")),
+    );
+    check("error_banner_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn help_overlay_1024x768() {
+    let mut h = Harness::new();
+    h.exchange("hi", "Hello! How can I help?");
+    h.key(Key::F(1));
+    check("help_overlay_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn provider_picker_1024x768() {
+    let mut h = Harness::new();
+    h.key(Key::F(2));
+    check("provider_picker_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn model_picker_1920x1080() {
+    let mut h = Harness::new();
+    h.key(Key::F(3));
+    let id = h
+        .effects
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            app::Effect::FetchModels { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    h.input(app::Input::Models {
+        id,
+        result: Ok(vec!["claude-opus-4-1".into(), "claude-sonnet-4-5".into(), "claude-haiku-4-5".into()]),
+    });
+    h.key(Key::Down);
+    check("model_picker_1920x1080", &h.render(1920, 1080));
+}
+
+#[test]
+fn power_off_question_1024x768() {
+    let mut h = Harness::new();
+    h.key(Key::F(10));
+    check("power_off_question_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn light_theme_and_multiline_input_1024x768() {
+    let mut h = Harness::new();
+    h.type_text("/theme light");
+    h.key(Key::Enter);
+    h.exchange("What is a mote?", MARKDOWN_REPLY);
+    h.type_text("First line of a question\nsecond line, and a third\nthird line");
+    check("light_theme_and_multiline_input_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn local_model_streaming_1024x768() {
+    let mut h = Harness::with(None, LocalModel::Ready { name: "SmolLM2-135M-Instruct".into(), context: 2048 });
+    let job = h.send("What is the capital of France?").unwrap();
+    h.reply(job.id, llm::ReplyEvent::Prompt { done: 24, total: 24 });
+    h.reply(job.id, llm::ReplyEvent::Text("The capital of France is".into()));
+    check("local_model_streaming_1024x768", &h.render(1024, 768));
+}

@@ -1,0 +1,582 @@
+//! The batched forward pass, its KV cache and work buffers, and the matrix products it splits
+//! over a [`WorkPool`].
+//!
+//! Work is split so that every output element is computed by the same code on the same inputs
+//! whatever the number of workers (row chunks start at multiples of [`ROW_ALIGN`], heads are
+//! independent): results are bit-identical to one thread.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use super::{GateUp, LoadError, Matrix, Model, Qkv};
+use crate::family::{Activation, RopeStyle};
+use crate::pool::{SingleThread, WorkPool};
+use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
+use crate::tensor::{ActFormat, DotFn, Kernels};
+
+/// Row chunks handed to workers start at multiples of this, so SIMD kernels that work on groups
+/// of rows see the same groups as on one thread.
+const ROW_ALIGN: usize = 16;
+
+/// Activations of a batch quantised for whichever formats the next matrices need.
+#[derive(Debug, Default)]
+pub(super) struct ActBatch {
+    n: usize,
+    b: usize,
+    q8: Vec<BlockQ8>,
+    q8k: Vec<BlockQ8K>,
+    have_q8: bool,
+    have_q8k: bool,
+}
+
+impl ActBatch {
+    pub(super) fn reset(&mut self, n: usize, b: usize) {
+        self.n = n;
+        self.b = b;
+        self.have_q8 = false;
+        self.have_q8k = false;
+    }
+
+    /// Makes sure the activations `x` (b rows of n) exist in `format`.
+    fn prepare(&mut self, x: &[f32], format: ActFormat, kernels: Kernels) {
+        match format {
+            ActFormat::F32 => {}
+            ActFormat::Q8 if !self.have_q8 => {
+                self.q8.resize(self.b * self.n / QK, BlockQ8::default());
+                kernels.quantize_q8(&x[..self.b * self.n], &mut self.q8);
+                self.have_q8 = true;
+            }
+            ActFormat::Q8K if !self.have_q8k => {
+                self.q8k.resize(self.b * self.n / QK_K, BlockQ8K::default());
+                quantize_q8k(&x[..self.b * self.n], &mut self.q8k);
+                self.have_q8k = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How matrix products treat the activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Activations quantised to 8 bits per block and multiplied with the quantised weights in
+    /// integer arithmetic, as llama.cpp does (fast; what the engine normally runs).
+    #[default]
+    Quantized,
+    /// Weights dequantised row by row and multiplied with f32 activations (several times slower;
+    /// used to check the forward pass itself against a float reference).
+    Float,
+}
+
+/// `out[t][r] = W[r] · x[t]` for all rows of `w` (out has `w.rows` per token); `acts` already
+/// holds `x` in the format `w` needs.
+fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precision: Precision) {
+    let (n, b) = (acts.n, acts.b);
+    if precision == Precision::Float {
+        let mut row = vec![0.0f32; n];
+        for r in 0..w.rows {
+            w.dequantize_row(r, &mut row);
+            for t in 0..b {
+                out[t * w.rows + r] = row.iter().zip(&x[t * n..(t + 1) * n]).map(|(a, b)| a * b).sum();
+            }
+        }
+        return;
+    }
+    match w.dot {
+        DotFn::F32(f) => {
+            for r in 0..w.rows {
+                let row = w.row(r);
+                for t in 0..b {
+                    out[t * w.rows + r] = f(row, &x[t * n..(t + 1) * n]);
+                }
+            }
+        }
+        DotFn::Q8(f) => {
+            let per = n / QK;
+            let q8 = &acts.q8[..b * per];
+            if let Some(m) = w.matmul {
+                return m(w.data, w.rows, q8, b, out);
+            }
+            for r in 0..w.rows {
+                let row = w.row(r);
+                for t in 0..b {
+                    out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
+                }
+            }
+        }
+        DotFn::Q8K(f) => {
+            let per = n / QK_K;
+            let q8k = &acts.q8k[..b * per];
+            if let Some(m) = w.matmul_k {
+                return m(w.data, w.rows, q8k, b, out);
+            }
+            for r in 0..w.rows {
+                let row = w.row(r);
+                for t in 0..b {
+                    out[t * w.rows + r] = f(row, &q8k[t * per..(t + 1) * per]);
+                }
+            }
+        }
+    }
+}
+
+/// Per-worker scratch: each job locks only its own slot (never contended).
+pub(super) type Slots = Vec<Mutex<Vec<f32>>>;
+
+fn ensure_slots(slots: &mut Slots, n: usize) {
+    while slots.len() < n {
+        slots.push(Mutex::new(Vec::new()));
+    }
+}
+
+/// `out[t][r] = W[r] · x[t]` for the `b` activation rows in `acts` (from `x`), rows split over
+/// `pool`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul(
+    w: &Matrix<'_>,
+    x: &[f32],
+    acts: &mut ActBatch,
+    out: &mut [f32],
+    precision: Precision,
+    kernels: Kernels,
+    pool: &dyn WorkPool,
+    slots: &mut Slots,
+) {
+    debug_assert_eq!(acts.n, w.cols);
+    if precision == Precision::Quantized {
+        match w.dot {
+            DotFn::F32(_) => {}
+            DotFn::Q8(_) => acts.prepare(x, ActFormat::Q8, kernels),
+            DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels),
+        }
+    }
+    let b = acts.b;
+    let jobs = pool.threads().min(w.rows / ROW_ALIGN).max(1);
+    if jobs == 1 {
+        return rows_into(w, x, acts, out, precision);
+    }
+    let chunk = w.rows.div_ceil(jobs).next_multiple_of(ROW_ALIGN);
+    let jobs = w.rows.div_ceil(chunk);
+    ensure_slots(slots, jobs);
+    let (acts, slots_ref) = (&*acts, &*slots);
+    pool.run(jobs, &|j| {
+        let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
+        let mut local = slots_ref[j].lock();
+        local.clear();
+        local.resize(b * (end - start), 0.0);
+        rows_into(&w.rows_range(start, end), x, acts, &mut local, precision);
+    });
+    for (j, slot) in slots.iter_mut().take(jobs).enumerate() {
+        let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
+        let local = slot.get_mut();
+        for t in 0..b {
+            out[t * w.rows + start..t * w.rows + end].copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
+        }
+    }
+}
+
+fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
+    let ss: f32 = crate::tensor::scalar::f32_dot(x, x) / x.len() as f32;
+    let scale = 1.0 / libm::sqrtf(ss + eps);
+    for ((o, &v), &w) in out.iter_mut().zip(x).zip(weight) {
+        *o = v * scale * w;
+    }
+}
+
+/// RMS-normalises each `weight.len()`-wide head of `x` in place.
+fn rmsnorm_heads(x: &mut [f32], weight: &[f32], eps: f32) {
+    let mut tmp = vec![0.0f32; weight.len()];
+    for head in x.chunks_exact_mut(weight.len()) {
+        rmsnorm(&mut tmp, head, weight, eps);
+        head.copy_from_slice(&tmp);
+    }
+}
+
+/// e^x, to about 2 ulp, in plain arithmetic the compiler can vectorise.
+///
+/// Hand-written instead of `libm::expf`: the softmax and SiLU call it ~60 000 times per token
+/// and the libm call (one at a time, with its special-case branches) was 7.6 % of prompt time.
+/// Range reduction x = k·ln2 + r (|r| ≤ ln2/2), then a degree-7 Taylor polynomial for e^r
+/// (truncation error < 2e-8 relative) scaled by 2^k built in the exponent bits.
+fn exp(x: f32) -> f32 {
+    // Below -87 the result is denormal or 0 (0 is what the callers need); above 88 it overflows.
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * core::f32::consts::LOG2_E + 0.5f32.copysign(x)) as i32;
+    let kf = k as f32;
+    // ln 2 split in two so k·ln2 is subtracted without rounding error.
+    let r = x - kf * 0.693_145_75 - kf * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((k + 127) as u32) << 23)
+}
+
+/// Σ x with eight independent partial sums (vectorisable).
+fn sum_f32(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + exp(-x))
+}
+
+/// GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))`.
+fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
+}
+
+/// The mutable state of a forward pass: KV cache and work buffers, sized once.
+#[derive(Debug)]
+pub struct State {
+    /// Positions the KV cache holds.
+    pub context: usize,
+    /// Largest batch `forward` accepts.
+    pub max_batch: usize,
+    /// `[layer][pos][kv_dim]`
+    k_cache: Vec<f32>,
+    v_cache: Vec<f32>,
+    x: Vec<f32>,
+    xb: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    fused: Vec<f32>,
+    att_out: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    /// cos/sin per (table, token, rotated pair).
+    rope: [Vec<(f32, f32)>; 2],
+    acts: ActBatch,
+    slots: Slots,
+    /// Logits of the last token of the last batch.
+    pub logits: Vec<f32>,
+}
+
+fn try_vec(len: usize) -> Result<Vec<f32>, LoadError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| LoadError::OutOfMemory { bytes: len.saturating_mul(4) })?;
+    v.resize(len, 0.0);
+    Ok(v)
+}
+
+/// The product of `factors`, or the out-of-memory error for a buffer that cannot exist.
+fn buffer_len(factors: &[usize]) -> Result<usize, LoadError> {
+    factors.iter().try_fold(1usize, |acc, &f| acc.checked_mul(f)).ok_or(LoadError::OutOfMemory { bytes: usize::MAX })
+}
+
+impl State {
+    /// Allocates the KV cache for `context` positions and buffers for batches of `max_batch`.
+    pub fn new(config: &super::Config, context: usize, max_batch: usize) -> Result<Self, LoadError> {
+        let c = config;
+        let kv_dim = buffer_len(&[c.n_kv_heads, c.head_dim])?;
+        let q_dim = buffer_len(&[c.n_heads, c.head_dim])?;
+        let cache = buffer_len(&[c.n_layers, context, kv_dim])?;
+        let fused = buffer_len(&[kv_dim, 2])?.saturating_add(q_dim).max(buffer_len(&[c.ffn_dim, 2])?);
+        let b = max_batch.max(1);
+        let batch = |n: usize| try_vec(buffer_len(&[b, n])?);
+        Ok(Self {
+            context,
+            max_batch: b,
+            k_cache: try_vec(cache)?,
+            v_cache: try_vec(cache)?,
+            x: batch(c.dim)?,
+            xb: batch(c.dim.max(q_dim).max(c.ffn_dim))?,
+            q: batch(q_dim)?,
+            k: batch(kv_dim)?,
+            v: batch(kv_dim)?,
+            fused: batch(fused)?,
+            att_out: batch(q_dim.max(c.dim))?,
+            gate: batch(c.ffn_dim)?,
+            up: batch(c.ffn_dim)?,
+            scores: try_vec(context)?,
+            rope: [Vec::new(), Vec::new()],
+            acts: ActBatch::default(),
+            slots: Vec::new(),
+            logits: try_vec(c.vocab)?,
+        })
+    }
+}
+
+/// Rotates every head of `v` (width `hd`) by the (cos, sin) pairs `cs`.
+fn rotate(v: &mut [f32], hd: usize, cs: &[(f32, f32)], style: RopeStyle) {
+    let half = cs.len();
+    for head in v.chunks_exact_mut(hd) {
+        for (i, &(cos, sin)) in cs.iter().enumerate() {
+            let (a, b) = match style {
+                RopeStyle::Adjacent => (2 * i, 2 * i + 1),
+                RopeStyle::Neox => (i, i + half),
+            };
+            let (x, y) = (head[a], head[b]);
+            head[a] = x * cos - y * sin;
+            head[b] = x * sin + y * cos;
+        }
+    }
+}
+
+/// What the attention of one layer reads.
+struct AttentionInput<'s> {
+    q: &'s [f32],
+    layer_k: &'s [f32],
+    layer_v: &'s [f32],
+    pos: usize,
+    b: usize,
+    window: Option<usize>,
+}
+
+impl Model<'_> {
+    /// Attention of heads `h0..h1` for every token of the batch: writes `out[t][h - h0][..]`.
+    fn attend(&self, a: &AttentionInput<'_>, h0: usize, h1: usize, out: &mut [f32], scores: &mut Vec<f32>) {
+        let c = &self.config;
+        let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
+        let group = c.n_heads / c.n_kv_heads;
+        let width = (h1 - h0) * hd;
+        for t in 0..a.b {
+            let n_pos = a.pos + t + 1;
+            let first = a.window.map_or(0, |w| n_pos.saturating_sub(w));
+            scores.resize(n_pos - first, 0.0);
+            for h in h0..h1 {
+                let kvh = h / group;
+                let q = &a.q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
+                for (i, sc) in scores.iter_mut().enumerate() {
+                    let p = first + i;
+                    let k = &a.layer_k[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
+                    *sc = self.kernels.dot_f32(q, k) * c.attention_scale;
+                }
+                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                // Separate loops so the exponentials vectorise (a running sum would chain them).
+                for sc in scores.iter_mut() {
+                    *sc = exp(*sc - max);
+                }
+                let sum = sum_f32(scores);
+                let o = &mut out[t * width + (h - h0) * hd..t * width + (h - h0 + 1) * hd];
+                o.fill(0.0);
+                for (i, &w) in scores.iter().enumerate() {
+                    let p = first + i;
+                    let v = &a.layer_v[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
+                    self.kernels.axpy_f32(o, w / sum, v);
+                }
+            }
+        }
+    }
+
+    /// Runs `tokens` (at most `state.max_batch`) at positions `pos..pos + len` and leaves the
+    /// logits of the last one in `state.logits`. The caller keeps `pos + len ≤ state.context`
+    /// and every token below the vocabulary size.
+    pub fn forward(&self, state: &mut State, tokens: &[u32], pos: usize) {
+        self.forward_with(state, tokens, pos, &SingleThread);
+    }
+
+    /// [`Model::forward`] with matrix rows and attention heads split over `pool`; the logits are
+    /// bit-identical whatever the pool.
+    pub fn forward_with(&self, state: &mut State, tokens: &[u32], pos: usize, pool: &dyn WorkPool) {
+        let c = &self.config;
+        let fam = c.family;
+        let b = tokens.len();
+        let (dim, hd) = (c.dim, c.head_dim);
+        let (q_dim, kv_dim) = (c.q_dim(), c.kv_dim());
+        let s = state;
+        let (prec, kern) = (self.precision, self.kernels);
+
+        for (t, &tok) in tokens.iter().enumerate() {
+            self.token_embd.dequantize_row(tok as usize, &mut s.x[t * dim..(t + 1) * dim]);
+        }
+        if fam.scale_embeddings {
+            let scale = libm::sqrtf(dim as f32);
+            s.x[..b * dim].iter_mut().for_each(|v| *v *= scale);
+        }
+        // cos/sin per (token, rotated pair), shared by every layer and head of a kind.
+        let pairs = c.rope_dims / 2;
+        for (table, inv_freq) in s.rope.iter_mut().zip(&self.inv_freq) {
+            table.clear();
+            for t in 0..b {
+                let p = (pos + t) as f64;
+                table.extend(inv_freq.iter().map(|&f| {
+                    let a = p * f;
+                    (libm::cos(a) as f32 * c.rope_attn_factor, libm::sin(a) as f32 * c.rope_attn_factor)
+                }));
+            }
+        }
+
+        for (l, layer) in self.layers.iter().enumerate() {
+            // Attention.
+            for t in 0..b {
+                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.attn_norm, c.norm_eps);
+            }
+            s.acts.reset(dim, b);
+            match &layer.qkv {
+                Qkv::Separate { q, k, v } => {
+                    matmul(q, &s.xb, &mut s.acts, &mut s.q, prec, kern, pool, &mut s.slots);
+                    matmul(k, &s.xb, &mut s.acts, &mut s.k, prec, kern, pool, &mut s.slots);
+                    matmul(v, &s.xb, &mut s.acts, &mut s.v, prec, kern, pool, &mut s.slots);
+                }
+                Qkv::Fused(m) => {
+                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
+                    let w = m.rows;
+                    for t in 0..b {
+                        let row = &s.fused[t * w..(t + 1) * w];
+                        s.q[t * q_dim..(t + 1) * q_dim].copy_from_slice(&row[..q_dim]);
+                        s.k[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim..q_dim + kv_dim]);
+                        s.v[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim + kv_dim..]);
+                    }
+                }
+            }
+            let table = &s.rope[usize::from(layer.local)];
+            for t in 0..b {
+                let (q, k, v) = (
+                    &mut s.q[t * q_dim..(t + 1) * q_dim],
+                    &mut s.k[t * kv_dim..(t + 1) * kv_dim],
+                    &mut s.v[t * kv_dim..(t + 1) * kv_dim],
+                );
+                if let Some(bias) = &layer.qkv_bias {
+                    q.iter_mut().zip(&bias[..q_dim]).for_each(|(x, b)| *x += b);
+                    k.iter_mut().zip(&bias[q_dim..q_dim + kv_dim]).for_each(|(x, b)| *x += b);
+                    v.iter_mut().zip(&bias[q_dim + kv_dim..]).for_each(|(x, b)| *x += b);
+                }
+                if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                    rmsnorm_heads(q, qn, c.norm_eps);
+                    rmsnorm_heads(k, kn, c.norm_eps);
+                }
+                let cs = &table[t * pairs..(t + 1) * pairs];
+                rotate(q, hd, cs, fam.rope);
+                rotate(k, hd, cs, fam.rope);
+                let at = (l * s.context + pos + t) * kv_dim;
+                s.k_cache[at..at + kv_dim].copy_from_slice(k);
+                s.v_cache[at..at + kv_dim].copy_from_slice(v);
+            }
+            let a = AttentionInput {
+                q: &s.q,
+                layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
+                layer_v: &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
+                pos,
+                b,
+                window: c.sliding_window.filter(|_| layer.local),
+            };
+            let jobs = pool.threads().min(c.n_heads);
+            if jobs <= 1 {
+                self.attend(&a, 0, c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+            } else {
+                let per = c.n_heads.div_ceil(jobs);
+                let jobs = c.n_heads.div_ceil(per);
+                ensure_slots(&mut s.slots, jobs);
+                let slots = &s.slots;
+                let heads = |j: usize| (j * per, ((j + 1) * per).min(c.n_heads));
+                pool.run(jobs, &|j| {
+                    let (h0, h1) = heads(j);
+                    let mut local = slots[j].lock();
+                    local.clear();
+                    local.resize(b * (h1 - h0) * hd, 0.0);
+                    let mut scores = Vec::new();
+                    self.attend(&a, h0, h1, &mut local, &mut scores);
+                });
+                for (j, slot) in s.slots.iter_mut().take(jobs).enumerate() {
+                    let (h0, h1) = heads(j);
+                    let (w, local) = ((h1 - h0) * hd, slot.get_mut());
+                    for t in 0..b {
+                        s.att_out[t * q_dim + h0 * hd..t * q_dim + h1 * hd].copy_from_slice(&local[t * w..(t + 1) * w]);
+                    }
+                }
+            }
+            s.acts.reset(q_dim, b);
+            matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
+            if let Some(norm) = &layer.attn_post_norm {
+                for t in 0..b {
+                    let out = &mut s.att_out[t * dim..(t + 1) * dim];
+                    rmsnorm(out, &s.xb[t * dim..(t + 1) * dim], norm, c.norm_eps);
+                    s.xb[t * dim..(t + 1) * dim].copy_from_slice(out);
+                }
+            }
+            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
+                *x += d;
+            }
+
+            // Gated feed-forward.
+            for t in 0..b {
+                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.ffn_norm, c.norm_eps);
+            }
+            s.acts.reset(dim, b);
+            let f = c.ffn_dim;
+            match &layer.gate_up {
+                GateUp::Separate { gate, up } => {
+                    matmul(gate, &s.xb, &mut s.acts, &mut s.gate, prec, kern, pool, &mut s.slots);
+                    matmul(up, &s.xb, &mut s.acts, &mut s.up, prec, kern, pool, &mut s.slots);
+                }
+                GateUp::Fused(m) => {
+                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
+                    for t in 0..b {
+                        s.gate[t * f..(t + 1) * f].copy_from_slice(&s.fused[2 * t * f..(2 * t + 1) * f]);
+                        s.up[t * f..(t + 1) * f].copy_from_slice(&s.fused[(2 * t + 1) * f..(2 * t + 2) * f]);
+                    }
+                }
+            }
+            let act = match fam.activation {
+                Activation::Silu => silu,
+                Activation::GeluTanh => gelu_tanh,
+            };
+            for (g, &u) in s.gate[..b * f].iter_mut().zip(&s.up[..b * f]) {
+                *g = act(*g) * u;
+            }
+            s.acts.reset(f, b);
+            matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
+            if let Some(norm) = &layer.ffn_post_norm {
+                for t in 0..b {
+                    let out = &mut s.att_out[t * dim..(t + 1) * dim];
+                    rmsnorm(out, &s.xb[t * dim..(t + 1) * dim], norm, c.norm_eps);
+                    s.xb[t * dim..(t + 1) * dim].copy_from_slice(out);
+                }
+            }
+            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
+                *x += d;
+            }
+        }
+
+        // Only the last token's logits are needed.
+        let last = &s.x[(b - 1) * dim..b * dim];
+        rmsnorm(&mut s.xb[..dim], last, &self.output_norm, c.norm_eps);
+        s.acts.reset(dim, 1);
+        matmul(&self.output, &s.xb[..dim], &mut s.acts, &mut s.logits, prec, kern, pool, &mut s.slots);
+        if let Some(cap) = c.logit_softcap {
+            s.logits.iter_mut().for_each(|v| *v = cap * libm::tanhf(*v / cap));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exp, gelu_tanh};
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let want = libm::exp(f64::from(x));
+            let rel = ((f64::from(exp(x)) - want) / want).abs();
+            worst = worst.max(rel);
+            x += 0.001_7;
+        }
+        assert!(worst < 5e-7, "worst relative error {worst:e}");
+        assert_eq!(exp(-1000.0), exp(-87.0));
+        assert!(exp(-87.0) < 1e-37 && exp(0.0) == 1.0);
+    }
+
+    #[test]
+    fn gelu_tanh_values() {
+        // Reference values of 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+        for (x, want) in [(0.0f32, 0.0f32), (1.0, 0.841_192), (-1.0, -0.158_808), (3.0, 2.996_363)] {
+            assert!((gelu_tanh(x) - want).abs() < 1e-5, "{x}: {}", gelu_tanh(x));
+        }
+    }
+}
