@@ -33,7 +33,7 @@ fn hostile_model(
     keep_screenshot(&shot, &format!("{}-{name}", ctx.arch));
     ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the refusal is not shown on screen");
     m.send_serial(b"still here?\r")?;
-    m.wait_for("line: still here?", Duration::from_secs(20)).context("input stopped after the hostile model")?;
+    m.wait_for("you: still here?", Duration::from_secs(20)).context("input stopped after the hostile model")?;
     ensure!(!m.serial_text().contains("moteOS panic"), "the kernel panicked");
     Ok(())
 }
@@ -76,7 +76,7 @@ pub fn plain_http_cloud_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result
     println!("    {}", line.trim());
     m.wait_for("network: configured", Duration::from_secs(60))?;
     m.send_serial(b"is anyone there?\r")?;
-    m.wait_for("line: is anyone there?", Duration::from_secs(20))?;
+    m.wait_for("you: is anyone there?", Duration::from_secs(20))?;
     // Time for a request to arrive, had one been sent.
     std::thread::sleep(Duration::from_secs(5));
     ensure!(mock.recorded().is_empty(), "the mock received {} request(s)", mock.recorded().len());
