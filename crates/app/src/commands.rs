@@ -14,6 +14,7 @@ use crate::io::{Effect, Level, RequestId};
 use crate::overlay::{Choice, Overlay, Picker, PickerKind};
 use crate::settings::{Backend, LocalModel, REMOTE_BUDGET};
 use crate::state::{ModelsRequest, NoticeKind, State};
+use crate::persist;
 use crate::update::{start_reply, stop_reply};
 
 /// Keys, for the help window and `/help`.
@@ -31,6 +32,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("F1", "this help"),
     ("F2", "choose the provider"),
     ("F3", "choose the model"),
+    ("F5", "saved conversations"),
     ("F9", "new conversation"),
     ("F10", "power off"),
     ("Esc", "close a window, dismiss a notice"),
@@ -43,6 +45,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/model NAME", "use another model"),
     ("/provider NAME", "use another provider (anthropic, openai, groq, xai, openai-compatible, local)"),
     ("/new", "start a new conversation"),
+    ("/chats", "saved conversations: open, delete"),
+    ("/rename TITLE", "rename this conversation"),
+    ("/key PROVIDER", "enter a provider's API key (hidden as you type)"),
+    ("/forget-keys", "remove every API key from the disk and EFI variables"),
     ("/retry", "ask again"),
     ("/theme dark|light", "change the colours"),
     ("/off", "power off"),
@@ -74,11 +80,17 @@ pub(crate) fn run(state: &mut State, line: &str, now: Instant, fx: &mut Vec<Effe
             ),
         },
         "/new" => new_conversation(state, fx),
+        "/chats" => persist::open_list(state, fx),
+        "/rename" if !arg.is_empty() => persist::rename(state, arg, now, fx),
+        "/rename" => complain(state, String::from("/rename needs a title, e.g. /rename Trip to Lyon"), fx),
+        "/key" => ask_key(state, arg, fx),
+        "/forget-keys" => forget_keys(state, fx),
         "/retry" => retry(state, now, fx),
         "/theme" => match ThemeId::from_name(arg) {
             Some(theme) => {
                 state.theme = theme;
                 say(state, &format!("theme: {}", theme.as_str()), fx);
+                persist::save_settings(state, fx);
             }
             None => complain(state, String::from("/theme takes dark or light"), fx),
         },
@@ -255,6 +267,16 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
                 picker.backspace();
             }
             Key::Char(c) if !key.modifiers.ctrl && !key.modifiers.alt => picker.type_char(c),
+            Key::Delete if picker.kind == PickerKind::Conversation => {
+                if let Some(&index) = picker.visible().get(picker.selected) {
+                    persist::delete_listed(state, index, fx);
+                }
+            }
+            Key::Enter if picker.kind == PickerKind::Conversation => {
+                if let Some(&index) = picker.visible().get(picker.selected) {
+                    persist::open_listed(state, index, fx);
+                }
+            }
             Key::Enter => {
                 let kind = picker.kind;
                 let Some(choice) = picker.highlighted().cloned() else { return };
@@ -270,6 +292,7 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
                         }
                     }
                     PickerKind::Model(_) => choose_model(state, &choice.label, fx),
+                    PickerKind::Conversation => {}
                 }
             }
             _ => {}
@@ -291,6 +314,7 @@ fn choose_provider(state: &mut State, id: ProviderId, fx: &mut Vec<Effect>) {
     state.settings.set_active(id);
     state.notice = None;
     state.apply_backend(fx);
+    persist::save_settings(state, fx);
     let model = model_of(state, id).unwrap_or_default();
     say(state, &format!("now using {} \u{b7} {model}", id.label()), fx);
 }
@@ -319,6 +343,7 @@ fn choose_model(state: &mut State, model: &str, fx: &mut Vec<Effect>) {
     }
     stop_reply(state, "stopped: the model changed", "stopped: the model changed", fx);
     say(state, &format!("now using {} \u{b7} {model}", active.label()), fx);
+    persist::save_settings(state, fx);
 }
 
 pub(crate) fn new_conversation(state: &mut State, fx: &mut Vec<Effect>) {
@@ -364,4 +389,85 @@ fn power_off(state: &mut State, fx: &mut Vec<Effect>) {
     fx.push(Effect::Console(String::from("moteOS: powering off\n")));
     fx.push(Effect::Log(Level::Info, String::from("power: switching off")));
     fx.push(Effect::PowerOff);
+}
+
+/// `/key PROVIDER`: the input line turns masked and takes the key.
+fn ask_key(state: &mut State, arg: &str, fx: &mut Vec<Effect>) {
+    let id = if arg.is_empty() { Some(state.settings.active()) } else { ProviderId::from_name(arg) };
+    let Some(id) = id.filter(|id| *id != ProviderId::Local) else {
+        complain(state, String::from("/key takes a provider: anthropic, openai, groq, xai or openai-compatible"), fx);
+        return;
+    };
+    state.key_for = Some(id);
+    state.editor.set_masked(true);
+    fx.push(Effect::Log(Level::Info, format!("chat: waiting for the {} API key (hidden)", id.label())));
+    fx.push(Effect::Console(format!("moteOS: type or paste the {} API key, then Enter (Esc cancels)\n", id.label())));
+    state.set_notice(
+        format!(
+            "Type or paste the {} API key, then Enter; Esc cancels. It is kept unencrypted on the boot disk and in an EFI variable (/forget-keys removes it).",
+            id.label()
+        ),
+        NoticeKind::Info,
+    );
+}
+
+/// Enter while the masked line takes a key.
+pub(crate) fn take_key(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(id) = state.key_for.take() else { return };
+    let key = String::from(state.editor.text().trim());
+    state.editor.set_masked(false);
+    fx.push(Effect::Console(String::from("\nyou: (API key hidden)\n")));
+    if key.is_empty() {
+        complain(state, String::from("no key entered; nothing changed"), fx);
+        return;
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace()) || key.len() > 512 {
+        complain(state, String::from("an API key has no spaces or line breaks and is at most 512 characters; nothing changed"), fx);
+        return;
+    }
+    let config = state.settings.config.get_or_insert_with(|| config::MoteConfig::new(id));
+    if id == ProviderId::OpenAiCompatible {
+        match config.providers.openai_compatible.as_mut() {
+            Some(c) => c.api_key = Some(key.clone()),
+            None => {
+                complain(state, String::from("set up the OpenAI-compatible server's address first (its base_url in config.toml)"), fx);
+                return;
+            }
+        }
+    } else if let Some(slot) = config.providers.cloud_mut(id) {
+        slot.get_or_insert_with(Default::default).api_key = key.clone();
+    }
+    state.notice = None;
+    state.apply_backend(fx);
+    say(state, &format!("the {} key is saved ({})", id.label(), config::redact_key(&key)), fx);
+    persist::save_settings(state, fx);
+}
+
+/// Esc while the masked line takes a key.
+pub(crate) fn cancel_key(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.key_for.take().is_some() {
+        state.editor.set_masked(false);
+        state.notice = None;
+        fx.push(Effect::Console(String::from("moteOS: no key entered; nothing changed\n")));
+    }
+}
+
+/// `/forget-keys`: every API key leaves the settings, the file and the EFI variable.
+fn forget_keys(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(config) = state.settings.config.as_mut() else {
+        say(state, "there are no keys to forget", fx);
+        return;
+    };
+    for id in ProviderId::CLOUD {
+        if let Some(Some(cloud)) = config.providers.cloud_mut(id) {
+            cloud.api_key.clear();
+        }
+    }
+    if let Some(c) = config.providers.openai_compatible.as_mut() {
+        c.api_key = None;
+    }
+    stop_reply(state, "stopped: the keys were removed", "stopped: the keys were removed", fx);
+    state.apply_backend(fx);
+    say(state, "every API key is removed from the boot disk and the EFI variable", fx);
+    persist::save_settings(state, fx);
 }

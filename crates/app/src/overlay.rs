@@ -27,6 +27,8 @@ pub enum PickerKind {
     Provider,
     /// The model of a provider (F3).
     Model(ProviderId),
+    /// A saved conversation (`/chats`, F5).
+    Conversation,
 }
 
 /// One choice.

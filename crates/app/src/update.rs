@@ -10,6 +10,7 @@ use llm::{FinishReason, ReplyEvent};
 use tui::ui::Scroll;
 
 use crate::commands;
+use crate::persist;
 use crate::conversation::MAX_REPLY_BYTES;
 use crate::io::{Effect, Input, Level, NetInfo, ReplyJob, RequestId, Target};
 use crate::overlay::Overlay;
@@ -27,6 +28,7 @@ pub fn update(state: &mut State, input: Input, now: Instant) -> Vec<Effect> {
     if state.powering_off {
         return fx;
     }
+    state.now = now;
     match input {
         Input::Key(key) => on_key(state, key, now, &mut fx),
         Input::Reply { id, event } => on_reply(state, id, event, now, &mut fx),
@@ -48,6 +50,9 @@ pub fn update(state: &mut State, input: Input, now: Instant) -> Vec<Effect> {
             }
         }
         Input::Tick => {}
+        Input::Dir { id, result } => persist::on_dir(state, id, result, &mut fx),
+        Input::Files { id, files } => persist::on_files(state, id, files, &mut fx),
+        Input::Written { id, result } => persist::on_written(state, id, result, &mut fx),
     }
     fx
 }
@@ -105,6 +110,8 @@ fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) 
         Key::Enter if m.shift || m.alt => {
             state.editor.insert('\n');
         }
+        Key::Enter if state.key_for.is_some() => commands::take_key(state, fx),
+        Key::Escape if state.key_for.is_some() => commands::cancel_key(state, fx),
         Key::Enter => submit(state, now, fx),
         Key::Backspace if m.ctrl || m.alt => {
             state.editor.delete_word_before();
@@ -159,6 +166,7 @@ fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) 
         Key::F(1) => commands::open_help(state, fx),
         Key::F(2) => commands::open_provider_picker(state, fx),
         Key::F(3) => commands::open_model_picker(state, fx),
+        Key::F(5) => persist::open_list(state, fx),
         Key::F(9) => commands::new_conversation(state, fx),
         Key::F(10) => {
             state.overlay = Some(Overlay::ConfirmPowerOff { yes_focused: false });
@@ -274,6 +282,8 @@ pub(crate) fn stop_reply(state: &mut State, note: &str, why: &str, fx: &mut Vec<
     }
     fx.push(Effect::Log(Level::Info, format!("chat: reply {why}")));
     state.conversation_mut().stop(note);
+    let now = state.now;
+    persist::save_conversation(state, now, fx);
 }
 
 // ---- replies ----
@@ -354,6 +364,9 @@ fn on_reply(state: &mut State, id: RequestId, event: ReplyEvent, now: Instant, f
         }
     }
     state.conversation_mut().on_reply(&event);
+    if matches!(event, ReplyEvent::Finished(_) | ReplyEvent::Failed(_)) {
+        persist::save_conversation(state, now, fx);
+    }
     state.touch();
 }
 
@@ -368,6 +381,8 @@ fn truncate(state: &mut State, fx: &mut Vec<Effect>) {
     let note = format!("reply truncated: it passed {} KiB", MAX_REPLY_BYTES / 1024);
     fx.push(Effect::Log(Level::Warn, format!("chat: {note}")));
     state.conversation_mut().truncate_reply(&note);
+    let now = state.now;
+    persist::save_conversation(state, now, fx);
     state.touch();
 }
 
