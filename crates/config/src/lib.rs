@@ -19,21 +19,31 @@
 extern crate alloc;
 
 mod addr;
+mod chat;
+pub mod migrate;
 mod model;
 mod problem;
 
 mod read;
 mod redact;
+mod sampling;
+mod settable;
 mod source;
 mod store;
 mod suggest;
 mod url;
 mod validate;
+mod writeback;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use addr::{AddressError, Ipv4, Ipv4Cidr};
+pub use chat::{ChatSettings, FontScale, Theme};
+pub use migrate::CURRENT_VERSION;
+pub use sampling::{FloatRange, IntRange, LocalSampling};
+pub use settable::{SetError, SettingKey, forget_keys, get, set, settable};
+pub use writeback::write_back;
 pub use model::{
     ActiveProvider, CloudProvider, CompatibleProvider, DEFAULT_MODEL_FILE, LocalProvider, MoteConfig, NetworkConfig,
     NetworkMode, ProviderSection, Providers, TlsConfig,
@@ -55,7 +65,7 @@ pub const FILE_NAME: &str = "config.toml";
 pub const MAX_FILE_SIZE: usize = 64 * 1024;
 
 /// A configuration read from a file, with the warnings found on the way.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
     /// The configuration.
     pub config: MoteConfig,
