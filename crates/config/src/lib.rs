@@ -22,6 +22,7 @@ mod addr;
 mod chat;
 pub mod migrate;
 mod model;
+mod outline;
 mod problem;
 
 mod read;
