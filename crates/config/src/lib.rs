@@ -41,19 +41,19 @@ use alloc::vec::Vec;
 
 pub use addr::{AddressError, Ipv4, Ipv4Cidr};
 pub use chat::{ChatSettings, FontScale, Theme};
+pub use llm::ProviderId;
 pub use migrate::CURRENT_VERSION;
-pub use sampling::{FloatRange, IntRange, LocalSampling};
-pub use settable::{SetError, SettingKey, forget_keys, get, set, settable};
-pub use writeback::write_back;
 pub use model::{
     ActiveProvider, CloudProvider, CompatibleProvider, DEFAULT_MODEL_FILE, LocalProvider, MoteConfig, NetworkConfig,
     NetworkMode, ProviderSection, Providers, TlsConfig,
 };
 pub use problem::{AddressField, ConfigError, ConfigProblem, HostAddressIssue, Location, ProblemKind, Severity};
-pub use llm::ProviderId;
 pub use redact::redact_key;
+pub use sampling::{FloatRange, IntRange, LocalSampling};
+pub use settable::{SetError, SettingKey, forget_keys, get, set, settable};
 pub use store::{MemoryStore, SettingsStore, StoreError};
 pub use url::UrlError;
+pub use writeback::write_back;
 
 /// Where the file lives on the boot partition.
 pub const CONFIG_PATH: &str = "\\moteos\\config.toml";

@@ -9,10 +9,10 @@ use serde::Serialize;
 use crate::addr::{Ipv4, Ipv4Cidr};
 use crate::chat::ChatSettings;
 use crate::migrate::CURRENT_VERSION;
-use crate::sampling::LocalSampling;
-use llm::ProviderId;
 use crate::redact::Redacted;
+use crate::sampling::LocalSampling;
 use http::RedactedUrl;
+use llm::ProviderId;
 
 /// Where the local provider looks for its model when `model_file` is not given.
 pub const DEFAULT_MODEL_FILE: &str = "\\moteos\\model.gguf";
@@ -356,7 +356,15 @@ impl LocalProvider {
     /// Replaces the sampling settings of this table.
     pub fn set_sampling(&mut self, sampling: LocalSampling) {
         let LocalSampling { temperature, top_p, top_k, min_p, repeat_penalty, seed } = sampling;
-        *self = LocalProvider { model_file: core::mem::take(&mut self.model_file), temperature, top_p, top_k, min_p, repeat_penalty, seed };
+        *self = LocalProvider {
+            model_file: core::mem::take(&mut self.model_file),
+            temperature,
+            top_p,
+            top_k,
+            min_p,
+            repeat_penalty,
+            seed,
+        };
     }
 }
 

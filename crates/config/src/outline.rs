@@ -93,7 +93,12 @@ impl Builder<'_> {
     fn prefix(&self) -> Vec<String> {
         match self.inlines.last() {
             Some(&(inline, _)) => self.outline.inlines[inline].path.clone(),
-            None => self.outline.sections.get(self.section.unwrap_or(usize::MAX)).map(|s| s.path.clone()).unwrap_or_default(),
+            None => self
+                .outline
+                .sections
+                .get(self.section.unwrap_or(usize::MAX))
+                .map(|s| s.path.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -103,7 +108,13 @@ impl Builder<'_> {
         path.append(&mut self.key);
         let inline = self.inlines.last().map(|&(inline, _)| inline);
         let index = self.outline.entries.len();
-        self.outline.entries.push(Entry { path, section: self.section, inline, key_start: self.key_start, value: start..start });
+        self.outline.entries.push(Entry {
+            path,
+            section: self.section,
+            inline,
+            key_start: self.key_start,
+            value: start..start,
+        });
         if let Some(inline) = inline {
             self.outline.inlines[inline].entries.push(index);
         }

@@ -6,11 +6,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::addr::{AddressError, Ipv4, Ipv4Cidr};
-use llm::ProviderId;
 use crate::store::StoreError;
 use crate::url::UrlError;
 use crate::{FILE_NAME, MAX_FILE_SIZE};
 use http::RedactedUrl;
+use llm::ProviderId;
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

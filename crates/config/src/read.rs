@@ -17,15 +17,15 @@ use toml::de::{DeTable, DeValue};
 use crate::addr::{Ipv4, Ipv4Cidr};
 use crate::chat::{ChatSettings, FontScale, Theme};
 use crate::migrate::{CURRENT_VERSION, UNVERSIONED, migrate};
-use crate::sampling::{self, FloatRange, IntRange, LocalSampling};
 use crate::model::{
     CloudProvider, CompatibleProvider, LocalProvider, MoteConfig, NetworkConfig, NetworkMode, ProviderSection,
     Providers, TlsConfig,
 };
 use crate::problem::{AddressField, ConfigError, ConfigProblem, Location, ProblemKind, Severity};
-use llm::ProviderId;
+use crate::sampling::{self, FloatRange, IntRange, LocalSampling};
 use crate::source::syntax_error;
 use crate::suggest::closest;
+use llm::ProviderId;
 
 /// Where each setting was found, by dotted path, so later problems can point into the file.
 pub(crate) type Locations = BTreeMap<String, Location>;
@@ -117,8 +117,7 @@ impl Reader<'_> {
         }
         let active = active?;
         let version = version?;
-        let mut config =
-            MoteConfig { version, provider: ProviderSection { active }, providers, network, chat, tls };
+        let mut config = MoteConfig { version, provider: ProviderSection { active }, providers, network, chat, tls };
         migrate(&mut config, version);
         Some(config)
     }
@@ -253,11 +252,15 @@ impl Reader<'_> {
         let top_k = self.optional_u32(table, path, "top_k", sampling::TOP_K);
         let seed = self.optional_uint(table, path, "seed", sampling::SEED.max, sampling::SEED);
         local.set_sampling(LocalSampling {
-            temperature: self.optional_float(table, path, "temperature", sampling::TEMPERATURE).unwrap_or(d.temperature),
+            temperature: self
+                .optional_float(table, path, "temperature", sampling::TEMPERATURE)
+                .unwrap_or(d.temperature),
             top_p: self.optional_float(table, path, "top_p", sampling::PROBABILITY).unwrap_or(d.top_p),
             top_k: top_k.unwrap_or(d.top_k),
             min_p: self.optional_float(table, path, "min_p", sampling::PROBABILITY).unwrap_or(d.min_p),
-            repeat_penalty: self.optional_float(table, path, "repeat_penalty", sampling::REPEAT_PENALTY).unwrap_or(d.repeat_penalty),
+            repeat_penalty: self
+                .optional_float(table, path, "repeat_penalty", sampling::REPEAT_PENALTY)
+                .unwrap_or(d.repeat_penalty),
             seed,
         });
         local
@@ -291,7 +294,14 @@ impl Reader<'_> {
 
     /// A whole-number setting from 0 to `fits`; whether it is within `advice` (named in the
     /// message) is checked by validation.
-    fn optional_uint(&mut self, table: &DeTable<'_>, path: &str, key: &str, fits: u64, advice: IntRange) -> Option<u64> {
+    fn optional_uint(
+        &mut self,
+        table: &DeTable<'_>,
+        path: &str,
+        key: &str,
+        fits: u64,
+        advice: IntRange,
+    ) -> Option<u64> {
         let (_, value) = entry(table, key)?;
         self.locate(format!("{path}.{key}"), value.span());
         let number = match value.get_ref() {
@@ -309,7 +319,8 @@ impl Reader<'_> {
     }
 
     fn out_of_range(&mut self, path: &str, key: &str, span: Range<usize>, expected: String) {
-        let kind = ProblemKind::OutOfRange { key: format!("[{path}] {key}"), value: self.source(span.clone()), expected };
+        let kind =
+            ProblemKind::OutOfRange { key: format!("[{path}] {key}"), value: self.source(span.clone()), expected };
         self.problem(Severity::Error, &format!("{path}.{key}"), span, kind);
     }
 

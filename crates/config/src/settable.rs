@@ -80,7 +80,10 @@ static ALL: [SettingKey; 41] = table!(
         key("providers.local.temperature", "local model temperature, 0 to 2 (default 0.2)"),
         key("providers.local.top_p", "local model nucleus sampling, 0 to 1 (default 0.9)"),
         key("providers.local.top_k", "local model keeps this many likeliest tokens, 0 (all) to 100000 (default 40)"),
-        key("providers.local.min_p", "local model drops tokens below this share of the likeliest, 0 to 1 (default 0.05)"),
+        key(
+            "providers.local.min_p",
+            "local model drops tokens below this share of the likeliest, 0 to 1 (default 0.05)"
+        ),
         key("providers.local.repeat_penalty", "local model penalty on repeated tokens, 1 (off) to 2 (default 1.1)"),
         key("providers.local.seed", "fixed random seed for the local model; empty for a new one each time"),
         key("network.mode", "dhcp or static"),
@@ -227,7 +230,9 @@ pub fn get(config: &MoteConfig, key: &str) -> Result<String, SetError> {
         Target::SystemPrompt => config.chat.system_prompt.clone().unwrap_or_default(),
         Target::FontScale => config.chat.font_scale.to_string(),
         Target::Remote(kind, field) => remote_get(config, kind, field),
-        Target::LocalModelFile => config.providers.local.as_ref().map_or(DEFAULT_MODEL_FILE, |l| &l.model_file).to_owned(),
+        Target::LocalModelFile => {
+            config.providers.local.as_ref().map_or(DEFAULT_MODEL_FILE, |l| &l.model_file).to_owned()
+        }
         Target::Local(field) => {
             let s = config.local_sampling();
             match field {
@@ -251,11 +256,15 @@ pub fn get(config: &MoteConfig, key: &str) -> Result<String, SetError> {
 fn remote_get(config: &MoteConfig, kind: ProviderId, field: RemoteKey) -> String {
     let (model, temperature, max_tokens, base_url, api_key) = match kind {
         ProviderId::OpenAiCompatible => match &config.providers.openai_compatible {
-            Some(c) => (Some(c.model.as_str()), c.temperature, c.max_tokens, Some(c.base_url.as_str()), c.api_key.as_deref()),
+            Some(c) => {
+                (Some(c.model.as_str()), c.temperature, c.max_tokens, Some(c.base_url.as_str()), c.api_key.as_deref())
+            }
             None => return String::new(),
         },
         _ => match config.providers.cloud(kind) {
-            Some(c) => (c.model.as_deref(), c.temperature, c.max_tokens, c.base_url.as_deref(), Some(c.api_key.as_str())),
+            Some(c) => {
+                (c.model.as_deref(), c.temperature, c.max_tokens, c.base_url.as_deref(), Some(c.api_key.as_str()))
+            }
             None => return String::new(),
         },
     };
@@ -286,12 +295,16 @@ pub fn set(config: &mut MoteConfig, key: &str, value: &str) -> Result<(), SetErr
             }
         }
         Target::Theme => {
-            config.chat.theme = if unset { Theme::default() } else { Theme::from_name(value).ok_or_else(|| bad("dark or light"))? }
+            config.chat.theme =
+                if unset { Theme::default() } else { Theme::from_name(value).ok_or_else(|| bad("dark or light"))? }
         }
         Target::SystemPrompt => config.chat.system_prompt = (!unset).then(|| value.to_owned()),
         Target::FontScale => {
-            config.chat.font_scale =
-                if unset { FontScale::default() } else { FontScale::from_name(value).ok_or_else(|| bad("auto, 1 or 2"))? }
+            config.chat.font_scale = if unset {
+                FontScale::default()
+            } else {
+                FontScale::from_name(value).ok_or_else(|| bad("auto, 1 or 2"))?
+            }
         }
         Target::Remote(kind, field) => remote_set(config, kind, field, name, value, unset)?,
         Target::LocalModelFile => {
@@ -302,7 +315,9 @@ pub fn set(config: &mut MoteConfig, key: &str, value: &str) -> Result<(), SetErr
             let mut s = config.local_sampling();
             let d = LocalSampling::DEFAULT;
             match field {
-                LocalKey::Temperature => s.temperature = float(name, value, unset, sampling::TEMPERATURE)?.unwrap_or(d.temperature),
+                LocalKey::Temperature => {
+                    s.temperature = float(name, value, unset, sampling::TEMPERATURE)?.unwrap_or(d.temperature)
+                }
                 LocalKey::TopP => s.top_p = float(name, value, unset, sampling::PROBABILITY)?.unwrap_or(d.top_p),
                 LocalKey::TopK => s.top_k = int(name, value, unset, sampling::TOP_K)?.map_or(d.top_k, narrow),
                 LocalKey::MinP => s.min_p = float(name, value, unset, sampling::PROBABILITY)?.unwrap_or(d.min_p),
@@ -320,13 +335,19 @@ pub fn set(config: &mut MoteConfig, key: &str, value: &str) -> Result<(), SetErr
                 _ => return Err(bad("dhcp or static")),
             }
         }
-        Target::Address => config.network.address = address::<Ipv4Cidr>(value, unset, &bad, "an address with a prefix length like 10.0.2.15/24")?,
+        Target::Address => {
+            config.network.address =
+                address::<Ipv4Cidr>(value, unset, &bad, "an address with a prefix length like 10.0.2.15/24")?
+        }
         Target::Gateway => config.network.gateway = address::<Ipv4>(value, unset, &bad, "an address like 10.0.2.2")?,
         Target::Dns => {
             let mut servers = Vec::new();
             if !unset {
                 for part in value.split([',', ' ']).filter(|p| !p.is_empty()) {
-                    servers.push(part.parse::<Ipv4>().map_err(|_| bad("addresses separated by commas, like 10.0.2.3, 1.1.1.1"))?);
+                    servers.push(
+                        part.parse::<Ipv4>()
+                            .map_err(|_| bad("addresses separated by commas, like 10.0.2.3, 1.1.1.1"))?,
+                    );
                 }
             }
             config.network.dns = servers;

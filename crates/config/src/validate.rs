@@ -10,11 +10,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::model::{MoteConfig, NetworkConfig, NetworkMode};
-use crate::sampling::{self, FloatRange, IntRange};
 use crate::problem::{ConfigProblem, HostAddressIssue, ProblemKind, Severity};
-use llm::ProviderId;
+use crate::sampling::{self, FloatRange, IntRange};
 use crate::url::{host_is_local, parse_base_url};
 use http::RedactedUrl;
+use llm::ProviderId;
 
 impl MoteConfig {
     /// Every problem that makes this configuration unusable (errors) or suspicious (warnings).
@@ -128,16 +128,22 @@ impl MoteConfig {
 
 fn check_float(problems: &mut Problems, table: &str, key: &str, value: f32, range: FloatRange) {
     if !range.contains(value) {
-        let kind =
-            ProblemKind::OutOfRange { key: format!("[{table}] {key}"), value: format!("{value}"), expected: format!("{range}") };
+        let kind = ProblemKind::OutOfRange {
+            key: format!("[{table}] {key}"),
+            value: format!("{value}"),
+            expected: format!("{range}"),
+        };
         problems.error(format!("{table}.{key}"), kind);
     }
 }
 
 fn check_int(problems: &mut Problems, table: &str, key: &str, value: u64, range: IntRange) {
     if !range.contains(value) {
-        let kind =
-            ProblemKind::OutOfRange { key: format!("[{table}] {key}"), value: format!("{value}"), expected: format!("{range}") };
+        let kind = ProblemKind::OutOfRange {
+            key: format!("[{table}] {key}"),
+            value: format!("{value}"),
+            expected: format!("{range}"),
+        };
         problems.error(format!("{table}.{key}"), kind);
     }
 }

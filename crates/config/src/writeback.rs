@@ -125,7 +125,10 @@ fn removals(text: &str, file: &Outline, removed: &[usize], edits: &mut Vec<Edit>
     for &i in removed {
         let entry = &file.entries[i];
         if entry.inline.is_none() {
-            edits.push(Edit { range: line_start(text, entry.key_start)..line_end(text, entry.value.end), text: String::new() });
+            edits.push(Edit {
+                range: line_start(text, entry.key_start)..line_end(text, entry.value.end),
+                text: String::new(),
+            });
         }
     }
     for inline in &file.inlines {
@@ -216,11 +219,17 @@ fn insertions(text: &str, file: &Outline, additions: &[(Vec<String>, String)], n
                     let at = comments_above(text, first.start);
                     Edit { range: at..at, text: lines(&[]) + nl }
                 }
-                (None, None) => Edit { range: text.len()..text.len(), text: line_break_before(text, text.len(), nl) + &lines(&[]) },
+                (None, None) => {
+                    Edit { range: text.len()..text.len(), text: line_break_before(text, text.len(), nl) + &lines(&[]) }
+                }
             };
             edits.push(edit);
-        } else if let Some(e) =
-            file.entries.iter().filter(top_level).filter(|e| e.path.len() > table.len() && e.path.starts_with(&table)).last()
+        } else if let Some(e) = file
+            .entries
+            .iter()
+            .filter(top_level)
+            .filter(|e| e.path.len() > table.len() && e.path.starts_with(&table))
+            .last()
         {
             // A table written with dotted keys (`anthropic.model = …`): continue in that style.
             let header = e.section.map_or(0, |s| file.sections[s].path.len());

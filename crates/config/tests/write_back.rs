@@ -91,7 +91,10 @@ fn inline_tables_are_edited_in_place() {
 #[test]
 fn dotted_tables_continue_in_their_style() {
     let (_, text) = edited(DOTTED, &[("providers.groq.max_tokens", "512"), ("providers.groq.temperature", "")]);
-    assert!(text.contains("providers.groq.api_key = \"gsk_0123456789abcdefgh\"\nproviders.groq.max_tokens = 512\n"), "{text}");
+    assert!(
+        text.contains("providers.groq.api_key = \"gsk_0123456789abcdefgh\"\nproviders.groq.max_tokens = 512\n"),
+        "{text}"
+    );
     assert!(!text.contains("temperature"), "{text}");
 }
 
