@@ -49,7 +49,9 @@ pub use model::{
 };
 pub use problem::{AddressField, ConfigError, ConfigProblem, HostAddressIssue, Location, ProblemKind, Severity};
 pub use redact::redact_key;
-pub use sampling::{FloatRange, IntRange, LocalSampling};
+pub use sampling::{
+    FloatRange, IntRange, LocalSampling, MAX_TOKENS, PROBABILITY, REPEAT_PENALTY, SEED, TEMPERATURE, TOP_K,
+};
 pub use settable::{SetError, SettingKey, forget_keys, get, set, settable};
 pub use store::{MemoryStore, SettingsStore, StoreError};
 pub use url::UrlError;

@@ -97,15 +97,18 @@ fn edit(text: &str, old: &MoteConfig, new: &MoteConfig) -> String {
     let mut additions: Vec<(Vec<String>, String)> = Vec::new();
     for (path, value) in &new_values {
         let before = lookup(&old_values, path);
+        let is_version = path.len() == 1 && path[0] == "version";
         match file.entry(path) {
-            Some(i) if before != Some(value.as_str()) => {
+            // `version = 1` reads as version 2 after migration; the file must say 2 as well.
+            Some(i)
+                if before != Some(value.as_str())
+                    || (is_version && text.get(file.entries[i].value.clone()) != Some(value.as_str())) =>
+            {
                 edits.push(Edit { range: file.entries[i].value.clone(), text: value.clone() })
             }
             Some(_) => {}
             // A file without `version` is version 1 even if nothing else changes: say so.
-            None if before != Some(value.as_str()) || (path.len() == 1 && path[0] == "version") => {
-                additions.push((path.clone(), value.clone()))
-            }
+            None if before != Some(value.as_str()) || is_version => additions.push((path.clone(), value.clone())),
             None => {}
         }
     }
@@ -205,11 +208,11 @@ fn insertions(text: &str, file: &Outline, additions: &[(Vec<String>, String)], n
             };
             edits.push(Edit { range: at..at, text: added });
         } else if let Some((index, section)) = file.sections.iter().enumerate().find(|(_, s)| s.path == table) {
-            let last = file.entries.iter().filter(top_level).filter(|e| e.section == Some(index)).last();
+            let last = file.entries.iter().filter(top_level).rfind(|e| e.section == Some(index));
             let at = last.map_or(section.header_end, |e| line_end(text, e.value.end));
             edits.push(Edit { range: at..at, text: line_break_before(text, at, nl) + &lines(&[]) });
         } else if table.is_empty() {
-            let root_last = file.entries.iter().filter(top_level).filter(|e| e.section.is_none()).last();
+            let root_last = file.entries.iter().filter(top_level).rfind(|e| e.section.is_none());
             let edit = match (root_last, file.sections.first()) {
                 (Some(e), _) => {
                     let at = line_end(text, e.value.end);
@@ -224,12 +227,8 @@ fn insertions(text: &str, file: &Outline, additions: &[(Vec<String>, String)], n
                 }
             };
             edits.push(edit);
-        } else if let Some(e) = file
-            .entries
-            .iter()
-            .filter(top_level)
-            .filter(|e| e.path.len() > table.len() && e.path.starts_with(&table))
-            .last()
+        } else if let Some(e) =
+            file.entries.iter().filter(top_level).rfind(|e| e.path.len() > table.len() && e.path.starts_with(&table))
         {
             // A table written with dotted keys (`anthropic.model = …`): continue in that style.
             let header = e.section.map_or(0, |s| file.sections[s].path.len());

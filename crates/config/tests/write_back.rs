@@ -56,6 +56,13 @@ fn version_one_files_gain_the_version_above_their_first_comment() {
 }
 
 #[test]
+fn an_explicit_version_one_is_rewritten() {
+    let v1 = "version = 1 # old\n[provider]\nactive = \"local\"\n";
+    let config = parse(v1).unwrap();
+    assert_eq!(write_back(Some(v1), &config), "version = 2 # old\n[provider]\nactive = \"local\"\n");
+}
+
+#[test]
 fn new_keys_go_to_the_end_of_their_table_and_new_tables_to_the_end() {
     let (_, text) = edited(
         STD_TABLES,
