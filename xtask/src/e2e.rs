@@ -265,7 +265,8 @@ fn boots_to_ready(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     ensure!(log.contains("no \\moteos\\config.toml on the boot partition"), "missing config was not reported");
 
     // The heap (memory moteOS can really allocate) must be close to what QEMU was given.
-    let usable = number_after(&log, "usable by moteOS (heap ")?;
+    // After boot-services memory joined it: the heap in the final accounting line, in KiB.
+    let usable = number_after(&log, "free (heap ")? / 1024;
     let ram = u64::from(qemu::DEFAULT_MEMORY_MIB);
     let deviation = usable.abs_diff(ram) as f64 / ram as f64;
     ensure!(deviation <= 0.05, "kernel has a {usable} MiB heap, QEMU has {ram} MiB ({:.1} % off)", deviation * 100.0);
@@ -307,7 +308,7 @@ fn panic_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     // Give the panic screen a moment to be copied to the framebuffer.
     m.wait_for("crates/kernel/src/lib.rs:", Duration::from_secs(5)).context("the panic location is missing")?;
     let log = m.serial_text();
-    ensure!(log.contains(&format!("config: \\moteos\\config.toml read ({len} bytes)")), "config file not read");
+    ensure!(log.contains(&format!("boot: read \\moteos\\config.toml ({len} bytes)")), "config file not read");
     ensure!(!log.contains("moteOS ready"), "the kernel reported ready despite the requested panic");
     std::thread::sleep(Duration::from_millis(500));
     let shot = ctx.screenshot_path("panic");
