@@ -73,6 +73,7 @@ pub(crate) fn model_and_conversation_survive_reboot(ctx: &Ctx, slot: &mut Option
     // The files are plain FAT files another computer can read.
     let config = String::from_utf8(image::read_esp_file(&disk, "moteos/config.toml")?)?;
     ensure!(config.contains("claude-second"), "config.toml holds {config:?}");
+    ensure!(config.starts_with(COMMENT), "saving the settings lost the user's comment: {config:?}");
     let chat = String::from_utf8(image::read_esp_file(&disk, "moteos/chats/00000001.json")?)?;
     ensure!(chat.contains("which fruit?") && chat.contains("\"title\":\"remember apricot\""), "the saved chat holds {chat:?}");
     ensure!(!chat.contains(crate::mock_llm::MOCK_KEY), "the saved conversation holds the API key");

@@ -32,6 +32,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("F1", "this help"),
     ("F2", "choose the provider"),
     ("F3", "choose the model"),
+    ("F4", "settings"),
     ("F5", "saved conversations"),
     ("F9", "new conversation"),
     ("F10", "power off"),
@@ -51,6 +52,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/forget-keys", "remove every API key from the disk and EFI variables"),
     ("/retry", "ask again"),
     ("/theme dark|light", "change the colours"),
+    ("/system TEXT", "instructions for the model (empty: none)"),
+    ("/set KEY VALUE", "change a setting (F4 lists them); /set KEY shows it"),
     ("/off", "power off"),
 ];
 
@@ -85,12 +88,17 @@ pub(crate) fn run(state: &mut State, line: &str, now: Instant, fx: &mut Vec<Effe
         "/rename" => complain(state, String::from("/rename needs a title, e.g. /rename Trip to Lyon"), fx),
         "/key" => ask_key(state, arg, fx),
         "/forget-keys" => forget_keys(state, fx),
+        "/system" => set_setting(state, "chat.system_prompt", arg, fx),
+        "/set" => match arg.split_once(char::is_whitespace) {
+            Some((key, value)) => set_setting(state, key, value.trim(), fx),
+            None if !arg.is_empty() => show_setting(state, arg, fx),
+            None => open_settings(state, fx),
+        },
         "/retry" => retry(state, now, fx),
         "/theme" => match ThemeId::from_name(arg) {
             Some(theme) => {
-                state.theme = theme;
-                say(state, &format!("theme: {}", theme.as_str()), fx);
-                persist::save_settings(state, fx);
+                let name = String::from(theme.as_str());
+                set_setting(state, "chat.theme", &name, fx);
             }
             None => complain(state, String::from("/theme takes dark or light"), fx),
         },
@@ -293,6 +301,7 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
                     }
                     PickerKind::Model(_) => choose_model(state, &choice.label, fx),
                     PickerKind::Conversation => {}
+                    PickerKind::Setting => edit_setting(state, &choice.label, fx),
                 }
             }
             _ => {}
@@ -458,16 +467,89 @@ fn forget_keys(state: &mut State, fx: &mut Vec<Effect>) {
         say(state, "there are no keys to forget", fx);
         return;
     };
-    for id in ProviderId::CLOUD {
-        if let Some(Some(cloud)) = config.providers.cloud_mut(id) {
-            cloud.api_key.clear();
-        }
-    }
-    if let Some(c) = config.providers.openai_compatible.as_mut() {
-        c.api_key = None;
-    }
+    config::forget_keys(config);
     stop_reply(state, "stopped: the keys were removed", "stopped: the keys were removed", fx);
     state.apply_backend(fx);
     say(state, "every API key is removed from the boot disk and the EFI variable", fx);
     persist::save_settings(state, fx);
+}
+
+/// Applies what a setting changes right away (the theme, the system prompt, who answers).
+pub(crate) fn apply_settings(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(config) = state.settings.config.as_ref() else { return };
+    state.theme = match config.chat.theme {
+        config::Theme::Dark => ThemeId::Dark,
+        config::Theme::Light => ThemeId::Light,
+    };
+    let system = config.chat.system_prompt.clone().filter(|s| !s.trim().is_empty());
+    state.conversation_mut().set_system(system);
+    state.apply_backend(fx);
+}
+
+/// `/set KEY VALUE` (and `/theme`, `/system`): changes one setting, applies it and saves.
+fn set_setting(state: &mut State, key: &str, value: &str, fx: &mut Vec<Effect>) {
+    if config::settable().iter().any(|k| k.name == key && k.secret) {
+        complain(state, String::from("API keys are entered hidden: use /key PROVIDER"), fx);
+        return;
+    }
+    let mut changed = match state.settings.config.clone() {
+        Some(config) => config,
+        None => config::MoteConfig::new(state.settings.active()),
+    };
+    if let Err(e) = config::set(&mut changed, key, value) {
+        complain(state, format!("{e}"), fx);
+        return;
+    }
+    let provider_changed = state.settings.config.as_ref().map(|c| c.provider.active) != Some(changed.provider.active);
+    if provider_changed {
+        stop_reply(state, "stopped: the provider changed", "stopped: the provider changed", fx);
+    }
+    state.settings.config = Some(changed);
+    state.notice = None;
+    apply_settings(state, fx);
+    let shown = state.settings.config.as_ref().and_then(|c| config::get(c, key).ok()).unwrap_or_default();
+    let shown = if shown.is_empty() { String::from("(default)") } else { shown };
+    say(state, &format!("{key} = {shown}"), fx);
+    persist::save_settings(state, fx);
+}
+
+/// `/set KEY`: shows a setting (keys redacted).
+fn show_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    match config::get(&config, key) {
+        Ok(value) if value.is_empty() => say(state, &format!("{key} is not set (the default applies)"), fx),
+        Ok(value) => say(state, &format!("{key} = {value}"), fx),
+        Err(e) => complain(state, format!("{e}"), fx),
+    }
+}
+
+/// F4: every setting with its value; Enter puts `/set KEY VALUE` on the input line to edit
+/// (an API key opens the hidden key entry instead).
+pub(crate) fn open_settings(state: &mut State, fx: &mut Vec<Effect>) {
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    let choices = config::settable()
+        .iter()
+        .map(|k| {
+            let value = config::get(&config, k.name).unwrap_or_default();
+            let detail = if value.is_empty() { String::from("default") } else { value };
+            Choice { label: String::from(k.name), detail, current: false, disabled: None }
+        })
+        .collect();
+    let status = String::from("Enter edits on the input line (/set KEY VALUE); type to filter; Esc closes");
+    state.overlay = Some(Overlay::Picker(Picker::new(PickerKind::Setting, choices, status)));
+    fx.push(Effect::Log(Level::Info, String::from("screen: settings")));
+}
+
+/// Enter on a setting.
+fn edit_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
+    state.overlay = None;
+    if let Some(provider) = key.strip_prefix("providers.").and_then(|rest| rest.strip_suffix(".api_key")) {
+        ask_key(state, provider, fx);
+        return;
+    }
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    let value = config::get(&config, key).unwrap_or_default();
+    state.editor.set_text(&format!("/set {key} {value}"));
+    let help = config::settable().iter().find(|k| k.name == key).map_or("", |k| k.help);
+    state.set_notice(format!("{key}: {help}. Edit the value and press Enter."), NoticeKind::Info);
 }

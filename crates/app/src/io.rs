@@ -200,6 +200,8 @@ pub struct ReplyJob {
     pub max_tokens: u32,
     /// Sampling temperature; `None` leaves the provider's default.
     pub temperature: Option<f32>,
+    /// How the local model samples (from `[providers.local]`, defaults filled in).
+    pub sampling: config::LocalSampling,
 }
 
 impl fmt::Debug for ReplyJob {

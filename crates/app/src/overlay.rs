@@ -29,6 +29,8 @@ pub enum PickerKind {
     Model(ProviderId),
     /// A saved conversation (`/chats`, F5).
     Conversation,
+    /// A setting to edit (F4).
+    Setting,
 }
 
 /// One choice.

@@ -235,7 +235,7 @@ pub(crate) fn save_conversation(state: &mut State, now: Instant, fx: &mut Vec<Ef
 /// The settings changed: save them at once.
 pub(crate) fn save_settings(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(config) = state.settings.config.as_ref() else { return };
-    let text = config.to_toml();
+    let text = config::write_back(state.config_text.as_deref(), config);
     state.config_text = Some(text.clone());
     let id = state.next_request();
     state.persist.pending.writes.push((id, Written::Settings));

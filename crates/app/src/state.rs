@@ -131,6 +131,7 @@ impl State {
             now: Instant::from_millis(0),
         };
         let mut effects = Vec::new();
+        crate::commands::apply_settings(&mut state, &mut effects);
         state.apply_backend(&mut effects);
         crate::persist::start(&mut state, &mut effects);
         if let Some(problem) = state.settings.config_problem.clone() {

@@ -166,6 +166,7 @@ fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) 
         Key::F(1) => commands::open_help(state, fx),
         Key::F(2) => commands::open_provider_picker(state, fx),
         Key::F(3) => commands::open_model_picker(state, fx),
+        Key::F(4) => commands::open_settings(state, fx),
         Key::F(5) => persist::open_list(state, fx),
         Key::F(9) => commands::new_conversation(state, fx),
         Key::F(10) => {
@@ -237,8 +238,17 @@ fn submit(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
 /// Starts the reply the active conversation awaits.
 pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
     let active = state.settings.active();
+    let config = state.settings.config.as_ref();
+    let (temperature, asked_max) = match config {
+        Some(c) if active == llm::ProviderId::OpenAiCompatible => {
+            c.providers.openai_compatible.as_ref().map_or((None, None), |p| (p.temperature, p.max_tokens))
+        }
+        Some(c) => c.providers.cloud(active).map_or((None, None), |p| (p.temperature, p.max_tokens)),
+        None => (None, None),
+    };
+    let sampling = config.map_or(config::LocalSampling::DEFAULT, |c| c.local_sampling());
     let (target, max_tokens) = match state.settings.backend(active) {
-        Backend::Remote { provider, model } => (Target::Remote { provider, model }, REMOTE_MAX_TOKENS),
+        Backend::Remote { provider, model } => (Target::Remote { provider, model }, asked_max.unwrap_or(REMOTE_MAX_TOKENS)),
         Backend::Local { .. } => (Target::Local, LOCAL_MAX_TOKENS),
         Backend::Unavailable(why) => {
             state.conversation_mut().cancel(&why);
@@ -246,6 +256,7 @@ pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>)
             return;
         }
     };
+    let target_kind = if matches!(target, Target::Local) { TargetKind::Local } else { TargetKind::Remote };
     let id = state.next_request();
     let conversation = state.conversation();
     let job = ReplyJob {
@@ -254,7 +265,8 @@ pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>)
         messages: conversation.request_messages(),
         target,
         max_tokens,
-        temperature: None,
+        temperature: if matches!(target_kind, TargetKind::Remote) { temperature } else { Some(sampling.temperature) },
+        sampling,
     };
     state.reply = Some(ActiveReply {
         id,
@@ -439,4 +451,10 @@ fn console_safe(text: &str) -> String {
 
 fn ms_between(from: Instant, to: Instant) -> u64 {
     to.as_millis().saturating_sub(from.as_millis())
+}
+
+/// Which kind of target a reply goes to (for the sampling settings that apply).
+enum TargetKind {
+    Remote,
+    Local,
 }

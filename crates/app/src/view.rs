@@ -73,6 +73,7 @@ pub fn view(state: &State) -> View<'_> {
                 crate::overlay::PickerKind::Provider => "Provider",
                 crate::overlay::PickerKind::Model(_) => "Model",
                 crate::overlay::PickerKind::Conversation => "Conversations",
+                crate::overlay::PickerKind::Setting => "Settings",
             },
         ),
         _ => (Vec::new(), ""),

@@ -229,3 +229,33 @@ fn an_api_key_is_typed_hidden_saved_and_never_shown_or_logged() {
     assert!(!toml.contains("gsk_secret_value_123456") && !toml.contains("sk-ant-test-key"), "{toml}");
     assert_eq!(h.state.settings().active(), ProviderId::Groq);
 }
+
+#[test]
+fn set_changes_applies_and_saves_keeping_the_users_comments() {
+    let mut h = Harness::new();
+    h.send("/set chat.theme light");
+    assert_eq!(h.state.theme(), tui::ui::ThemeId::Light);
+    let toml = settings_saved(&h.effects).expect("saved");
+    assert!(toml.contains("theme = \"light\""), "{toml}");
+    h.effects.clear();
+    h.send("/system Answer in French.");
+    assert_eq!(h.state.conversation().system(), Some("Answer in French."));
+    let job = h.send("hi").unwrap();
+    assert_eq!(job.system.as_deref(), Some("Answer in French."));
+    h.answer(job.id, "salut");
+    h.effects.clear();
+    h.send("/set providers.anthropic.temperature 0.5");
+    let job = h.send("again").unwrap();
+    assert_eq!(job.temperature, Some(0.5));
+    // Keys only through the hidden entry; unknown keys get a suggestion.
+    h.send("/set providers.anthropic.api_key sk-ant-visible");
+    assert!(h.state.notice().unwrap().0.contains("/key"));
+    h.send("/set chat.them dark");
+    assert!(h.state.notice().unwrap().0.contains("chat.theme"), "{:?}", h.state.notice());
+    // F4 lists every setting, keys redacted.
+    h.key(Key::F(4));
+    let Some(Overlay::Picker(picker)) = h.state.overlay() else { panic!("settings open") };
+    assert_eq!(picker.kind, PickerKind::Setting);
+    assert!(picker.choices.iter().any(|c| c.label == "chat.theme" && c.detail == "light"));
+    assert!(!picker.choices.iter().any(|c| c.detail.contains("sk-ant-test-key-0123456789")));
+}

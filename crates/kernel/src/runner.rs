@@ -259,7 +259,16 @@ impl Runner {
             }
             Target::Local => match self.local.as_deref_mut() {
                 Some(engine) => {
-                    let params = SamplingParams { max_tokens: job.max_tokens as usize, ..SamplingParams::default() };
+                    let s = job.sampling;
+                    let params = SamplingParams {
+                        max_tokens: job.max_tokens as usize,
+                        temperature: s.temperature,
+                        top_k: s.top_k as usize,
+                        top_p: s.top_p,
+                        min_p: s.min_p,
+                        repetition_penalty: s.repeat_penalty,
+                        ..SamplingParams::default()
+                    };
                     info!("chat: the local model is reading {} messages", job.messages.len());
                     engine.start_reply(job.system.as_deref(), &job.messages, params).map(|()| Source::Local)
                 }
