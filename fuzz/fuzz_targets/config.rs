@@ -1,6 +1,7 @@
 //! Arbitrary bytes as `config.toml`: parsing, validation, the summary, the redacted form and
-//! writing back must not panic; a file that parses must survive a write/read round trip, and
-//! no message may show an API key it holds.
+//! writing back must not panic; a file that parses must survive a write/read round trip (both
+//! `to_toml` and `write_back` over the file itself, unchanged and after a change), and no
+//! message may show an API key it holds. `write_back` over any text must read back equal.
 
 #![no_main]
 
@@ -16,6 +17,15 @@ fuzz_target!(|data: &[u8]| {
             let summary = config.to_string();
             let again = config::parse(&config.to_toml()).expect("what moteOS writes, it reads back");
             assert_eq!(again, config, "the round trip changed the configuration");
+            if let Ok(text) = core::str::from_utf8(data) {
+                write_back_reads_back(Some(text), &config);
+                let mut changed = config.clone();
+                let _ = config::set(&mut changed, "providers.local.temperature", "0.5");
+                let _ = config::set(&mut changed, "chat.theme", "light");
+                let _ = config::set(&mut changed, "providers.anthropic.model", "");
+                config::forget_keys(&mut changed);
+                write_back_reads_back(Some(text), &changed);
+            }
             let redacted = config.redacted();
             for kind in config::ProviderId::CLOUD {
                 if let Some(cloud) = config.providers.cloud(kind)
@@ -26,6 +36,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(error) => {
+            // Whatever the previous text, writing a valid configuration over it reads back.
+            if let Ok(text) = core::str::from_utf8(data) {
+                let mut config = config::MoteConfig::new(config::ProviderId::Local);
+                let _ = config::set(&mut config, "chat.system_prompt", text);
+                write_back_reads_back(Some(text), &config);
+            }
             let _ = error.to_string();
             for problem in error.problems() {
                 let _ = problem.to_string();
@@ -33,3 +49,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn write_back_reads_back(previous: Option<&str>, config: &config::MoteConfig) {
+    let text = config::write_back(previous, config);
+    let again = config::parse(&text).expect("write_back's result parses");
+    assert_eq!(&again, config, "write_back changed the configuration");
+}

@@ -164,6 +164,7 @@ fn cases() -> Vec<Case> {
         Case { name: "storage_survives_reboot_virtio_blk", arches: BOTH, run: crate::e2e_storage::survives_reboot_virtio },
         Case { name: "storage_survives_reboot_ahci", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_ahci },
         Case { name: "storage_survives_reboot_nvme", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_nvme },
+        Case { name: "model_and_conversation_survive_reboot", arches: BOTH, run: crate::e2e_persist::model_and_conversation_survive_reboot },
         Case { name: "storage_readonly_keeps_settings_in_variables", arches: BOTH, run: crate::e2e_storage::readonly_disk },
         Case { name: "storage_damaged_fat_and_full_disk", arches: &[Arch::X86_64], run: crate::e2e_storage::damaged_and_full },
         Case { name: "usb_keyboard", arches: BOTH, run: crate::e2e_usb::usb_keyboard },

@@ -11,6 +11,7 @@ mod builder;
 mod e2e;
 mod e2e_arch;
 mod e2e_harden;
+mod e2e_persist;
 mod e2e_storage;
 mod e2e_usb;
 mod fuzz;

@@ -14,6 +14,7 @@ use crate::io::{Effect, Level, RequestId};
 use crate::overlay::{Choice, Overlay, Picker, PickerKind};
 use crate::settings::{Backend, LocalModel, REMOTE_BUDGET};
 use crate::state::{ModelsRequest, NoticeKind, State};
+use crate::persist;
 use crate::update::{start_reply, stop_reply};
 
 /// Keys, for the help window and `/help`.
@@ -31,6 +32,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("F1", "this help"),
     ("F2", "choose the provider"),
     ("F3", "choose the model"),
+    ("F4", "settings"),
+    ("F5", "saved conversations"),
     ("F9", "new conversation"),
     ("F10", "power off"),
     ("Esc", "close a window, dismiss a notice"),
@@ -43,8 +46,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/model NAME", "use another model"),
     ("/provider NAME", "use another provider (anthropic, openai, groq, xai, openai-compatible, local)"),
     ("/new", "start a new conversation"),
+    ("/chats", "saved conversations: open, delete"),
+    ("/rename TITLE", "rename this conversation"),
+    ("/key PROVIDER", "enter a provider's API key (hidden as you type)"),
+    ("/forget-keys", "remove every API key from the disk and EFI variables"),
     ("/retry", "ask again"),
     ("/theme dark|light", "change the colours"),
+    ("/system TEXT", "instructions for the model (empty: none)"),
+    ("/set KEY VALUE", "change a setting (F4 lists them); /set KEY shows it"),
     ("/off", "power off"),
 ];
 
@@ -74,11 +83,22 @@ pub(crate) fn run(state: &mut State, line: &str, now: Instant, fx: &mut Vec<Effe
             ),
         },
         "/new" => new_conversation(state, fx),
+        "/chats" => persist::open_list(state, fx),
+        "/rename" if !arg.is_empty() => persist::rename(state, arg, now, fx),
+        "/rename" => complain(state, String::from("/rename needs a title, e.g. /rename Trip to Lyon"), fx),
+        "/key" => ask_key(state, arg, fx),
+        "/forget-keys" => forget_keys(state, fx),
+        "/system" => set_setting(state, "chat.system_prompt", arg, fx),
+        "/set" => match arg.split_once(char::is_whitespace) {
+            Some((key, value)) => set_setting(state, key, value.trim(), fx),
+            None if !arg.is_empty() => show_setting(state, arg, fx),
+            None => open_settings(state, fx),
+        },
         "/retry" => retry(state, now, fx),
         "/theme" => match ThemeId::from_name(arg) {
             Some(theme) => {
-                state.theme = theme;
-                say(state, &format!("theme: {}", theme.as_str()), fx);
+                let name = String::from(theme.as_str());
+                set_setting(state, "chat.theme", &name, fx);
             }
             None => complain(state, String::from("/theme takes dark or light"), fx),
         },
@@ -255,6 +275,16 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
                 picker.backspace();
             }
             Key::Char(c) if !key.modifiers.ctrl && !key.modifiers.alt => picker.type_char(c),
+            Key::Delete if picker.kind == PickerKind::Conversation => {
+                if let Some(&index) = picker.visible().get(picker.selected) {
+                    persist::delete_listed(state, index, fx);
+                }
+            }
+            Key::Enter if picker.kind == PickerKind::Conversation => {
+                if let Some(&index) = picker.visible().get(picker.selected) {
+                    persist::open_listed(state, index, fx);
+                }
+            }
             Key::Enter => {
                 let kind = picker.kind;
                 let Some(choice) = picker.highlighted().cloned() else { return };
@@ -270,6 +300,8 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
                         }
                     }
                     PickerKind::Model(_) => choose_model(state, &choice.label, fx),
+                    PickerKind::Conversation => {}
+                    PickerKind::Setting => edit_setting(state, &choice.label, fx),
                 }
             }
             _ => {}
@@ -291,6 +323,7 @@ fn choose_provider(state: &mut State, id: ProviderId, fx: &mut Vec<Effect>) {
     state.settings.set_active(id);
     state.notice = None;
     state.apply_backend(fx);
+    persist::save_settings(state, fx);
     let model = model_of(state, id).unwrap_or_default();
     say(state, &format!("now using {} \u{b7} {model}", id.label()), fx);
 }
@@ -319,6 +352,7 @@ fn choose_model(state: &mut State, model: &str, fx: &mut Vec<Effect>) {
     }
     stop_reply(state, "stopped: the model changed", "stopped: the model changed", fx);
     say(state, &format!("now using {} \u{b7} {model}", active.label()), fx);
+    persist::save_settings(state, fx);
 }
 
 pub(crate) fn new_conversation(state: &mut State, fx: &mut Vec<Effect>) {
@@ -364,4 +398,158 @@ fn power_off(state: &mut State, fx: &mut Vec<Effect>) {
     fx.push(Effect::Console(String::from("moteOS: powering off\n")));
     fx.push(Effect::Log(Level::Info, String::from("power: switching off")));
     fx.push(Effect::PowerOff);
+}
+
+/// `/key PROVIDER`: the input line turns masked and takes the key.
+fn ask_key(state: &mut State, arg: &str, fx: &mut Vec<Effect>) {
+    let id = if arg.is_empty() { Some(state.settings.active()) } else { ProviderId::from_name(arg) };
+    let Some(id) = id.filter(|id| *id != ProviderId::Local) else {
+        complain(state, String::from("/key takes a provider: anthropic, openai, groq, xai or openai-compatible"), fx);
+        return;
+    };
+    state.key_for = Some(id);
+    state.editor.set_masked(true);
+    fx.push(Effect::Log(Level::Info, format!("chat: waiting for the {} API key (hidden)", id.label())));
+    fx.push(Effect::Console(format!("moteOS: type or paste the {} API key, then Enter (Esc cancels)\n", id.label())));
+    state.set_notice(
+        format!(
+            "Type or paste the {} API key, then Enter; Esc cancels. It is kept unencrypted on the boot disk and in an EFI variable (/forget-keys removes it).",
+            id.label()
+        ),
+        NoticeKind::Info,
+    );
+}
+
+/// Enter while the masked line takes a key.
+pub(crate) fn take_key(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(id) = state.key_for.take() else { return };
+    let key = String::from(state.editor.text().trim());
+    state.editor.set_masked(false);
+    fx.push(Effect::Console(String::from("\nyou: (API key hidden)\n")));
+    if key.is_empty() {
+        complain(state, String::from("no key entered; nothing changed"), fx);
+        return;
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace()) || key.len() > 512 {
+        complain(state, String::from("an API key has no spaces or line breaks and is at most 512 characters; nothing changed"), fx);
+        return;
+    }
+    let config = state.settings.config.get_or_insert_with(|| config::MoteConfig::new(id));
+    if id == ProviderId::OpenAiCompatible {
+        match config.providers.openai_compatible.as_mut() {
+            Some(c) => c.api_key = Some(key.clone()),
+            None => {
+                complain(state, String::from("set up the OpenAI-compatible server's address first (its base_url in config.toml)"), fx);
+                return;
+            }
+        }
+    } else if let Some(slot) = config.providers.cloud_mut(id) {
+        slot.get_or_insert_with(Default::default).api_key = key.clone();
+    }
+    state.notice = None;
+    state.apply_backend(fx);
+    say(state, &format!("the {} key is saved ({})", id.label(), config::redact_key(&key)), fx);
+    persist::save_settings(state, fx);
+}
+
+/// Esc while the masked line takes a key.
+pub(crate) fn cancel_key(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.key_for.take().is_some() {
+        state.editor.set_masked(false);
+        state.notice = None;
+        fx.push(Effect::Console(String::from("moteOS: no key entered; nothing changed\n")));
+    }
+}
+
+/// `/forget-keys`: every API key leaves the settings, the file and the EFI variable.
+fn forget_keys(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(config) = state.settings.config.as_mut() else {
+        say(state, "there are no keys to forget", fx);
+        return;
+    };
+    config::forget_keys(config);
+    stop_reply(state, "stopped: the keys were removed", "stopped: the keys were removed", fx);
+    state.apply_backend(fx);
+    say(state, "every API key is removed from the boot disk and the EFI variable", fx);
+    persist::save_settings(state, fx);
+}
+
+/// Applies what a setting changes right away (the theme, the system prompt, who answers).
+pub(crate) fn apply_settings(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(config) = state.settings.config.as_ref() else { return };
+    state.theme = match config.chat.theme {
+        config::Theme::Dark => ThemeId::Dark,
+        config::Theme::Light => ThemeId::Light,
+    };
+    let system = config.chat.system_prompt.clone().filter(|s| !s.trim().is_empty());
+    state.conversation_mut().set_system(system);
+    state.apply_backend(fx);
+}
+
+/// `/set KEY VALUE` (and `/theme`, `/system`): changes one setting, applies it and saves.
+fn set_setting(state: &mut State, key: &str, value: &str, fx: &mut Vec<Effect>) {
+    if config::settable().iter().any(|k| k.name == key && k.secret) {
+        complain(state, String::from("API keys are entered hidden: use /key PROVIDER"), fx);
+        return;
+    }
+    let mut changed = match state.settings.config.clone() {
+        Some(config) => config,
+        None => config::MoteConfig::new(state.settings.active()),
+    };
+    if let Err(e) = config::set(&mut changed, key, value) {
+        complain(state, format!("{e}"), fx);
+        return;
+    }
+    let provider_changed = state.settings.config.as_ref().map(|c| c.provider.active) != Some(changed.provider.active);
+    if provider_changed {
+        stop_reply(state, "stopped: the provider changed", "stopped: the provider changed", fx);
+    }
+    state.settings.config = Some(changed);
+    state.notice = None;
+    apply_settings(state, fx);
+    let shown = state.settings.config.as_ref().and_then(|c| config::get(c, key).ok()).unwrap_or_default();
+    let shown = if shown.is_empty() { String::from("(default)") } else { shown };
+    say(state, &format!("{key} = {shown}"), fx);
+    persist::save_settings(state, fx);
+}
+
+/// `/set KEY`: shows a setting (keys redacted).
+fn show_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    match config::get(&config, key) {
+        Ok(value) if value.is_empty() => say(state, &format!("{key} is not set (the default applies)"), fx),
+        Ok(value) => say(state, &format!("{key} = {value}"), fx),
+        Err(e) => complain(state, format!("{e}"), fx),
+    }
+}
+
+/// F4: every setting with its value; Enter puts `/set KEY VALUE` on the input line to edit
+/// (an API key opens the hidden key entry instead).
+pub(crate) fn open_settings(state: &mut State, fx: &mut Vec<Effect>) {
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    let choices = config::settable()
+        .iter()
+        .map(|k| {
+            let value = config::get(&config, k.name).unwrap_or_default();
+            let detail = if value.is_empty() { String::from("default") } else { value };
+            Choice { label: String::from(k.name), detail, current: false, disabled: None }
+        })
+        .collect();
+    let status = String::from("Enter edits on the input line (/set KEY VALUE); type to filter; Esc closes");
+    state.overlay = Some(Overlay::Picker(Picker::new(PickerKind::Setting, choices, status)));
+    fx.push(Effect::Log(Level::Info, String::from("screen: settings")));
+}
+
+/// Enter on a setting.
+fn edit_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
+    state.overlay = None;
+    if let Some(provider) = key.strip_prefix("providers.").and_then(|rest| rest.strip_suffix(".api_key")) {
+        ask_key(state, provider, fx);
+        return;
+    }
+    let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
+    let value = config::get(&config, key).unwrap_or_default();
+    state.editor.set_text(&format!("/set {key} {value}"));
+    let help = config::settable().iter().find(|k| k.name == key).map_or("", |k| k.help);
+    state.set_notice(format!("{key}: {help}. Edit the value and press Enter."), NoticeKind::Info);
 }

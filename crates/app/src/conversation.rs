@@ -6,6 +6,8 @@ use core::fmt;
 
 use llm::{LlmError, Message, ReplyEvent, Role, Usage};
 
+use crate::saved::{SavedRole, SavedTurn};
+
 /// The longest message accepted from the keyboard, in bytes (a few pages of text).
 pub const MAX_INPUT_BYTES: usize = 32 * 1024;
 
@@ -87,6 +89,19 @@ pub struct Conversation {
     usage: Option<Usage>,
     generation: u64,
     next_id: u64,
+    /// Its file in `\\moteos\\chats` once saved, its title and when it started.
+    saved: SavedMeta,
+}
+
+/// What a conversation knows about its file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedMeta {
+    /// The file's number, once saved.
+    pub file: Option<u32>,
+    /// The title (from the first prompt, or `/rename`).
+    pub title: Option<String>,
+    /// When it started, in seconds since 1970.
+    pub created: Option<i64>,
 }
 
 impl Conversation {
@@ -101,7 +116,33 @@ impl Conversation {
             usage: None,
             generation: 0,
             next_id: 0,
+            saved: SavedMeta::default(),
         }
+    }
+
+    /// A conversation read back from its file: every turn as it was (a cut reply stays
+    /// marked), ready to continue.
+    pub fn restore(system: Option<String>, context_budget: usize, turns: &[SavedTurn], saved: SavedMeta) -> Self {
+        let mut c = Conversation::new(system, context_budget);
+        for turn in turns {
+            let who = match turn.role {
+                SavedRole::User => Who::User,
+                SavedRole::Assistant => Who::Assistant,
+            };
+            let state = if turn.cut { EntryState::Cut } else { EntryState::Complete };
+            c.push(who, turn.text.clone(), state);
+        }
+        c.saved = saved;
+        c
+    }
+
+    /// Its file, title and start time.
+    pub fn saved(&self) -> &SavedMeta {
+        &self.saved
+    }
+
+    pub(crate) fn saved_mut(&mut self) -> &mut SavedMeta {
+        &mut self.saved
     }
 
     /// Changes the system prompt sent with the next request.

@@ -50,6 +50,29 @@ pub enum Input {
     Layout(Geometry),
     /// Time passed (a timer fired); nothing else happened.
     Tick,
+    /// The answer to [`Effect::ListDir`]: the files of the folder (none when it does not
+    /// exist), or why it could not be read.
+    Dir {
+        /// Which request.
+        id: RequestId,
+        /// Names and sizes in bytes, or a sentence.
+        result: Result<Vec<(String, u64)>, String>,
+    },
+    /// The answer to [`Effect::ReadFiles`]: each path with its bytes or why not.
+    Files {
+        /// Which request.
+        id: RequestId,
+        /// In the order asked.
+        files: Vec<(String, Result<Vec<u8>, String>)>,
+    },
+    /// The answer to [`Effect::WriteFile`] and [`Effect::SaveSettings`]: where the data went
+    /// (a short phrase for the log) or why it could not be kept anywhere.
+    Written {
+        /// Which request.
+        id: RequestId,
+        /// Where, or a sentence saying why not.
+        result: Result<String, String>,
+    },
 }
 
 /// The network as the header shows it.
@@ -100,6 +123,55 @@ pub enum Effect {
     Redraw,
     /// Switch the machine off (ACPI S5 / PSCI SYSTEM_OFF).
     PowerOff,
+    /// List a folder of the boot partition; the answer is [`Input::Dir`].
+    ListDir {
+        /// Which request.
+        id: RequestId,
+        /// The folder, e.g. `\\moteos\\chats`.
+        path: String,
+    },
+    /// Read whole files (each at most `limit` bytes); the answer is [`Input::Files`].
+    ReadFiles {
+        /// Which request.
+        id: RequestId,
+        /// The files.
+        paths: Vec<String>,
+        /// The largest file accepted.
+        limit: u64,
+    },
+    /// Replace a file so that a power cut leaves the old or the new version; the answer is
+    /// [`Input::Written`].
+    WriteFile {
+        /// Which request.
+        id: RequestId,
+        /// The file.
+        path: String,
+        /// Its new content.
+        bytes: Vec<u8>,
+    },
+    /// Remove a file (and its previous version); nothing comes back, failures are logged.
+    RemoveFile {
+        /// The file.
+        path: String,
+    },
+    /// Save the settings (`config.toml` text) to the boot partition and the EFI variable
+    /// copy; the answer is [`Input::Written`]. The text holds API keys: never log it.
+    SaveSettings {
+        /// Which request.
+        id: RequestId,
+        /// The whole file.
+        toml: Secret,
+    },
+}
+
+/// Text that holds secrets: its `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
 }
 
 /// How important a log line is.
@@ -128,6 +200,8 @@ pub struct ReplyJob {
     pub max_tokens: u32,
     /// Sampling temperature; `None` leaves the provider's default.
     pub temperature: Option<f32>,
+    /// How the local model samples (from `[providers.local]`, defaults filled in).
+    pub sampling: config::LocalSampling,
 }
 
 impl fmt::Debug for ReplyJob {

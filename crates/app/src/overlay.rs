@@ -27,6 +27,10 @@ pub enum PickerKind {
     Provider,
     /// The model of a provider (F3).
     Model(ProviderId),
+    /// A saved conversation (`/chats`, F5).
+    Conversation,
+    /// A setting to edit (F4).
+    Setting,
 }
 
 /// One choice.

@@ -25,6 +25,10 @@ pub struct Boot {
     pub config_problem: Option<String>,
     /// The local model.
     pub local: LocalModel,
+    /// The settings file's text as read (kept so saving changes keeps its comments).
+    pub config_text: Option<String>,
+    /// The wall clock at boot, in seconds since 1970 (UTC), if the firmware had one.
+    pub unix_time: Option<i64>,
 }
 
 /// How a notice is shown.
@@ -86,6 +90,16 @@ pub struct State {
     /// Counts changes to what is shown.
     pub(crate) revision: u64,
     pub(crate) powering_off: bool,
+    /// Files on the boot partition: saved conversations, writes in flight.
+    pub(crate) persist: crate::persist::Persist,
+    /// The settings file's text as last read or written.
+    pub(crate) config_text: Option<String>,
+    /// Seconds since 1970 when the monotonic clock read zero.
+    pub(crate) unix_at_boot: Option<i64>,
+    /// The provider whose API key the (masked) input line is taking (`/key`).
+    pub(crate) key_for: Option<llm::ProviderId>,
+    /// The time of the input being handled.
+    pub(crate) now: Instant,
 }
 
 impl State {
@@ -110,9 +124,16 @@ impl State {
             speed: String::new(),
             revision: 0,
             powering_off: false,
+            persist: crate::persist::Persist::default(),
+            config_text: boot.config_text,
+            unix_at_boot: boot.unix_time,
+            key_for: None,
+            now: Instant::from_millis(0),
         };
         let mut effects = Vec::new();
+        crate::commands::apply_settings(&mut state, &mut effects);
         state.apply_backend(&mut effects);
+        crate::persist::start(&mut state, &mut effects);
         if let Some(problem) = state.settings.config_problem.clone() {
             state.set_notice(alloc::format!("config.toml cannot be used: {problem}"), NoticeKind::Error);
         }

@@ -10,6 +10,7 @@ use llm::{FinishReason, ReplyEvent};
 use tui::ui::Scroll;
 
 use crate::commands;
+use crate::persist;
 use crate::conversation::MAX_REPLY_BYTES;
 use crate::io::{Effect, Input, Level, NetInfo, ReplyJob, RequestId, Target};
 use crate::overlay::Overlay;
@@ -27,6 +28,7 @@ pub fn update(state: &mut State, input: Input, now: Instant) -> Vec<Effect> {
     if state.powering_off {
         return fx;
     }
+    state.now = now;
     match input {
         Input::Key(key) => on_key(state, key, now, &mut fx),
         Input::Reply { id, event } => on_reply(state, id, event, now, &mut fx),
@@ -48,6 +50,9 @@ pub fn update(state: &mut State, input: Input, now: Instant) -> Vec<Effect> {
             }
         }
         Input::Tick => {}
+        Input::Dir { id, result } => persist::on_dir(state, id, result, &mut fx),
+        Input::Files { id, files } => persist::on_files(state, id, files, &mut fx),
+        Input::Written { id, result } => persist::on_written(state, id, result, &mut fx),
     }
     fx
 }
@@ -105,6 +110,8 @@ fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) 
         Key::Enter if m.shift || m.alt => {
             state.editor.insert('\n');
         }
+        Key::Enter if state.key_for.is_some() => commands::take_key(state, fx),
+        Key::Escape if state.key_for.is_some() => commands::cancel_key(state, fx),
         Key::Enter => submit(state, now, fx),
         Key::Backspace if m.ctrl || m.alt => {
             state.editor.delete_word_before();
@@ -159,6 +166,8 @@ fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) 
         Key::F(1) => commands::open_help(state, fx),
         Key::F(2) => commands::open_provider_picker(state, fx),
         Key::F(3) => commands::open_model_picker(state, fx),
+        Key::F(4) => commands::open_settings(state, fx),
+        Key::F(5) => persist::open_list(state, fx),
         Key::F(9) => commands::new_conversation(state, fx),
         Key::F(10) => {
             state.overlay = Some(Overlay::ConfirmPowerOff { yes_focused: false });
@@ -229,8 +238,17 @@ fn submit(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
 /// Starts the reply the active conversation awaits.
 pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>) {
     let active = state.settings.active();
+    let config = state.settings.config.as_ref();
+    let (temperature, asked_max) = match config {
+        Some(c) if active == llm::ProviderId::OpenAiCompatible => {
+            c.providers.openai_compatible.as_ref().map_or((None, None), |p| (p.temperature, p.max_tokens))
+        }
+        Some(c) => c.providers.cloud(active).map_or((None, None), |p| (p.temperature, p.max_tokens)),
+        None => (None, None),
+    };
+    let sampling = config.map_or(config::LocalSampling::DEFAULT, |c| c.local_sampling());
     let (target, max_tokens) = match state.settings.backend(active) {
-        Backend::Remote { provider, model } => (Target::Remote { provider, model }, REMOTE_MAX_TOKENS),
+        Backend::Remote { provider, model } => (Target::Remote { provider, model }, asked_max.unwrap_or(REMOTE_MAX_TOKENS)),
         Backend::Local { .. } => (Target::Local, LOCAL_MAX_TOKENS),
         Backend::Unavailable(why) => {
             state.conversation_mut().cancel(&why);
@@ -238,6 +256,7 @@ pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>)
             return;
         }
     };
+    let target_kind = if matches!(target, Target::Local) { TargetKind::Local } else { TargetKind::Remote };
     let id = state.next_request();
     let conversation = state.conversation();
     let job = ReplyJob {
@@ -246,7 +265,8 @@ pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>)
         messages: conversation.request_messages(),
         target,
         max_tokens,
-        temperature: None,
+        temperature: if matches!(target_kind, TargetKind::Remote) { temperature } else { Some(sampling.temperature) },
+        sampling,
     };
     state.reply = Some(ActiveReply {
         id,
@@ -274,6 +294,8 @@ pub(crate) fn stop_reply(state: &mut State, note: &str, why: &str, fx: &mut Vec<
     }
     fx.push(Effect::Log(Level::Info, format!("chat: reply {why}")));
     state.conversation_mut().stop(note);
+    let now = state.now;
+    persist::save_conversation(state, now, fx);
 }
 
 // ---- replies ----
@@ -354,6 +376,9 @@ fn on_reply(state: &mut State, id: RequestId, event: ReplyEvent, now: Instant, f
         }
     }
     state.conversation_mut().on_reply(&event);
+    if matches!(event, ReplyEvent::Finished(_) | ReplyEvent::Failed(_)) {
+        persist::save_conversation(state, now, fx);
+    }
     state.touch();
 }
 
@@ -368,6 +393,8 @@ fn truncate(state: &mut State, fx: &mut Vec<Effect>) {
     let note = format!("reply truncated: it passed {} KiB", MAX_REPLY_BYTES / 1024);
     fx.push(Effect::Log(Level::Warn, format!("chat: {note}")));
     state.conversation_mut().truncate_reply(&note);
+    let now = state.now;
+    persist::save_conversation(state, now, fx);
     state.touch();
 }
 
@@ -424,4 +451,10 @@ fn console_safe(text: &str) -> String {
 
 fn ms_between(from: Instant, to: Instant) -> u64 {
     to.as_millis().saturating_sub(from.as_millis())
+}
+
+/// Which kind of target a reply goes to (for the sampling settings that apply).
+enum TargetKind {
+    Remote,
+    Local,
 }

@@ -72,6 +72,8 @@ pub fn view(state: &State) -> View<'_> {
             match p.kind {
                 crate::overlay::PickerKind::Provider => "Provider",
                 crate::overlay::PickerKind::Model(_) => "Model",
+                crate::overlay::PickerKind::Conversation => "Conversations",
+                crate::overlay::PickerKind::Setting => "Settings",
             },
         ),
         _ => (Vec::new(), ""),

@@ -19,30 +19,43 @@
 extern crate alloc;
 
 mod addr;
+mod chat;
+pub mod migrate;
 mod model;
+mod outline;
 mod problem;
 
 mod read;
 mod redact;
+mod sampling;
+mod settable;
 mod source;
 mod store;
 mod suggest;
 mod url;
 mod validate;
+mod writeback;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use addr::{AddressError, Ipv4, Ipv4Cidr};
+pub use chat::{ChatSettings, FontScale, Theme};
+pub use llm::ProviderId;
+pub use migrate::CURRENT_VERSION;
 pub use model::{
     ActiveProvider, CloudProvider, CompatibleProvider, DEFAULT_MODEL_FILE, LocalProvider, MoteConfig, NetworkConfig,
     NetworkMode, ProviderSection, Providers, TlsConfig,
 };
 pub use problem::{AddressField, ConfigError, ConfigProblem, HostAddressIssue, Location, ProblemKind, Severity};
-pub use llm::ProviderId;
 pub use redact::redact_key;
+pub use sampling::{
+    FloatRange, IntRange, LocalSampling, MAX_TOKENS, PROBABILITY, REPEAT_PENALTY, SEED, TEMPERATURE, TOP_K,
+};
+pub use settable::{SetError, SettingKey, forget_keys, get, set, settable};
 pub use store::{MemoryStore, SettingsStore, StoreError};
 pub use url::UrlError;
+pub use writeback::write_back;
 
 /// Where the file lives on the boot partition.
 pub const CONFIG_PATH: &str = "\\moteos\\config.toml";
@@ -55,7 +68,7 @@ pub const FILE_NAME: &str = "config.toml";
 pub const MAX_FILE_SIZE: usize = 64 * 1024;
 
 /// A configuration read from a file, with the warnings found on the way.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
     /// The configuration.
     pub config: MoteConfig,

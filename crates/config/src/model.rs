@@ -7,9 +7,12 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::addr::{Ipv4, Ipv4Cidr};
-use llm::ProviderId;
+use crate::chat::ChatSettings;
+use crate::migrate::CURRENT_VERSION;
 use crate::redact::Redacted;
+use crate::sampling::LocalSampling;
 use http::RedactedUrl;
+use llm::ProviderId;
 
 /// Where the local provider looks for its model when `model_file` is not given.
 pub const DEFAULT_MODEL_FILE: &str = "\\moteos\\model.gguf";
@@ -18,8 +21,11 @@ pub const DEFAULT_MODEL_FILE: &str = "\\moteos\\model.gguf";
 ///
 /// There is deliberately no `Default`: a machine without a configuration goes to the setup
 /// wizard instead of silently talking to some provider. Start from [`MoteConfig::new`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MoteConfig {
+    /// `version = 2`: the layout of the file. Files without it are version 1 and are migrated
+    /// when read (see [`crate::migrate`]); a number above [`CURRENT_VERSION`] is kept as is.
+    pub version: u32,
     /// `[provider]`: which provider answers.
     pub provider: ProviderSection,
     /// `[providers.*]`: settings of each provider the user has set up.
@@ -27,6 +33,8 @@ pub struct MoteConfig {
     pub providers: Providers,
     /// `[network]`: DHCP or a static address.
     pub network: NetworkConfig,
+    /// `[chat]`: theme, system prompt, font size.
+    pub chat: ChatSettings,
     /// `[tls]`: extra trust anchors.
     #[serde(skip_serializing_if = "TlsConfig::is_empty")]
     pub tls: TlsConfig,
@@ -36,11 +44,19 @@ impl MoteConfig {
     /// A configuration that uses `active`, with no provider tables yet, DHCP and the built-in roots.
     pub fn new(active: ProviderId) -> Self {
         MoteConfig {
+            version: CURRENT_VERSION,
             provider: ProviderSection { active },
             providers: Providers::default(),
             network: NetworkConfig::default(),
+            chat: ChatSettings::default(),
             tls: TlsConfig::default(),
         }
+    }
+
+    /// The local model's sampling settings, with the defaults when there is no
+    /// `[providers.local]` table.
+    pub fn local_sampling(&self) -> LocalSampling {
+        self.providers.local.as_ref().map_or(LocalSampling::DEFAULT, LocalProvider::sampling)
     }
 
     /// The active provider with every default filled in, or `None` when its table is missing.
@@ -153,7 +169,7 @@ pub struct ProviderSection {
 }
 
 /// `[providers.*]`: one optional table per provider, so several can be set up and switched between.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Providers {
     /// `[providers.anthropic]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,7 +254,7 @@ impl Providers {
 /// `[providers.anthropic]`, `[providers.openai]`, `[providers.groq]` or `[providers.xai]`.
 ///
 /// `Debug` shows the key redacted, so logging this value is safe.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 pub struct CloudProvider {
     /// The secret API key; empty when the file does not give one (then `validate` complains
     /// if this provider is the active one).
@@ -250,6 +266,12 @@ pub struct CloudProvider {
     /// [`ProviderId::default_base_url`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Sampling temperature sent with each request (0 to 2); `None` leaves it to the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// The longest answer asked for, in tokens (1 to 65536); `None` uses moteOS's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
 }
 
 impl fmt::Debug for CloudProvider {
@@ -258,6 +280,8 @@ impl fmt::Debug for CloudProvider {
             .field("api_key", &Redacted(&self.api_key))
             .field("model", &self.model)
             .field("base_url", &self.base_url.as_deref().map(RedactedUrl))
+            .field("temperature", &self.temperature)
+            .field("max_tokens", &self.max_tokens)
             .finish()
     }
 }
@@ -265,7 +289,7 @@ impl fmt::Debug for CloudProvider {
 /// `[providers.openai-compatible]`: any server that speaks the OpenAI chat API.
 ///
 /// `Debug` shows the key redacted.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 pub struct CompatibleProvider {
     /// The API root, e.g. `http://192.168.1.10:11434/v1` for Ollama.
     pub base_url: String,
@@ -274,6 +298,12 @@ pub struct CompatibleProvider {
     pub api_key: Option<String>,
     /// The model name as the server knows it, e.g. `llama3.2`.
     pub model: String,
+    /// Sampling temperature sent with each request (0 to 2); `None` leaves it to the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// The longest answer asked for, in tokens (1 to 65536); `None` uses moteOS's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
 }
 
 impl fmt::Debug for CompatibleProvider {
@@ -282,20 +312,75 @@ impl fmt::Debug for CompatibleProvider {
             .field("base_url", &RedactedUrl(&self.base_url))
             .field("api_key", &self.api_key.as_deref().map(Redacted))
             .field("model", &self.model)
+            .field("temperature", &self.temperature)
+            .field("max_tokens", &self.max_tokens)
             .finish()
     }
 }
 
-/// `[providers.local]`: a GGUF model run by moteOS itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// `[providers.local]`: a GGUF model run by moteOS itself, and how it samples.
+///
+/// The sampling keys default to [`LocalSampling::DEFAULT`] (the reasons are given there).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LocalProvider {
     /// Path of the model on the boot partition, with UEFI backslashes.
     pub model_file: String,
+    /// See [`LocalSampling::temperature`].
+    pub temperature: f32,
+    /// See [`LocalSampling::top_p`].
+    pub top_p: f32,
+    /// See [`LocalSampling::top_k`].
+    pub top_k: u32,
+    /// See [`LocalSampling::min_p`].
+    pub min_p: f32,
+    /// See [`LocalSampling::repeat_penalty`].
+    pub repeat_penalty: f32,
+    /// See [`LocalSampling::seed`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl LocalProvider {
+    /// The sampling settings of this table.
+    pub fn sampling(&self) -> LocalSampling {
+        LocalSampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            seed: self.seed,
+        }
+    }
+
+    /// Replaces the sampling settings of this table.
+    pub fn set_sampling(&mut self, sampling: LocalSampling) {
+        let LocalSampling { temperature, top_p, top_k, min_p, repeat_penalty, seed } = sampling;
+        *self = LocalProvider {
+            model_file: core::mem::take(&mut self.model_file),
+            temperature,
+            top_p,
+            top_k,
+            min_p,
+            repeat_penalty,
+            seed,
+        };
+    }
 }
 
 impl Default for LocalProvider {
     fn default() -> Self {
-        LocalProvider { model_file: String::from(DEFAULT_MODEL_FILE) }
+        let mut local = LocalProvider {
+            model_file: String::from(DEFAULT_MODEL_FILE),
+            temperature: 0.0,
+            top_p: 0.0,
+            top_k: 0,
+            min_p: 0.0,
+            repeat_penalty: 0.0,
+            seed: None,
+        };
+        local.set_sampling(LocalSampling::DEFAULT);
+        local
     }
 }
 

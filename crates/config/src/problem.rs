@@ -6,11 +6,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::addr::{AddressError, Ipv4, Ipv4Cidr};
-use llm::ProviderId;
 use crate::store::StoreError;
 use crate::url::UrlError;
 use crate::{FILE_NAME, MAX_FILE_SIZE};
 use http::RedactedUrl;
+use llm::ProviderId;
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -298,6 +298,37 @@ pub enum ProblemKind {
         /// The key.
         key: &'static str,
     },
+    /// A number outside the values a setting allows (or one that is not a number at all).
+    OutOfRange {
+        /// The setting as printed: `[providers.local] temperature`.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is allowed, e.g. "a number from 0 to 2".
+        expected: String,
+    },
+    /// `version` is not a positive whole number.
+    BadVersion {
+        /// The value as written.
+        value: String,
+    },
+    /// `version` is newer than this moteOS knows.
+    NewerVersion {
+        /// The file's version.
+        version: u32,
+    },
+    /// `[chat] theme` names no theme.
+    UnknownTheme {
+        /// The value as written.
+        value: String,
+        /// The theme it resembles.
+        suggestion: Option<&'static str>,
+    },
+    /// `[chat] font_scale` is not `"auto"`, 1 or 2.
+    BadFontScale {
+        /// The value as written.
+        value: String,
+    },
     /// A file path that is not absolute on the boot partition.
     RelativePath {
         /// The setting as printed: `[tls] extra_ca_file`.
@@ -470,6 +501,30 @@ impl fmt::Display for ProblemKind {
             }
             ProblemKind::IgnoredWithDhcp { key } => {
                 write!(f, "[network] {key} is ignored because mode = \"dhcp\": set mode = \"static\" to use it")
+            }
+            ProblemKind::OutOfRange { key, value, expected } => {
+                write!(f, "{key} = {value} is not allowed: use {expected}")
+            }
+            ProblemKind::BadVersion { value } => write!(
+                f,
+                "version = {value} is not a version: use a whole number like version = {}",
+                crate::CURRENT_VERSION
+            ),
+            ProblemKind::NewerVersion { version } => write!(
+                f,
+                "version = {version} is newer than this moteOS understands ({}): settings it does not know \
+                 are ignored but kept in the file",
+                crate::CURRENT_VERSION
+            ),
+            ProblemKind::UnknownTheme { value, suggestion } => {
+                write!(f, "[chat] theme = \"{value}\" is not a theme: use dark or light")?;
+                match suggestion {
+                    Some(s) => write!(f, " — did you mean \"{s}\"?"),
+                    None => Ok(()),
+                }
+            }
+            ProblemKind::BadFontScale { value } => {
+                write!(f, "[chat] font_scale = {value} is not a font scale: use \"auto\", 1 or 2")
             }
             ProblemKind::RelativePath { key, path } => write!(
                 f,

@@ -15,14 +15,17 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::addr::{Ipv4, Ipv4Cidr};
+use crate::chat::{ChatSettings, FontScale, Theme};
+use crate::migrate::{CURRENT_VERSION, UNVERSIONED, migrate};
 use crate::model::{
     CloudProvider, CompatibleProvider, LocalProvider, MoteConfig, NetworkConfig, NetworkMode, ProviderSection,
     Providers, TlsConfig,
 };
 use crate::problem::{AddressField, ConfigError, ConfigProblem, Location, ProblemKind, Severity};
-use llm::ProviderId;
+use crate::sampling::{self, FloatRange, IntRange, LocalSampling};
 use crate::source::syntax_error;
 use crate::suggest::closest;
+use llm::ProviderId;
 
 /// Where each setting was found, by dotted path, so later problems can point into the file.
 pub(crate) type Locations = BTreeMap<String, Location>;
@@ -45,11 +48,13 @@ pub(crate) fn read(text: &str) -> Result<Reading, ConfigError> {
     Ok(Reading { config, problems: reader.problems, locations: reader.locations })
 }
 
-const TOP_LEVEL: [&str; 4] = ["provider", "providers", "network", "tls"];
+const TOP_LEVEL: [&str; 6] = ["version", "provider", "providers", "network", "chat", "tls"];
 const PROVIDER_KEYS: [&str; 1] = ["active"];
-const CLOUD_KEYS: [&str; 3] = ["api_key", "model", "base_url"];
-const COMPATIBLE_KEYS: [&str; 3] = ["base_url", "api_key", "model"];
-const LOCAL_KEYS: [&str; 1] = ["model_file"];
+const CLOUD_KEYS: [&str; 5] = ["api_key", "model", "base_url", "temperature", "max_tokens"];
+const COMPATIBLE_KEYS: [&str; 5] = ["base_url", "api_key", "model", "temperature", "max_tokens"];
+const LOCAL_KEYS: [&str; 7] = ["model_file", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"];
+const CHAT_KEYS: [&str; 3] = ["theme", "system_prompt", "font_scale"];
+
 const NETWORK_KEYS: [&str; 4] = ["mode", "address", "gateway", "dns"];
 const TLS_KEYS: [&str; 1] = ["extra_ca_file"];
 
@@ -68,6 +73,8 @@ impl Reader<'_> {
         let mut providers = Providers::default();
         let mut network = NetworkConfig::default();
         let mut tls = TlsConfig::default();
+        let mut chat = ChatSettings::default();
+        let mut version = Some(UNVERSIONED);
         for (key, value) in root.iter() {
             let name = key.get_ref().as_ref();
             let key_span = self.key_span(key, value);
@@ -94,6 +101,12 @@ impl Reader<'_> {
                         tls = self.tls(table);
                     }
                 }
+                "chat" => {
+                    if let Some(table) = self.table(value, "", name, "a table like [chat]") {
+                        chat = self.chat(table);
+                    }
+                }
+                "version" => version = self.version(value),
                 _ => self.unknown_top_level(name, key_span, value),
             }
         }
@@ -103,7 +116,61 @@ impl Reader<'_> {
             self.problems.push(ConfigProblem::new(Severity::Error, Some("provider".into()), kind));
         }
         let active = active?;
-        Some(MoteConfig { provider: ProviderSection { active }, providers, network, tls })
+        let version = version?;
+        let mut config = MoteConfig { version, provider: ProviderSection { active }, providers, network, chat, tls };
+        migrate(&mut config, version);
+        Some(config)
+    }
+
+    fn version(&mut self, value: &Spanned<DeValue<'_>>) -> Option<u32> {
+        let number = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            _ => None,
+        };
+        let Some(version) = number.and_then(|n| u32::try_from(n).ok()).filter(|&n| n >= 1) else {
+            let kind = ProblemKind::BadVersion { value: self.source(value.span()) };
+            self.problem(Severity::Error, "version", value.span(), kind);
+            return None;
+        };
+        if version > CURRENT_VERSION {
+            self.problem(Severity::Warning, "version", value.span(), ProblemKind::NewerVersion { version });
+        }
+        Some(version)
+    }
+
+    fn chat(&mut self, table: &DeTable<'_>) -> ChatSettings {
+        self.unknown_keys(table, "chat", &CHAT_KEYS);
+        let mut chat = ChatSettings::default();
+        if let Some((_, value)) = entry(table, "theme") {
+            self.locate("chat.theme".into(), value.span());
+            if let Some(name) = self.string(value, "chat", "theme") {
+                match Theme::from_name(name) {
+                    Some(theme) => chat.theme = theme,
+                    None => {
+                        let suggestion = closest(name, Theme::ALL.map(Theme::as_str));
+                        let kind = ProblemKind::UnknownTheme { value: name.to_owned(), suggestion };
+                        self.problem(Severity::Error, "chat.theme", value.span(), kind);
+                    }
+                }
+            }
+        }
+        chat.system_prompt = self.optional_string(table, "chat", "system_prompt").filter(|s| !s.is_empty());
+        if let Some((_, value)) = entry(table, "font_scale") {
+            self.locate("chat.font_scale".into(), value.span());
+            let scale = match value.get_ref() {
+                DeValue::String(text) => FontScale::from_name(text),
+                DeValue::Integer(i) => FontScale::from_name(i.as_str()).filter(|_| i.radix() == 10),
+                _ => None,
+            };
+            match scale {
+                Some(scale) => chat.font_scale = scale,
+                None => {
+                    let kind = ProblemKind::BadFontScale { value: self.source(value.span()) };
+                    self.problem(Severity::Error, "chat.font_scale", value.span(), kind);
+                }
+            }
+        }
+        chat
     }
 
     fn provider_section(&mut self, table: &DeTable<'_>, header: Range<usize>) -> Option<ProviderId> {
@@ -158,6 +225,8 @@ impl Reader<'_> {
             api_key: self.optional_string(table, path, "api_key").unwrap_or_default(),
             model: self.optional_string(table, path, "model").filter(|s| !s.is_empty()),
             base_url: self.optional_string(table, path, "base_url").filter(|s| !s.is_empty()),
+            temperature: self.optional_float(table, path, "temperature", sampling::TEMPERATURE),
+            max_tokens: self.optional_u32(table, path, "max_tokens", sampling::MAX_TOKENS),
         }
     }
 
@@ -168,15 +237,96 @@ impl Reader<'_> {
             // `api_key = ""` is how the example file says "no key", so it means `None`.
             api_key: self.optional_string(table, path, "api_key").filter(|s| !s.is_empty()),
             model: self.optional_string(table, path, "model").unwrap_or_default(),
+            temperature: self.optional_float(table, path, "temperature", sampling::TEMPERATURE),
+            max_tokens: self.optional_u32(table, path, "max_tokens", sampling::MAX_TOKENS),
         }
     }
 
     fn local(&mut self, table: &DeTable<'_>, path: &str) -> LocalProvider {
         self.unknown_keys(table, path, &LOCAL_KEYS);
-        match self.optional_string(table, path, "model_file") {
-            Some(model_file) => LocalProvider { model_file },
-            None => LocalProvider::default(),
+        let mut local = LocalProvider::default();
+        if let Some(model_file) = self.optional_string(table, path, "model_file") {
+            local.model_file = model_file;
         }
+        let d = LocalSampling::DEFAULT;
+        let top_k = self.optional_u32(table, path, "top_k", sampling::TOP_K);
+        let seed = self.optional_uint(table, path, "seed", sampling::SEED.max, sampling::SEED);
+        local.set_sampling(LocalSampling {
+            temperature: self
+                .optional_float(table, path, "temperature", sampling::TEMPERATURE)
+                .unwrap_or(d.temperature),
+            top_p: self.optional_float(table, path, "top_p", sampling::PROBABILITY).unwrap_or(d.top_p),
+            top_k: top_k.unwrap_or(d.top_k),
+            min_p: self.optional_float(table, path, "min_p", sampling::PROBABILITY).unwrap_or(d.min_p),
+            repeat_penalty: self
+                .optional_float(table, path, "repeat_penalty", sampling::REPEAT_PENALTY)
+                .unwrap_or(d.repeat_penalty),
+            seed,
+        });
+        local
+    }
+
+    /// A decimal setting; whole numbers are accepted too, NaN and infinities are not. Whether it
+    /// is within `advice` (named in the message) is checked by validation.
+    fn optional_float(&mut self, table: &DeTable<'_>, path: &str, key: &str, advice: FloatRange) -> Option<f32> {
+        let (_, value) = entry(table, key)?;
+        self.locate(format!("{path}.{key}"), value.span());
+        let number = match value.get_ref() {
+            // Parsed as f32 from the text, so `0.1` is the f32 nearest 0.1, as written back.
+            DeValue::Float(f) => f.as_str().parse::<f32>().ok(),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f32),
+            other => {
+                self.wrong_type(path, key, value.span(), "a number", other);
+                return None;
+            }
+        };
+        let number = number.filter(|n| n.is_finite());
+        if number.is_none() {
+            self.out_of_range(path, key, value.span(), alloc::string::ToString::to_string(&advice));
+        }
+        number
+    }
+
+    fn optional_u32(&mut self, table: &DeTable<'_>, path: &str, key: &str, advice: IntRange) -> Option<u32> {
+        let n = self.optional_uint(table, path, key, u64::from(u32::MAX), advice)?;
+        u32::try_from(n).ok()
+    }
+
+    /// A whole-number setting from 0 to `fits`; whether it is within `advice` (named in the
+    /// message) is checked by validation.
+    fn optional_uint(
+        &mut self,
+        table: &DeTable<'_>,
+        path: &str,
+        key: &str,
+        fits: u64,
+        advice: IntRange,
+    ) -> Option<u64> {
+        let (_, value) = entry(table, key)?;
+        self.locate(format!("{path}.{key}"), value.span());
+        let number = match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            other => {
+                self.wrong_type(path, key, value.span(), "a whole number", other);
+                return None;
+            }
+        };
+        let number = number.and_then(|n| u64::try_from(n).ok()).filter(|&n| n <= fits);
+        if number.is_none() {
+            self.out_of_range(path, key, value.span(), alloc::string::ToString::to_string(&advice));
+        }
+        number
+    }
+
+    fn out_of_range(&mut self, path: &str, key: &str, span: Range<usize>, expected: String) {
+        let kind =
+            ProblemKind::OutOfRange { key: format!("[{path}] {key}"), value: self.source(span.clone()), expected };
+        self.problem(Severity::Error, &format!("{path}.{key}"), span, kind);
+    }
+
+    /// The text of the file at `span`, for messages (never a secret: only numbers use this).
+    fn source(&self, span: Range<usize>) -> String {
+        self.text.get(span).unwrap_or_default().to_owned()
     }
 
     fn network(&mut self, table: &DeTable<'_>) -> NetworkConfig {

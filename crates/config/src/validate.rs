@@ -11,9 +11,10 @@ use alloc::vec::Vec;
 
 use crate::model::{MoteConfig, NetworkConfig, NetworkMode};
 use crate::problem::{ConfigProblem, HostAddressIssue, ProblemKind, Severity};
-use llm::ProviderId;
+use crate::sampling::{self, FloatRange, IntRange};
 use crate::url::{host_is_local, parse_base_url};
 use http::RedactedUrl;
+use llm::ProviderId;
 
 impl MoteConfig {
     /// Every problem that makes this configuration unusable (errors) or suspicious (warnings).
@@ -27,7 +28,43 @@ impl MoteConfig {
         if let Some(path) = &self.tls.extra_ca_file {
             check_path(&mut problems, "tls.extra_ca_file", "[tls] extra_ca_file", path);
         }
+        self.check_numbers(&mut problems);
         problems.0
+    }
+
+    /// Every number a user can set must be within its range, whoever set it.
+    fn check_numbers(&self, problems: &mut Problems) {
+        for kind in ProviderId::ALL {
+            let table = format!("providers.{kind}");
+            let (temperature, max_tokens) = match kind {
+                ProviderId::OpenAiCompatible => match &self.providers.openai_compatible {
+                    Some(c) => (c.temperature, c.max_tokens),
+                    None => continue,
+                },
+                ProviderId::Local => continue,
+                _ => match self.providers.cloud(kind) {
+                    Some(c) => (c.temperature, c.max_tokens),
+                    None => continue,
+                },
+            };
+            if let Some(t) = temperature {
+                check_float(problems, &table, "temperature", t, sampling::TEMPERATURE);
+            }
+            if let Some(n) = max_tokens {
+                check_int(problems, &table, "max_tokens", n.into(), sampling::MAX_TOKENS);
+            }
+        }
+        if let Some(local) = &self.providers.local {
+            let table = "providers.local";
+            check_float(problems, table, "temperature", local.temperature, sampling::TEMPERATURE);
+            check_float(problems, table, "top_p", local.top_p, sampling::PROBABILITY);
+            check_int(problems, table, "top_k", local.top_k.into(), sampling::TOP_K);
+            check_float(problems, table, "min_p", local.min_p, sampling::PROBABILITY);
+            check_float(problems, table, "repeat_penalty", local.repeat_penalty, sampling::REPEAT_PENALTY);
+            if let Some(seed) = local.seed {
+                check_int(problems, table, "seed", seed, sampling::SEED);
+            }
+        }
     }
 
     fn check_providers(&self, problems: &mut Problems) {
@@ -86,6 +123,28 @@ impl MoteConfig {
         if !self.providers.is_configured(active) && active != ProviderId::Local {
             problems.error("provider.active".into(), ProblemKind::ActiveWithoutSection { kind: active });
         }
+    }
+}
+
+fn check_float(problems: &mut Problems, table: &str, key: &str, value: f32, range: FloatRange) {
+    if !range.contains(value) {
+        let kind = ProblemKind::OutOfRange {
+            key: format!("[{table}] {key}"),
+            value: format!("{value}"),
+            expected: format!("{range}"),
+        };
+        problems.error(format!("{table}.{key}"), kind);
+    }
+}
+
+fn check_int(problems: &mut Problems, table: &str, key: &str, value: u64, range: IntRange) {
+    if !range.contains(value) {
+        let kind = ProblemKind::OutOfRange {
+            key: format!("[{table}] {key}"),
+            value: format!("{value}"),
+            expected: format!("{range}"),
+        };
+        problems.error(format!("{table}.{key}"), kind);
     }
 }
 

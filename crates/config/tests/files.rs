@@ -130,18 +130,31 @@ fn full_config() -> MoteConfig {
         api_key: "sk-ant-api03-AAAABBBBCCCCDDDD-wxyz".into(),
         model: Some("claude-opus-4-1".into()),
         base_url: None,
+        temperature: Some(0.7),
+        max_tokens: Some(4096),
     });
-    config.providers.openai =
-        Some(CloudProvider { api_key: "sk-proj-\"quoted\"\\slash".into(), model: None, base_url: None });
+    config.providers.openai = Some(CloudProvider {
+        api_key: "sk-proj-\"quoted\"\\slash".into(),
+        model: None,
+        base_url: None,
+        ..Default::default()
+    });
     config.providers.groq = Some(CloudProvider::default());
-    config.providers.xai =
-        Some(CloudProvider { api_key: "xai-1".into(), model: None, base_url: Some("https://gw.example/xai".into()) });
+    config.providers.xai = Some(CloudProvider {
+        api_key: "xai-1".into(),
+        model: None,
+        base_url: Some("https://gw.example/xai".into()),
+        ..Default::default()
+    });
     config.providers.openai_compatible = Some(CompatibleProvider {
         base_url: "http://ollama:11434/v1".into(),
         api_key: Some("secret".into()),
         model: "qwen2.5:7b".into(),
+        temperature: Some(0.1),
+        max_tokens: None,
     });
-    config.providers.local = Some(LocalProvider { model_file: "\\models\\tiny 'q4'.gguf".into() });
+    config.providers.local =
+        Some(LocalProvider { model_file: "\\models\\tiny 'q4'.gguf".into(), ..Default::default() });
     config.network.mode = NetworkMode::Static;
     config.network.address = Ipv4Cidr::new(Ipv4::new(192, 168, 7, 20), 23);
     config.network.gateway = Some(Ipv4::new(192, 168, 6, 1));

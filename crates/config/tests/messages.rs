@@ -360,14 +360,14 @@ fn dhcp_ignores_static_settings_with_a_warning() {
 #[test]
 fn unknown_keys_are_warnings_with_suggestions() {
     let text = "[provider]\nactive = \"anthropic\"\n\n[providers.anthropic]\napi_key = \"sk-ant-x\"\n\
-                modle = \"claude\"\ntemperature = 0.7\n\n[netwrok]\nmode = \"dhcp\"\n\n[anthropic]\napi_key = \"x\"\n\n\
+                modle = \"claude\"\nstream = true\n\n[netwrok]\nmode = \"dhcp\"\n\n[anthropic]\napi_key = \"x\"\n\n\
                 [providers.antropic]\n\n\
                 [providers.ollama]\n\n[tls]\nextra-ca-file = \"x\"\n";
     assert_eq!(
         warnings(text),
         [
             "config.toml line 6, column 1: unknown key `modle` in [providers.anthropic] — did you mean `model`?",
-            "config.toml line 7, column 1: unknown key `temperature` in [providers.anthropic] is ignored",
+            "config.toml line 7, column 1: unknown key `stream` in [providers.anthropic] is ignored",
             "config.toml line 9, column 1: unknown table [netwrok] — did you mean [network]?",
             "config.toml line 12, column 1: unknown table [anthropic] — did you mean [providers.anthropic]?",
             "config.toml line 15, column 1: [providers.antropic] is not a provider — did you mean \

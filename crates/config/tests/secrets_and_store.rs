@@ -10,11 +10,13 @@ const COMPATIBLE_KEY: &str = "sk-or-v1-HIDDENHIDDENHIDDENHIDDEN-9876";
 
 fn config_with_keys() -> MoteConfig {
     let mut config = MoteConfig::new(ProviderId::Anthropic);
-    config.providers.anthropic = Some(CloudProvider { api_key: ANTHROPIC_KEY.into(), model: None, base_url: None });
+    config.providers.anthropic =
+        Some(CloudProvider { api_key: ANTHROPIC_KEY.into(), model: None, base_url: None, ..Default::default() });
     config.providers.openai_compatible = Some(CompatibleProvider {
         base_url: "https://openrouter.ai/api/v1".into(),
         api_key: Some(COMPATIBLE_KEY.into()),
         model: "meta-llama/llama-3.3-70b-instruct".into(),
+        ..Default::default()
     });
     config
 }
@@ -115,8 +117,12 @@ fn store_failures_become_config_errors() {
 #[test]
 fn oversized_configurations_are_not_saved() {
     let mut config = MoteConfig::new(ProviderId::OpenAiCompatible);
-    config.providers.openai_compatible =
-        Some(CompatibleProvider { base_url: "http://10.0.2.2/v1".into(), api_key: None, model: "m".repeat(70_000) });
+    config.providers.openai_compatible = Some(CompatibleProvider {
+        base_url: "http://10.0.2.2/v1".into(),
+        api_key: None,
+        model: "m".repeat(70_000),
+        ..Default::default()
+    });
     let mut store = MemoryStore::new();
     assert!(matches!(config.save_to(&mut store), Err(ConfigError::TooLarge { .. })));
     assert_eq!(store.contents(), None);

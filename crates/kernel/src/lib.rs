@@ -260,8 +260,17 @@ fn boot(stage: Boot) -> ! {
     info!("simd: {}", arch::enable_simd());
     let (engine, local) = local::load(info.model.as_ref(), trust::csprng_u64());
     let (config, config_problem) = settings;
-    let mut runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
-    if let Some(notice) = storage.notice() {
+    let config_text = match &settings_bytes {
+        FileLoad::Loaded(bytes) => core::str::from_utf8(bytes).ok().map(String::from),
+        _ => None,
+    };
+    // The wall clock when the monotonic clock read zero: the application dates saved
+    // conversations from it.
+    let unix_time = time::unix_now().map(|unix| unix - (time::now().as_millis() / 1000) as i64);
+    let storage_notice = storage.notice();
+    let boot = app::Boot { config, config_problem, local, config_text, unix_time };
+    let mut runner = runner::Runner::new(boot, tls_config, engine, storage);
+    if let Some(notice) = storage_notice {
         runner.notice(notice, None);
     }
     if let Some(notice) = trust::screen_notice() {
@@ -281,7 +290,6 @@ fn boot(stage: Boot) -> ! {
         runner,
         power,
         display,
-        storage,
         usb,
         late_network,
     })
@@ -296,8 +304,6 @@ struct Devices {
     runner: runner::Runner,
     power: power::Switch,
     display: Option<Display>,
-    /// Files and settings on the boot disk, for the effect runner.
-    storage: storage_service::StorageService,
     usb: drivers::xhci::UsbHost,
     /// Settings and seed for a network card that appears after boot (USB).
     late_network: (Option<config::NetworkConfig>, u64),
@@ -397,7 +403,6 @@ fn main_loop(devices: Devices) -> ! {
         mut runner,
         power,
         mut display,
-        storage: _storage,
         mut usb,
         late_network,
     } = devices;

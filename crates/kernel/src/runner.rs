@@ -9,6 +9,7 @@
 use crate::display::Display;
 use crate::logger::console_write;
 use crate::network::Network;
+use crate::storage_service::{SavedTo, ServiceError, StorageService};
 use crate::time;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -52,6 +53,8 @@ pub struct Runner {
     drawn: Option<u64>,
     last_draw_ms: u64,
     power_off: bool,
+    /// Files on the boot partition and the settings mirror.
+    storage: StorageService,
 }
 
 impl core::fmt::Debug for Runner {
@@ -66,6 +69,7 @@ impl Runner {
         boot: app::Boot,
         tls: Option<Arc<tls::rustls::ClientConfig>>,
         local: Option<Box<ChatEngine<'static>>>,
+        storage: StorageService,
     ) -> Runner {
         let (state, effects) = State::new(boot);
         let mut runner = Runner {
@@ -79,6 +83,7 @@ impl Runner {
             drawn: None,
             last_draw_ms: 0,
             power_off: false,
+            storage,
         };
         runner.run(effects, None);
         runner
@@ -182,6 +187,59 @@ impl Runner {
                     self.drawn = None;
                 }
                 Effect::PowerOff => self.power_off = true,
+                Effect::ListDir { id, path } => {
+                    let result = match self.storage.list(&path) {
+                        Ok(files) => Ok(files.into_iter().map(|f| (f.name, f.size)).collect()),
+                        // A folder never written to is an empty one.
+                        Err(ServiceError::Disk(storage::StorageError::NotFound(_))) => Ok(Vec::new()),
+                        Err(e) => Err(alloc::format!("{e}")),
+                    };
+                    self.answer(Input::Dir { id, result }, network.as_deref_mut());
+                }
+                Effect::ReadFiles { id, paths, limit } => {
+                    let started = time::now();
+                    let files: Vec<_> = paths
+                        .into_iter()
+                        .map(|path| {
+                            let result = self.storage.read_file(&path, limit).map_err(|e| alloc::format!("{e}"));
+                            (path, result)
+                        })
+                        .collect();
+                    info!(
+                        "storage: read {} files in {} us",
+                        files.len(),
+                        time::now().saturating_duration_since(started).as_micros()
+                    );
+                    self.answer(Input::Files { id, files }, network.as_deref_mut());
+                }
+                Effect::WriteFile { id, path, bytes } => {
+                    let started = time::now();
+                    let result = self.storage.write_file(&path, &bytes).map_err(|e| alloc::format!("{e}"));
+                    let took = time::now().saturating_duration_since(started).as_micros();
+                    let result = result.map(|()| alloc::format!("{path} ({} bytes, {took} us)", bytes.len()));
+                    self.answer(Input::Written { id, result }, network.as_deref_mut());
+                }
+                Effect::RemoveFile { path } => {
+                    if let Err(e) = self.storage.remove(&path) {
+                        warn!("storage: {path} not removed: {e}");
+                    }
+                }
+                Effect::SaveSettings { id, toml } => {
+                    let started = time::now();
+                    let outcome = self.storage.save_settings(&toml.0);
+                    let took = time::now().saturating_duration_since(started).as_micros();
+                    let result = match outcome {
+                        Ok(SavedTo::FileAndVariable) => {
+                            Ok(alloc::format!("\\moteos\\config.toml and the EFI variable ({took} us)"))
+                        }
+                        Ok(SavedTo::FileOnly(why)) => {
+                            Ok(alloc::format!("\\moteos\\config.toml only; the EFI variable failed: {why} ({took} us)"))
+                        }
+                        Ok(SavedTo::VariableOnly(why)) => Ok(alloc::format!("the EFI variable only: {why}")),
+                        Err(e) => Err(alloc::format!("{e}")),
+                    };
+                    self.answer(Input::Written { id, result }, network.as_deref_mut());
+                }
             }
         }
     }
@@ -201,7 +259,16 @@ impl Runner {
             }
             Target::Local => match self.local.as_deref_mut() {
                 Some(engine) => {
-                    let params = SamplingParams { max_tokens: job.max_tokens as usize, ..SamplingParams::default() };
+                    let s = job.sampling;
+                    let params = SamplingParams {
+                        max_tokens: job.max_tokens as usize,
+                        temperature: s.temperature,
+                        top_k: s.top_k as usize,
+                        top_p: s.top_p,
+                        min_p: s.min_p,
+                        repetition_penalty: s.repeat_penalty,
+                        ..SamplingParams::default()
+                    };
                     info!("chat: the local model is reading {} messages", job.messages.len());
                     engine.start_reply(job.system.as_deref(), &job.messages, params).map(|()| Source::Local)
                 }
@@ -236,6 +303,12 @@ impl Runner {
         display.present();
         drop(view);
         self.input(Input::Layout(geometry), network);
+    }
+
+    /// Feeds the answer to an effect back to the application at once.
+    fn answer(&mut self, input: Input, network: Option<&mut Network>) {
+        let effects = app::update(&mut self.state, input, time::now());
+        self.run(effects, network);
     }
 
     /// Shows a notice that did not come from the chat (a failed download...).
