@@ -30,6 +30,8 @@ pub enum Which {
     /// Local inference on the host, single thread: each model variant against llama.cpp on the
     /// same file, and against the memory-bandwidth bound.
     Infer,
+    /// GGUF reader on the host: 80,000 tensor descriptions against ten times 8,000.
+    Gguf,
     /// Saving settings and a 50-turn conversation in the guest beside a raw block write,
     /// and boot to ready with 100 saved conversations against none.
     Storage,
@@ -75,6 +77,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             Ok(())
         }
         Which::Infer => crate::infer::bench(runs.max(1)),
+        Which::Gguf => crate::bench_gguf::run(runs),
         Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
         Which::Ui => crate::bench_ui::run(arches, runs),
         Which::Input => {

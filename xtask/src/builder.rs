@@ -54,12 +54,27 @@ fn cargo_uefi(subcommand: &str, arch: Arch, release: bool, package: &str, extra:
     if release {
         cmd.arg("--release");
     }
+    if let Some(time) = build_unix_time() {
+        // The kernel's lower bound for the wall clock (certificates are never checked as of
+        // a date before the build).
+        cmd.env("MOTEOS_BUILD_UNIX", time.to_string());
+    }
     cmd.args(extra);
     let status = cmd.status().with_context(|| format!("running cargo {subcommand} for {package}"))?;
     if !status.success() {
         bail!("cargo {subcommand} of {package} for {arch} failed");
     }
     Ok(())
+}
+
+/// When the sources were last committed (or `SOURCE_DATE_EPOCH`, for reproducible builds),
+/// in seconds since 1970; `None` outside a git checkout.
+fn build_unix_time() -> Option<u64> {
+    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()) {
+        return Some(epoch);
+    }
+    let out = Command::new("git").current_dir(root()).args(["log", "-1", "--format=%ct"]).output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
 /// Lays out an ESP folder: the boot loader plus optional moteOS files.

@@ -7,6 +7,10 @@
 
 use crate::arch::Arch;
 use crate::builder;
+use crate::e2e_harden::{
+    clock_1970_corrected, clock_2100_refused, hostile_model_deep_nesting, hostile_model_head_size,
+    hostile_model_huge_counts, plain_http_cloud_refused, secrets_stay_off_the_serial_log, tls_truncation_reported,
+};
 use crate::image;
 use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
 use crate::qemu::{self, Display, Machine, Nic, QemuOptions};
@@ -125,6 +129,7 @@ struct Case {
 }
 
 pub(crate) const BOTH: &[Arch] = &[Arch::X86_64, Arch::Aarch64];
+const X86: &[Arch] = &[Arch::X86_64];
 
 fn cases() -> Vec<Case> {
     vec![
@@ -148,6 +153,14 @@ fn cases() -> Vec<Case> {
         Case { name: "local_model_offline", arches: BOTH, run: local_model_offline },
         Case { name: "local_model_broken", arches: &[Arch::X86_64], run: local_model_broken },
         Case { name: "local_model_too_big", arches: &[Arch::X86_64], run: local_model_too_big },
+        Case { name: "hostile_model_head_size", arches: X86, run: hostile_model_head_size },
+        Case { name: "hostile_model_deep_nesting", arches: X86, run: hostile_model_deep_nesting },
+        Case { name: "hostile_model_huge_counts", arches: X86, run: hostile_model_huge_counts },
+        Case { name: "plain_http_cloud_refused", arches: X86, run: plain_http_cloud_refused },
+        Case { name: "secrets_stay_off_the_serial_log", arches: BOTH, run: secrets_stay_off_the_serial_log },
+        Case { name: "tls_truncation_reported", arches: X86, run: tls_truncation_reported },
+        Case { name: "clock_1970_corrected", arches: BOTH, run: clock_1970_corrected },
+        Case { name: "clock_2100_refused", arches: X86, run: clock_2100_refused },
         Case { name: "storage_survives_reboot_virtio_blk", arches: BOTH, run: crate::e2e_storage::survives_reboot_virtio },
         Case { name: "storage_survives_reboot_ahci", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_ahci },
         Case { name: "storage_survives_reboot_nvme", arches: &[Arch::X86_64], run: crate::e2e_storage::survives_reboot_nvme },
@@ -253,7 +266,8 @@ fn boots_to_ready(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     ensure!(log.contains("no \\moteos\\config.toml on the boot partition"), "missing config was not reported");
 
     // The heap (memory moteOS can really allocate) must be close to what QEMU was given.
-    let usable = number_after(&log, "usable by moteOS (heap ")?;
+    // After boot-services memory joined it: the heap in the final accounting line, in KiB.
+    let usable = number_after(&log, "free (heap ")? / 1024;
     let ram = u64::from(qemu::DEFAULT_MEMORY_MIB);
     let deviation = usable.abs_diff(ram) as f64 / ram as f64;
     ensure!(deviation <= 0.05, "kernel has a {usable} MiB heap, QEMU has {ram} MiB ({:.1} % off)", deviation * 100.0);
@@ -295,7 +309,7 @@ fn panic_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     // Give the panic screen a moment to be copied to the framebuffer.
     m.wait_for("crates/kernel/src/lib.rs:", Duration::from_secs(5)).context("the panic location is missing")?;
     let log = m.serial_text();
-    ensure!(log.contains(&format!("config: \\moteos\\config.toml read ({len} bytes)")), "config file not read");
+    ensure!(log.contains(&format!("boot: read \\moteos\\config.toml ({len} bytes)")), "config file not read");
     ensure!(!log.contains("moteOS ready"), "the kernel reported ready despite the requested panic");
     std::thread::sleep(Duration::from_millis(500));
     let shot = ctx.screenshot_path("panic");
@@ -668,7 +682,7 @@ fn json_body(request: &servers::RecordedRequest) -> Result<serde_json::Value> {
     serde_json::from_slice(&request.body).context("the guest sent a body that is not JSON")
 }
 
-fn header<'a>(request: &'a servers::RecordedRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(request: &'a servers::RecordedRequest, name: &str) -> Option<&'a str> {
     request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
@@ -925,7 +939,7 @@ fn local_model_broken(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 }
 
 /// The bundled model file (`cargo xtask test` fetches it first; `MOTEOS_MODEL` overrides).
-fn bundled_model() -> Result<PathBuf> {
+pub(crate) fn bundled_model() -> Result<PathBuf> {
     let path = match std::env::var_os("MOTEOS_MODEL") {
         Some(path) => PathBuf::from(path),
         None => crate::model::dir().join(crate::model::MODEL_FILE),

@@ -185,6 +185,6 @@ pub fn smp_pool_on_every_cpu(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
     }
     // The idle application processors halt: the prompt still answers.
     m.send_serial(b"still here\r")?;
-    m.wait_for("line: still here", Duration::from_secs(20))?;
+    m.wait_for("you: still here", Duration::from_secs(20))?;
     Ok(())
 }

@@ -4,15 +4,19 @@
 mod arch;
 mod bench;
 mod bench_arch;
+mod bench_gguf;
 mod bench_storage;
 mod bench_ui;
 mod bench_usb;
 mod builder;
 mod e2e;
 mod e2e_arch;
+mod e2e_harden;
 mod e2e_storage;
 mod e2e_ui;
 mod e2e_usb;
+mod fuzz;
+mod gguf_craft;
 mod image;
 mod infer;
 mod mock_llm;
@@ -91,11 +95,17 @@ enum Cmd {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Fuzz the HTTP response and SSE parsers for a bounded time (installs cargo-fuzz if needed).
+    /// Fuzz every parser of untrusted input for a bounded time (installs cargo-fuzz if needed).
     Fuzz {
         /// Seconds per target.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Stop each target after this many executions (the time limit still applies).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Only this target (see fuzz/Cargo.toml).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Fetch the bundled model into target/models/ (checksum-verified, cached).
     Model {
@@ -185,7 +195,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             if !e2e_only {
                 lint()?;
                 host_tests()?;
-                fuzz(FUZZ_SECONDS_IN_TEST)?;
+                fuzz::run(fuzz::Budget { seconds: fuzz::SECONDS_IN_TEST, runs: None }, None)?;
             }
             if !host_only {
                 let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());
@@ -193,7 +203,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Fuzz { seconds } => fuzz(seconds),
+        Cmd::Fuzz { seconds, runs, target } => fuzz::run(fuzz::Budget { seconds, runs }, target.as_deref()),
         Cmd::Model { quantize, force } => {
             model::ensure()?;
             if quantize {
@@ -255,38 +265,8 @@ fn lint() -> Result<()> {
     Ok(())
 }
 
-/// Seconds per fuzz target in `cargo xtask test`: a smoke run; longer runs are `cargo xtask fuzz`.
-const FUZZ_SECONDS_IN_TEST: u64 = 20;
-const FUZZ_TARGETS: &[&str] = &["response", "sse"];
-
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-/// Runs every fuzz target for `seconds`; a crash fails.
-fn fuzz(seconds: u64) -> Result<()> {
-    let have = cargo().args(["fuzz", "--version"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if !have {
-        println!("fuzz: installing cargo-fuzz");
-        let status = cargo().args(["install", "cargo-fuzz", "--locked"]).status().context("installing cargo-fuzz")?;
-        if !status.success() {
-            bail!("installing cargo-fuzz failed");
-        }
-    }
-    for target in FUZZ_TARGETS {
-        let status = cargo()
-            .current_dir(builder::root())
-            .args(["fuzz", "run", "--fuzz-dir", "crates/http/fuzz", target, "--"])
-            .arg(format!("-max_total_time={seconds}"))
-            .arg("-print_final_stats=1")
-            .status()
-            .with_context(|| format!("running fuzz target {target}"))?;
-        if !status.success() {
-            bail!("fuzz target {target} found a crash (see crates/http/fuzz/artifacts/)");
-        }
-    }
-    println!("fuzz: {} targets ran {seconds} s each without a crash", FUZZ_TARGETS.len());
-    Ok(())
 }
 
 fn host_tests() -> Result<()> {

@@ -168,7 +168,8 @@ fn serve(
         l.push(request.clone());
     }
     let out = reader.get_mut();
-    let path = request.request_line.split_whitespace().nth(1).unwrap_or("/");
+    // The query (a gateway's `?api-key=` on the base URL) does not choose the route.
+    let path = request.request_line.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/");
     let expected_path = match dialect {
         Dialect::Anthropic => "/v1/messages",
         Dialect::OpenAi => "/v1/chat/completions",

@@ -88,7 +88,7 @@ pub struct RecordedRequest {
 }
 
 /// How the server frames a response body.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// `Content-Length`.
     ContentLength,
@@ -98,6 +98,11 @@ pub enum Framing {
     Garbage,
     /// Promises the whole body, sends a tenth of it, then closes.
     Truncated,
+    /// Neither length nor chunks: the body ends when the connection closes.
+    CloseDelimited,
+    /// Like `CloseDelimited`, but over TLS the connection is then dropped without
+    /// close_notify (as an attacker cutting the response would).
+    CloseDelimitedNoNotify,
 }
 
 /// A plain-HTTP server on 127.0.0.1 (random port) serving fixed bodies.
@@ -149,7 +154,7 @@ impl Drop for HttpServer {
 
 fn serve(stream: TcpStream, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    serve_on(stream, routes, log)
+    serve_on(stream, routes, log).map(|_| ())
 }
 
 /// Reads one request (line, headers, `Content-Length` body). `None` when the first line is
@@ -180,14 +185,15 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<RecordedRequest>
 }
 
 /// Answers one request on any byte stream (plain TCP or TLS).
-fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<()> {
+/// Serves one request; returns whether a TLS close_notify should follow.
+fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<RecordedRequest>>) -> Result<bool> {
     let mut reader = BufReader::new(stream);
     let Some(request) = read_request(&mut reader)? else {
         // Not HTTP (e.g. a TLS ClientHello): answer like a real server would.
         let out = reader.get_mut();
         out.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad request")?;
         out.flush()?;
-        return Ok(());
+        return Ok(true);
     };
     let path = request.request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
     if let Ok(mut l) = log.lock() {
@@ -230,12 +236,18 @@ fn serve_on(stream: impl Read + Write, routes: &Routes, log: &Mutex<Vec<Recorded
             write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len())?;
             out.write_all(&data[..data.len() / 10])?;
         }
+        Some((framing @ (Framing::CloseDelimited | Framing::CloseDelimitedNoNotify), data)) => {
+            write!(out, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")?;
+            out.write_all(data)?;
+            out.flush()?;
+            return Ok(*framing == Framing::CloseDelimited);
+        }
         None => {
             out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")?;
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(true)
 }
 
 /// The certificates for the TLS tests: a test CA made fresh for each run, and
@@ -282,16 +294,26 @@ impl TestPki {
         kind: CertKind,
     ) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
         let name = if kind == CertKind::WrongHost { "other.moteos.test" } else { TEST_HOST };
+        let now = time::OffsetDateTime::now_utc();
+        let (not_before, not_after) = if kind == CertKind::Expired {
+            (now - time::Duration::days(400), now - time::Duration::days(30))
+        } else {
+            (now - time::Duration::days(1), now + time::Duration::days(30))
+        };
+        self.server_cert_between(name, not_before, not_after)
+    }
+
+    /// A certificate for `name`, signed by the test CA, valid between the two dates.
+    pub fn server_cert_between(
+        &self,
+        name: &str,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()])?;
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let now = time::OffsetDateTime::now_utc();
-        if kind == CertKind::Expired {
-            params.not_before = now - time::Duration::days(400);
-            params.not_after = now - time::Duration::days(30);
-        } else {
-            params.not_before = now - time::Duration::days(1);
-            params.not_after = now + time::Duration::days(30);
-        }
+        params.not_before = not_before;
+        params.not_after = not_after;
         let key = rcgen::KeyPair::generate()?;
         let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer)?;
@@ -354,8 +376,9 @@ impl HttpsServer {
                         }
                         return;
                     }
-                    let _ = serve_on(&mut tls, &routes, &log);
-                    tls.conn.send_close_notify();
+                    if serve_on(&mut tls, &routes, &log).unwrap_or(true) {
+                        tls.conn.send_close_notify();
+                    }
                     let _ = tls.conn.complete_io(&mut tls.sock);
                 });
             }
@@ -446,8 +469,13 @@ pub fn shared_tls() -> Result<&'static TlsServers> {
     let started = SERVERS.get_or_init(|| {
         let start = || -> Result<TlsServers> {
             let blob = Arc::new(test_payload(BLOB_LEN, 0x6d6f_7465));
-            let routes =
-                || -> Routes { HashMap::from([("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob)))]) };
+            let routes = || -> Routes {
+                HashMap::from([
+                    ("/blob-cl".to_string(), (Framing::ContentLength, Arc::clone(&blob))),
+                    ("/close-delimited".to_string(), (Framing::CloseDelimited, Arc::clone(&blob))),
+                    ("/close-delimited-cut".to_string(), (Framing::CloseDelimitedNoNotify, Arc::clone(&blob))),
+                ])
+            };
             let pki = TestPki::new()?;
             let good = HttpsServer::start(routes(), pki.server_cert(CertKind::Good)?)?;
             let wrong_host = HttpsServer::start(routes(), pki.server_cert(CertKind::WrongHost)?)?;

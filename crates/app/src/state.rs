@@ -199,10 +199,17 @@ impl State {
     pub(crate) fn apply_backend(&mut self, effects: &mut Vec<Effect>) {
         let active = self.settings.active();
         let (budget, line) = match self.settings.backend(active) {
-            Backend::Remote { provider, model } => (
-                REMOTE_BUDGET,
-                alloc::format!("chat: {} at {} with model {model}", provider.id().display_name(), provider.base_url()),
-            ),
+            Backend::Remote { provider, model } => {
+                // A hosted provider's key over plain HTTP on the LAN: allowed, but said on screen.
+                if let Some(warning) = provider.plain_http_warning() {
+                    effects.push(Effect::Log(Level::Warn, alloc::format!("chat: {warning}")));
+                    self.set_notice(warning, NoticeKind::Warning);
+                }
+                (
+                    REMOTE_BUDGET,
+                    alloc::format!("chat: {} at {} with model {model}", provider.id().display_name(), provider.base_url()),
+                )
+            }
             Backend::Local { name, context } => {
                 // Room for the chat template, a system prompt and the reply.
                 (context as usize * 6 / 10, alloc::format!("chat: the local model {name} answers ({context} tokens of context)"))

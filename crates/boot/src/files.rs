@@ -90,6 +90,10 @@ pub fn boot_options() -> BootOptions {
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }
+            other if other.starts_with("test-clock=") => match other["test-clock=".len()..].parse() {
+                Ok(unix) => options.test_clock = Some(unix),
+                Err(_) => log::warn!("boot: {other:?} is not a time in seconds since 1970; ignored"),
+            },
             other if other.starts_with("test-write=") => match other["test-write=".len()..].split_once('=') {
                 Some((path, text)) => options.test_write.push((path.into(), text.into())),
                 None => log::warn!("boot: test-write needs PATH=TEXT, got {other:?}"),

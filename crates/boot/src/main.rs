@@ -62,6 +62,13 @@ fn main() -> Status {
     let config_file = files::read_optional(files::CONFIG_PATH);
     let extra_ca_file = files::referenced_files(&config_file);
     let options = files::boot_options();
+    let boot_time = match options.test_clock {
+        Some(unix) => {
+            info!("boot: test clock {unix} replaces the firmware's");
+            Some(WallClock::from_unix_utc(unix))
+        }
+        None => boot_time,
+    };
     let boot_partition = disk::boot_partition();
     let model = model::wanted(&config_file).map(|path| model::read(&path, framebuffer.as_ref().ok()));
 

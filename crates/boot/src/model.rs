@@ -88,14 +88,24 @@ fn read_into_pages(path: &str, screen: Option<&FramebufferInfo>) -> Result<Optio
     if size == 0 {
         return Err(String::from("the file is empty"));
     }
+    // What parsing the file will allocate on the heap counts too: its header's counts,
+    // believed only as far as the file's length can back them.
+    let mut header = [0u8; 24];
+    let got = file.read(&mut header).map_err(|e| format!("reading failed at byte 0 ({:?})", e.status()))?;
+    file.set_position(0).map_err(|e| format!("seeking failed ({:?})", e.status()))?;
+    let parser = inference::gguf::parse_memory_bound(&header[..got], size as u64);
+    let needed = (size as u64).saturating_add(parser).saturating_add(HEADROOM);
     if let Some(free) = free_memory()
-        && (size as u64).saturating_add(HEADROOM) > free
+        && needed > free
     {
         return Err(format!(
             "it needs about {} MiB of RAM to run but only {} MiB are free; give the machine more memory",
-            (size as u64 + HEADROOM) >> 20,
+            needed >> 20,
             free >> 20
         ));
+    }
+    if parser > 1 << 20 {
+        log::info!("boot: reading {path} may take {} MiB of heap for its descriptions", parser >> 20);
     }
     let pages = size.div_ceil(4096);
     let base = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages).map_err(|e| {

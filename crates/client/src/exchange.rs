@@ -350,7 +350,13 @@ impl Exchange {
                 }
                 self.parser.feed(&plain, sink)?;
                 if closed && !self.parser.is_done() {
-                    self.parser.finish(sink)?;
+                    // Over TLS only close_notify proves a close-delimited body complete.
+                    let confirmed = conn.tls.as_ref().is_none_or(|s| s.peer_closed());
+                    if confirmed {
+                        self.parser.finish(sink)?;
+                    } else {
+                        self.parser.finish_unconfirmed(sink)?;
+                    }
                 }
                 if self.parser.is_done() {
                     self.close(stack);
@@ -359,9 +365,8 @@ impl Exchange {
                 if closed {
                     return Err(ClientError::ClosedEarly);
                 }
-                if !moved {
-                    self.timeouts.check(now)?;
-                }
+                // Checked even while bytes flow: the overall deadline holds for a steady trickle.
+                self.timeouts.check(now)?;
                 self.more = conn.has_input(stack);
                 Ok(moved)
             }

@@ -330,7 +330,7 @@ fn an_anthropic_reply_streams_into_events() {
     );
     let reply = format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{sse}", sse.len());
     let mut script = Script::new(&mut net, reply.into_bytes(), false);
-    let provider = Provider::new(ProviderId::Anthropic, "http://api.test:8080", Some("sk-ant-test")).unwrap();
+    let provider = Provider::new(ProviderId::Anthropic, "http://10.0.2.2:8080", Some("sk-ant-test")).unwrap();
     let messages = [Message::user("hello")];
     let mut source = RemoteReply::start(&provider, &ChatRequest::new("claude-x", &messages), None, net.now).unwrap();
     let mut events = Vec::new();
@@ -349,7 +349,7 @@ fn an_anthropic_reply_streams_into_events() {
 
 #[test]
 fn a_reply_without_a_network_fails_with_a_sentence() {
-    let provider = Provider::new(ProviderId::Anthropic, "http://api.test:8080", Some("sk-ant-test")).unwrap();
+    let provider = Provider::new(ProviderId::Anthropic, "http://10.0.2.2:8080", Some("sk-ant-test")).unwrap();
     let messages = [Message::user("hello")];
     let mut source = RemoteReply::start(&provider, &ChatRequest::new("m", &messages), None, 0).unwrap();
     let mut events = Vec::new();

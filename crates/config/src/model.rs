@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::addr::{Ipv4, Ipv4Cidr};
 use llm::ProviderId;
 use crate::redact::Redacted;
+use http::RedactedUrl;
 
 /// Where the local provider looks for its model when `model_file` is not given.
 pub const DEFAULT_MODEL_FILE: &str = "\\moteos\\model.gguf";
@@ -85,7 +86,7 @@ impl fmt::Display for MoteConfig {
         write!(f, "provider {}", self.provider.active)?;
         match self.active_provider() {
             Some(ActiveProvider::Remote { base_url, api_key, model, .. }) => {
-                write!(f, " (model {model}, {base_url}, key {})", Redacted(api_key.unwrap_or_default()))?
+                write!(f, " (model {model}, {}, key {})", RedactedUrl(base_url), Redacted(api_key.unwrap_or_default()))?
             }
             Some(ActiveProvider::Local { model_file }) => write!(f, " ({model_file})")?,
             None => f.write_str(" (not set up)")?,
@@ -135,7 +136,7 @@ impl fmt::Debug for ActiveProvider<'_> {
             ActiveProvider::Remote { kind, base_url, api_key, model } => f
                 .debug_struct("Remote")
                 .field("kind", kind)
-                .field("base_url", base_url)
+                .field("base_url", &RedactedUrl(base_url))
                 .field("api_key", &api_key.map(Redacted))
                 .field("model", model)
                 .finish(),
@@ -256,7 +257,7 @@ impl fmt::Debug for CloudProvider {
         f.debug_struct("CloudProvider")
             .field("api_key", &Redacted(&self.api_key))
             .field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(RedactedUrl))
             .finish()
     }
 }
@@ -278,7 +279,7 @@ pub struct CompatibleProvider {
 impl fmt::Debug for CompatibleProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompatibleProvider")
-            .field("base_url", &self.base_url)
+            .field("base_url", &RedactedUrl(&self.base_url))
             .field("api_key", &self.api_key.as_deref().map(Redacted))
             .field("model", &self.model)
             .finish()

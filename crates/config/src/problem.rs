@@ -10,6 +10,7 @@ use llm::ProviderId;
 use crate::store::StoreError;
 use crate::url::UrlError;
 use crate::{FILE_NAME, MAX_FILE_SIZE};
+use http::RedactedUrl;
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -239,7 +240,7 @@ pub enum ProblemKind {
     BadBaseUrl {
         /// The provider.
         kind: ProviderId,
-        /// The URL as written.
+        /// The URL as written, credentials masked.
         url: String,
         /// Why.
         error: UrlError,
@@ -248,7 +249,23 @@ pub enum ProblemKind {
     PlainHttp {
         /// The provider.
         kind: ProviderId,
-        /// The URL as written.
+        /// The URL as written, credentials masked.
+        url: String,
+    },
+    /// A hosted provider's `base_url` is plain `http://` to a public host: refused, since the
+    /// key would cross the internet unencrypted.
+    PlainHttpRefused {
+        /// The provider.
+        kind: ProviderId,
+        /// The URL as written, credentials masked.
+        url: String,
+    },
+    /// A hosted provider's `base_url` is plain `http://` to this machine or a private address
+    /// (a gateway on the LAN): allowed, with this warning shown once.
+    PlainHttpLocal {
+        /// The provider.
+        kind: ProviderId,
+        /// The URL as written, credentials masked.
         url: String,
     },
     /// `mode = "static"` without `address`.
@@ -398,6 +415,7 @@ impl fmt::Display for ProblemKind {
                 }
             }
             ProblemKind::BadBaseUrl { kind, url, error } => {
+                let url = RedactedUrl(url);
                 write!(f, "[providers.{kind}] base_url = \"{url}\" {error}")?;
                 if *error == UrlError::NoScheme {
                     write!(f, ", like \"https://{url}\"")?;
@@ -406,8 +424,24 @@ impl fmt::Display for ProblemKind {
             }
             ProblemKind::PlainHttp { kind, url } => write!(
                 f,
-                "[providers.{kind}] base_url = \"{url}\" is not encrypted: your API key would travel to \
-                 a public server in clear text; use https://"
+                "[providers.{kind}] base_url = \"{}\" is not encrypted: your API key would travel to \
+                 a public server in clear text; use https://",
+                RedactedUrl(url)
+            ),
+            ProblemKind::PlainHttpRefused { kind, url } => write!(
+                f,
+                "[providers.{kind}] base_url = \"{}\" is refused: plain http:// would send your {} API key \
+                 unencrypted over the internet; use https:// (plain http:// is allowed only to this machine \
+                 or a private address such as 192.168.x.x)",
+                RedactedUrl(url),
+                kind.display_name()
+            ),
+            ProblemKind::PlainHttpLocal { kind, url } => write!(
+                f,
+                "[providers.{kind}] base_url = \"{}\" is not encrypted: your {} API key travels in clear \
+                 text on the local network",
+                RedactedUrl(url),
+                kind.display_name()
             ),
             ProblemKind::StaticWithoutAddress => f.write_str(
                 "[network] mode = \"static\" needs this machine's address and prefix length, \

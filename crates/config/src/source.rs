@@ -1,6 +1,12 @@
 //! The file as bytes and text: size and encoding checks, and TOML syntax errors in plain words.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use toml_parser::decoder::Encoding;
+use toml_parser::parser::{EventReceiver, parse_document};
+use toml_parser::{ErrorSink, Source, Span};
 
 use crate::MAX_FILE_SIZE;
 use crate::problem::{ConfigError, Location};
@@ -37,25 +43,135 @@ pub(crate) fn strip_bom(text: &str) -> &str {
 pub(crate) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
     let span = error.span().unwrap_or(0..0);
     let location = Location::of(text, span.start);
-    let line_text = text.lines().nth(location.line as usize - 1).unwrap_or_default().trim_end_matches('\r');
+    let line_start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line_text = text[line_start..].lines().next().unwrap_or_default().trim_end_matches('\r');
     let message = explain(text, error.message(), span, line_text);
-    ConfigError::Syntax { location, message, line_text: mask_secret(line_text) }
+    ConfigError::Syntax { location, message, line_text: mask_secrets(text, line_start, line_text) }
 }
 
-/// The line with the value masked when it sets a key, so a broken `api_key` line can be shown
-/// and logged without leaking the key. Masking keeps one character per character, so the
-/// column of the error still points at the right place.
-fn mask_secret(line: &str) -> String {
-    let key_end = line.find(['=', ':']).unwrap_or_else(|| {
-        let start = line.len() - line.trim_start().len();
-        line[start..].find(char::is_whitespace).map_or(line.len(), |i| start + i)
-    });
-    if !line[..key_end].to_ascii_lowercase().contains("key") {
-        return line.to_string();
+/// The line with every secret in it masked, so a broken line can be shown and logged without
+/// leaking a key: values of secret settings (`api_key`, inline tables included) and the
+/// credentials inside URLs. The secrets are found by TOML's own event parser, which keeps going
+/// past syntax errors. Masking keeps one character per character, so the column of the error
+/// still points at the right place.
+fn mask_secrets(text: &str, line_start: usize, line: &str) -> String {
+    let mut masked: Vec<char> = line.chars().collect();
+    let line_end = line_start + line.len();
+    for span in secret_spans(text) {
+        let (start, end) = (span.start.max(line_start), span.end.min(line_end));
+        if start >= end {
+            continue;
+        }
+        // Character positions within the line of the byte range.
+        let first = line[..start - line_start].chars().count();
+        let count = line[start - line_start..end - line_start].chars().count();
+        for c in masked.iter_mut().skip(first).take(count) {
+            if !matches!(*c, '"' | '\'') {
+                *c = '*';
+            }
+        }
     }
-    let mut masked = String::from(&line[..key_end]);
-    masked.extend(line[key_end..].chars().map(|c| if c.is_alphanumeric() || "-_.+/".contains(c) { '*' } else { c }));
-    masked
+    masked.into_iter().collect()
+}
+
+/// Whether a setting called `key` holds a secret.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["key", "token", "secret", "password", "passwd"].iter().any(|word| key.contains(word))
+}
+
+/// Byte ranges of `text` that hold secrets: the values of secret settings and the credentials
+/// in URL values.
+fn secret_spans(text: &str) -> Vec<Range<usize>> {
+    let tokens: Vec<_> = Source::new(text).lex().collect();
+    let mut finder = SecretFinder { text, secret_key: false, in_value: false, secret_arrays: 0, spans: Vec::new() };
+    parse_document(&tokens, &mut finder, &mut ());
+    finder.spans
+}
+
+/// Follows the parser's events: which key a value belongs to, and where the value is.
+struct SecretFinder<'t> {
+    text: &'t str,
+    /// The last key read names a secret.
+    secret_key: bool,
+    /// Between `=` and the end of the value.
+    in_value: bool,
+    /// How deep inside arrays that are a secret's value.
+    secret_arrays: usize,
+    spans: Vec<Range<usize>>,
+}
+
+impl SecretFinder<'_> {
+    fn value(&mut self, span: Span) {
+        let range = span.start()..span.end();
+        if self.secret_arrays > 0 || (self.secret_key && self.in_value) {
+            self.spans.push(range);
+        } else if let Some(value) = self.text.get(range.clone()) {
+            http::credential_spans(value, |inner| self.spans.push(range.start + inner.start..range.start + inner.end));
+        }
+        if self.secret_arrays == 0 {
+            // The value is complete: what follows on the line is not the secret.
+            self.in_value = false;
+            self.secret_key = false;
+        }
+    }
+}
+
+impl EventReceiver for SecretFinder<'_> {
+    fn simple_key(&mut self, span: Span, _kind: Option<Encoding>, _error: &mut dyn ErrorSink) {
+        if self.secret_arrays == 0 {
+            // Dotted keys report each part; the last one names the setting.
+            self.secret_key = self.text.get(span.start()..span.end()).is_some_and(is_secret_key);
+            self.in_value = false;
+        }
+    }
+
+    fn key_val_sep(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
+        self.in_value = true;
+    }
+
+    fn scalar(&mut self, span: Span, _kind: Option<Encoding>, _error: &mut dyn ErrorSink) {
+        self.value(span);
+    }
+
+    fn error(&mut self, span: Span, _error: &mut dyn ErrorSink) {
+        // Whatever follows a secret's key on a broken line (`api_key "sk-…"`) is its value.
+        if self.secret_key {
+            self.spans.push(span.start()..span.end());
+        }
+    }
+
+    fn array_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) -> bool {
+        if self.secret_arrays > 0 || (self.secret_key && self.in_value) {
+            self.secret_arrays += 1;
+        }
+        true
+    }
+
+    fn array_close(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
+        self.secret_arrays = self.secret_arrays.saturating_sub(1);
+        if self.secret_arrays == 0 {
+            self.in_value = false;
+            self.secret_key = false;
+        }
+    }
+
+    fn inline_table_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) -> bool {
+        self.in_value = false;
+        true
+    }
+
+    fn std_table_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
+        self.secret_key = false;
+        self.in_value = false;
+    }
+
+    fn newline(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
+        if self.secret_arrays == 0 {
+            self.secret_key = false;
+            self.in_value = false;
+        }
+    }
 }
 
 /// Rephrases the parser's most common complaints for people who do not know TOML.
@@ -119,12 +235,38 @@ mod tests {
         assert_eq!(Location::of(text, 9), Location { line: 2, column: 2 });
     }
 
+    fn masked(text: &str) -> String {
+        match syntax_error_of(text) {
+            ConfigError::Syntax { line_text, .. } => line_text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn syntax_error_of(text: &str) -> ConfigError {
+        let error = toml::from_str::<toml::Table>(text).expect_err("the text must be broken");
+        syntax_error(text, &error)
+    }
+
     #[test]
     fn secrets_in_broken_lines_are_masked() {
-        assert_eq!(mask_secret("api_key = \"sk-ant-123"), "api_key = \"**********");
-        assert_eq!(mask_secret("  api_key \"sk-1\""), "  api_key \"****\"");
-        assert_eq!(mask_secret("model = \"llama"), "model = \"llama");
-        assert_eq!(mask_secret(""), "");
+        assert_eq!(masked("api_key = \"sk-ant-123"), "api_key = \"**********");
+        assert_eq!(masked("  api_key \"sk-1\""), "  api_key \"****\"");
+        assert_eq!(masked("model = \"llama"), "model = \"llama");
+        // Inline tables, dotted keys and keys after other settings on the same line.
+        assert_eq!(
+            masked("anthropic = { model = \"m\", api_key = \"sk-ant-secret-1\" "),
+            "anthropic = { model = \"m\", api_key = \"***************\" "
+        );
+        assert_eq!(masked("providers.groq.api_key = \"gsk_secret\" x"), "providers.groq.api_key = \"**********\" x");
+        assert_eq!(masked("[t]\ntoken = 'tok-secret' ]"), "token = '**********' ]");
+        assert_eq!(masked("keys = [\"a-secret\", \"b-secret\"] x"), "keys = [\"********\", \"********\"] x");
+        // Credentials inside URLs, whatever the setting.
+        assert_eq!(
+            masked("base_url = \"https://me:hunter2@gw.example/v1?api-key=sk-q\" junk"),
+            "base_url = \"https://**********@gw.example/v1?api-key=****\" junk"
+        );
+        // Only the broken line is kept, and secrets elsewhere do not shift it.
+        assert_eq!(masked("api_key = \"sk-1\"\nmodel = \"é\" oops"), "model = \"é\" oops");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum UrlError {
     },
     /// Nothing follows `://`.
     MissingHost,
+    /// A `user:password@` before the host: moteOS sends no such credentials.
+    Userinfo,
     /// The port is not a number from 1 to 65535.
     BadPort {
         /// The port as written.
@@ -49,6 +51,10 @@ impl fmt::Display for UrlError {
                 write!(f, "must start with http:// or https://, not {scheme}://")
             }
             UrlError::MissingHost => f.write_str("has no host name after the ://"),
+            UrlError::Userinfo => f.write_str(
+                "has a user name or password before the host, which moteOS does not send: remove it and put \
+                 the key in api_key",
+            ),
             UrlError::BadPort { port } => write!(f, "has the port `{port}`, which is not a number from 1 to 65535"),
         }
     }
@@ -73,8 +79,10 @@ pub(crate) fn parse_base_url(url: &str) -> Result<BaseUrl<'_>, UrlError> {
         return Err(UrlError::UnsupportedScheme { scheme: scheme.to_string() });
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    // `user:password@host` is legal URL syntax; only the part after the last `@` is the host.
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    // `user:password@host` is legal URL syntax, but the HTTP client sends no userinfo.
+    if authority.contains('@') {
+        return Err(UrlError::Userinfo);
+    }
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         match bracketed.split_once(']') {
             Some((host, after)) => (host, after.strip_prefix(':')),
@@ -128,8 +136,8 @@ mod tests {
         assert_eq!(parse_base_url("HTTPS://example.com"), Ok(BaseUrl { secure: true, host: "example.com" }));
         assert_eq!(parse_base_url("http://[::1]:8080/v1"), Ok(BaseUrl { secure: false, host: "::1" }));
         assert_eq!(
-            parse_base_url("https://user:pw@gw.example.com/x"),
-            Ok(BaseUrl { secure: true, host: "gw.example.com" })
+            parse_base_url("https://user:pw@gw.example.com/x").map_err(|e| e.to_string()),
+            Err(UrlError::Userinfo.to_string())
         );
     }
 

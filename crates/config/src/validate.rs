@@ -13,6 +13,7 @@ use crate::model::{MoteConfig, NetworkConfig, NetworkMode};
 use crate::problem::{ConfigProblem, HostAddressIssue, ProblemKind, Severity};
 use llm::ProviderId;
 use crate::url::{host_is_local, parse_base_url};
+use http::RedactedUrl;
 
 impl MoteConfig {
     /// Every problem that makes this configuration unusable (errors) or suspicious (warnings).
@@ -95,16 +96,24 @@ fn missing(kind: ProviderId, key: &'static str) -> ProblemKind {
 /// A `base_url` must be usable; plain HTTP that carries a key off the local network is suspicious.
 fn check_url(problems: &mut Problems, kind: ProviderId, is_active: bool, url: &str, sends_key: bool) {
     let field = format!("providers.{kind}.base_url");
+    // A broken or refused URL in a provider that is not in use does not stop the chat.
+    let severity = if is_active { Severity::Error } else { Severity::Warning };
+    // Problems keep the URL only with its credentials masked: they are logged and shown.
+    let shown = format!("{}", RedactedUrl(url));
     match parse_base_url(url) {
-        Err(error) => {
-            let problem = ProblemKind::BadBaseUrl { kind, url: url.to_owned(), error };
-            // A broken URL in a provider that is not in use does not stop the chat.
-            let severity = if is_active { Severity::Error } else { Severity::Warning };
-            problems.push(severity, field, problem);
-        }
+        Err(error) => problems.push(severity, field, ProblemKind::BadBaseUrl { kind, url: shown, error }),
+        Ok(parsed) if parsed.secure => {}
+        // The hosted providers' keys never cross the internet in clear text (the `llm` crate
+        // refuses the same URLs); a gateway on this machine or the LAN is allowed, with a warning.
+        Ok(_) if kind.is_cloud() => match http::Url::parse(url) {
+            Ok(parsed) if parsed.host_is_loopback_or_private() => {
+                problems.warning(field, ProblemKind::PlainHttpLocal { kind, url: shown })
+            }
+            _ => problems.push(severity, field, ProblemKind::PlainHttpRefused { kind, url: shown }),
+        },
         Ok(parsed) => {
-            if !parsed.secure && sends_key && !host_is_local(parsed.host) {
-                problems.warning(field, ProblemKind::PlainHttp { kind, url: url.to_owned() });
+            if sends_key && !host_is_local(parsed.host) {
+                problems.warning(field, ProblemKind::PlainHttp { kind, url: shown });
             }
         }
     }

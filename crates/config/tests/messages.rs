@@ -159,15 +159,34 @@ fn base_url_scheme() {
 }
 
 #[test]
-fn plain_http_to_a_cloud_provider_is_a_warning() {
+fn plain_http_to_a_cloud_provider_is_refused_unless_local() {
     assert_eq!(
-        warnings(&format!("{ANTHROPIC}base_url = \"http://api.anthropic.com\"\n")),
-        ["config.toml line 5, column 12: [providers.anthropic] base_url = \"http://api.anthropic.com\" is not \
-          encrypted: your API key would travel to a public server in clear text; use https://"]
+        errors(&format!("{ANTHROPIC}base_url = \"http://api.anthropic.com\"\n")),
+        ["config.toml line 5, column 12: [providers.anthropic] base_url = \"http://api.anthropic.com\" is refused: \
+          plain http:// would send your Anthropic API key unencrypted over the internet; use https:// (plain \
+          http:// is allowed only to this machine or a private address such as 192.168.x.x)"]
     );
-    // A proxy on the local network or this host is normal.
-    for url in ["http://10.0.2.2:8080", "http://localhost:3000/v1", "http://proxy.lan/anthropic", "http://[::1]:80"] {
-        assert!(warnings(&format!("{ANTHROPIC}base_url = \"{url}\"\n")).is_empty(), "{url}");
+    // Host names are public whatever they resolve to; only addresses can be known to be local.
+    for url in ["http://proxy.lan/anthropic", "http://8.8.8.8", "http://gw.example:80/?api-key=sk-x"] {
+        let refused = errors(&format!("{ANTHROPIC}base_url = \"{url}\"\n"));
+        assert!(refused[0].contains("is refused"), "{url}: {refused:?}");
+        assert!(!refused[0].contains("sk-x"), "{refused:?}");
+    }
+    // A provider that is not the active one only gets a warning.
+    let inactive = "[provider]\nactive = \"local\"\n[providers.openai]\napi_key = \"sk-proj-x\"\n";
+    let w = warnings(&format!("{inactive}base_url = \"http://api.openai.com/v1\"\n"));
+    assert!(w.len() == 1 && w[0].contains("is refused"), "{w:?}");
+    // A gateway on this machine or a private network: allowed, with a warning shown once.
+    for url in ["http://10.0.2.2:8080", "http://localhost:3000/v1", "http://192.168.1.2/anthropic"] {
+        let w = warnings(&format!("{ANTHROPIC}base_url = \"{url}\"\n"));
+        assert_eq!(
+            w,
+            [format!(
+                "config.toml line 5, column 12: [providers.anthropic] base_url = \"{url}\" is not encrypted: your \
+                 Anthropic API key travels in clear text on the local network"
+            )],
+            "{url}"
+        );
     }
     // An OpenAI-compatible server over HTTP is fine unless a key goes to a public host.
     let compatible = "[provider]\nactive = \"openai-compatible\"\n[providers.openai-compatible]\nmodel = \"m\"\n";
@@ -176,6 +195,32 @@ fn plain_http_to_a_cloud_provider_is_a_warning() {
         warnings(&format!("{compatible}base_url = \"http://example.com/v1\"\napi_key = \"sk-or-v1-abc\"\n")).len(),
         1
     );
+}
+
+#[test]
+fn urls_in_messages_never_carry_credentials() {
+    let compatible = "[provider]\nactive = \"openai-compatible\"\n[providers.openai-compatible]\nmodel = \"m\"\n";
+    let w = warnings(&format!(
+        "{compatible}base_url = \"http://example.com/v1?api-key=sk-q-secret\"\napi_key = \"sk-or-v1-abc\"\n"
+    ));
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("\"http://example.com/v1?api-key=***\""), "{w:?}");
+    let e = errors(&format!("{compatible}base_url = \"http://me:hunter2@example.com/v1\"\n"));
+    assert_eq!(
+        e,
+        [
+            "config.toml line 5, column 12: [providers.openai-compatible] base_url = \"http://***@example.com/v1\" has a \
+          user name or password before the host, which moteOS does not send: remove it and put the key in api_key"
+        ]
+    );
+    let e = errors(&format!("{ANTHROPIC}base_url = \"https://u:hunter2@h:99999/?token=sk-q-secret\"\n"));
+    assert!(!e[0].contains("hunter2") && !e[0].contains("sk-q-secret"), "{e:?}");
+    // The one-line summary and Debug output too.
+    let text = format!("{ANTHROPIC}base_url = \"https://u:hunter2@gw.example/v1?key=sk-q-secret\"\n");
+    let config = parse(&text).unwrap();
+    for shown in [config.to_string(), format!("{config:?}")] {
+        assert!(!shown.contains("hunter2") && !shown.contains("sk-q-secret"), "{shown}");
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! decoders that make them from serial-terminal bytes, PS/2 scancodes and
 //! virtio-input (Linux) key codes; software key repeat; a fixed-capacity event
 //! queue for interrupt handlers; and clock arithmetic (monotonic instants,
-//! counter-rate conversion, civil time).
+//! counter-rate conversion, civil time); warnings about boot entropy and the
+//! firmware clock, with the build date as the clock's lower bound.
 //!
 //! Everything is portable and host-tested. The kernel calls this code from
 //! interrupt handlers and its main loop, so nothing here allocates, blocks or
@@ -21,6 +22,7 @@ pub mod ps2;
 pub mod queue;
 pub mod repeat;
 pub mod serial;
+pub mod trust;
 
 pub use clock::{CivilDateTime, Clock, Instant, TickRate, WallClock};
 pub use evdev::EvdevKeyDecoder;

@@ -101,6 +101,23 @@ pub enum HttpError {
         /// Body bytes received.
         body_bytes: u64,
     },
+    /// More interim (1xx) responses than [`crate::MAX_INTERIM_RESPONSES`] came before the
+    /// real one: a server stalling forever with `100 Continue`.
+    TooManyInterimResponses {
+        /// The limit.
+        limit: usize,
+    },
+    /// A body that runs until the connection closes ended with a close that was not
+    /// confirmed (TLS without `close_notify`): it may have been cut short.
+    UnconfirmedEnd {
+        /// Body bytes received.
+        body_bytes: u64,
+    },
+    /// The heap could not hold a buffer the response needed.
+    OutOfMemory {
+        /// Bytes asked for.
+        bytes: usize,
+    },
     /// A deadline passed: see [`crate::TimeoutTracker`].
     Timeout {
         /// Which wait ran out.
@@ -200,12 +217,25 @@ impl fmt::Display for HttpError {
                 f,
                 "the server closed the connection in the middle of a chunk (after {body_bytes} body bytes)"
             ),
+            Self::TooManyInterimResponses { limit } => write!(
+                f,
+                "the server sent more than {limit} interim (1xx) responses without ever answering"
+            ),
+            Self::UnconfirmedEnd { body_bytes } => write!(
+                f,
+                "the server closed the connection after {body_bytes} body bytes without the TLS close_notify \
+                 that confirms the end of the response, so it may have been cut short"
+            ),
+            Self::OutOfMemory { bytes } => {
+                write!(f, "not enough memory to receive the server's response ({bytes} bytes needed)")
+            }
             Self::Timeout { phase, limit_ms } => {
                 let limit = Duration(*limit_ms);
                 match phase {
                     Phase::Connect => write!(f, "could not connect to the server within {limit}"),
                     Phase::FirstByte => write!(f, "no response from the server within {limit}"),
                     Phase::Idle => write!(f, "the server sent nothing for {limit} in the middle of the response"),
+                    Phase::Total => write!(f, "the exchange with the server took longer than the {limit} allowed"),
                 }
             }
         }

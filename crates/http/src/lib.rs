@@ -2,7 +2,8 @@
 //! or a clock.
 //!
 //! - [`Url`] parses and joins the `http://` and `https://` URLs of provider
-//!   configurations.
+//!   configurations; its `Display` (and [`RedactedUrl`] for raw text) hides
+//!   userinfo and credential-looking query values, so URLs are safe to log.
 //! - [`Request::encode`] turns a request into the bytes to send.
 //! - [`ResponseParser`] turns received bytes into a [`ResponseHead`], body
 //!   pieces and an end (Content-Length, chunked or close-delimited bodies).
@@ -21,6 +22,7 @@
 extern crate alloc;
 
 mod error;
+mod redact;
 mod request;
 mod response;
 mod sse;
@@ -28,9 +30,11 @@ mod timeout;
 mod url;
 
 pub use error::{HttpError, UrlProblem};
+pub use redact::{MASK, RedactedUrl, credential_spans, is_credential_param};
 pub use request::{Method, Request, USER_AGENT};
 pub use response::{
-    MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_TRAILER_BYTES, ResponseEvent, ResponseHead, ResponseParser,
+    MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_INTERIM_RESPONSES, MAX_TRAILER_BYTES, ResponseEvent,
+    ResponseHead, ResponseParser,
 };
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LINE_BYTES, SseEvent, SseParser};
 pub use timeout::{Phase, TimeoutTracker, Timeouts};

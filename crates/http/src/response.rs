@@ -17,6 +17,8 @@ use crate::request::{Method, Request};
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header lines accepted in one response head.
 pub const MAX_HEADERS: usize = 100;
+/// Most interim (1xx) responses accepted before the real one.
+pub const MAX_INTERIM_RESPONSES: usize = 16;
 /// Longest chunk-size line (size and extensions) accepted.
 pub const MAX_CHUNK_LINE_BYTES: usize = 1024;
 /// Largest trailer section accepted after the last chunk.
@@ -132,6 +134,8 @@ pub struct ResponseParser {
     line_start: usize,
     /// Blank lines before the status line (tolerated, counted against the limit).
     skipped: usize,
+    /// Interim (1xx) responses skipped so far.
+    interim: usize,
     /// The chunk-size line being collected.
     line: Vec<u8>,
     body_bytes: u64,
@@ -148,6 +152,7 @@ impl ResponseParser {
             head: Vec::new(),
             line_start: 0,
             skipped: 0,
+            interim: 0,
             line: Vec::new(),
             body_bytes: 0,
         }
@@ -214,6 +219,24 @@ impl ResponseParser {
         Err(self.fail(err))
     }
 
+    /// [`finish`](Self::finish) for a connection whose end was not confirmed: TLS closed
+    /// by a bare TCP FIN without the server's `close_notify` (which an attacker on the path
+    /// can forge). A close-delimited body then cannot be told apart from a cut one, so it is
+    /// [`HttpError::UnconfirmedEnd`] instead of `End`; other framings say themselves whether
+    /// they are complete, exactly as in `finish`.
+    pub fn finish_unconfirmed(&mut self, out: &mut impl FnMut(ResponseEvent<'_>)) -> Result<(), HttpError> {
+        if self.failed.is_none() && self.state == State::UntilClose {
+            return Err(self.fail(HttpError::UnconfirmedEnd { body_bytes: self.body_bytes }));
+        }
+        self.finish(out)
+    }
+
+    /// Whether the body runs until the connection closes (no `Content-Length`, not
+    /// chunked), so only a confirmed close (TLS `close_notify`) proves it complete.
+    pub fn is_close_delimited(&self) -> bool {
+        self.state == State::UntilClose
+    }
+
     fn fail(&mut self, err: HttpError) -> HttpError {
         self.failed = Some(err.clone());
         // The buffers are dead weight from here on.
@@ -268,6 +291,9 @@ impl ResponseParser {
         if self.head.len() + self.skipped + segment.len() > MAX_HEAD_BYTES {
             return Err(HttpError::HeadTooLarge { limit: MAX_HEAD_BYTES });
         }
+        self.head
+            .try_reserve(segment.len())
+            .map_err(|_| HttpError::OutOfMemory { bytes: self.head.len() + segment.len() })?;
         self.head.extend_from_slice(segment);
         // Something that is not HTTP (a TLS alert on a plain-HTTP port, an
         // SSH banner) fails at once instead of when the head limit or a
@@ -301,7 +327,12 @@ impl ResponseParser {
         self.skipped = 0;
         if (100..200).contains(&head.status) {
             // Interim responses (100 Continue, 103 Early Hints) precede the
-            // real one; the caller only cares about the final response.
+            // real one; the caller only cares about the final response. A
+            // server sending them without end never answers: give up.
+            self.interim += 1;
+            if self.interim > MAX_INTERIM_RESPONSES {
+                return Err(HttpError::TooManyInterimResponses { limit: MAX_INTERIM_RESPONSES });
+            }
             return Ok(());
         }
         let framing = self.framing(&head)?;
@@ -599,6 +630,59 @@ mod tests {
     fn chunked_wins_over_content_length() {
         let input = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
         assert_eq!(body_of(input), b"ok");
+    }
+
+    #[test]
+    fn an_unconfirmed_close_cannot_end_a_close_delimited_body() {
+        let mut body = Vec::new();
+        let mut parser = ResponseParser::new(false);
+        parser
+            .feed(b"HTTP/1.1 200 OK\r\n\r\npartial", &mut |e| {
+                if let ResponseEvent::Body(b) = e {
+                    body.extend_from_slice(b)
+                }
+            })
+            .unwrap();
+        assert!(parser.is_close_delimited());
+        let err = parser.finish_unconfirmed(&mut |_| {}).unwrap_err();
+        assert_eq!(err, HttpError::UnconfirmedEnd { body_bytes: 7 });
+        assert!(err.to_string().contains("without the TLS close_notify"), "{err}");
+        assert_eq!(body, b"partial");
+        // Framed bodies say themselves whether they are complete.
+        let mut framed = ResponseParser::new(false);
+        framed.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", &mut |_| {}).unwrap();
+        assert!(!framed.is_close_delimited());
+        assert_eq!(framed.finish_unconfirmed(&mut |_| {}), Ok(()));
+        let mut cut = ResponseParser::new(false);
+        cut.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok", &mut |_| {}).unwrap();
+        assert!(matches!(cut.finish_unconfirmed(&mut |_| {}), Err(HttpError::TruncatedBody { .. })));
+        // A confirmed close ends it.
+        let mut confirmed = ResponseParser::new(false);
+        confirmed.feed(b"HTTP/1.1 200 OK\r\n\r\nall", &mut |_| {}).unwrap();
+        let mut ended = false;
+        confirmed.finish(&mut |e| ended |= e == ResponseEvent::End).unwrap();
+        assert!(ended);
+    }
+
+    #[test]
+    fn endless_interim_responses_are_refused() {
+        let mut input = Vec::new();
+        for _ in 0..MAX_INTERIM_RESPONSES {
+            input.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        let mut ok = input.clone();
+        ok.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+        let mut parser = ResponseParser::new(false);
+        let mut heads = 0;
+        parser.feed(&ok, &mut |e| heads += usize::from(matches!(e, ResponseEvent::Head(_)))).unwrap();
+        assert_eq!(heads, 1);
+        input.extend_from_slice(b"HTTP/1.1 102 Processing\r\n\r\n");
+        let err = ResponseParser::new(false).feed(&input, &mut |_| {}).unwrap_err();
+        assert_eq!(err, HttpError::TooManyInterimResponses { limit: MAX_INTERIM_RESPONSES });
+        assert_eq!(
+            err.to_string(),
+            "HTTP: the server sent more than 16 interim (1xx) responses without ever answering"
+        );
     }
 
     #[test]

@@ -242,7 +242,8 @@ impl SseParser {
         if self.skipping_line || text.is_empty() {
             return;
         }
-        if self.line.len() + text.len() > self.max_line_bytes {
+        // A line the heap cannot hold is dropped like an overlong one, not a halt.
+        if self.line.len() + text.len() > self.max_line_bytes || self.line.try_reserve(text.len()).is_err() {
             self.skipping_line = true;
             self.oversized_lines += 1;
             // Give the memory back rather than keep a huge empty buffer.
@@ -281,7 +282,9 @@ impl SseParser {
                 if self.data_overflow {
                     return;
                 }
-                if self.data.len() + value.len() + 1 > self.max_event_bytes {
+                if self.data.len() + value.len() + 1 > self.max_event_bytes
+                    || self.data.try_reserve(value.len() + 1).is_err()
+                {
                     self.data_overflow = true;
                     self.data = String::new();
                     return;

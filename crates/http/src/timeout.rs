@@ -20,12 +20,17 @@ pub struct Timeouts {
     /// The longest silence allowed between two reads once the response has
     /// started; streaming providers send keep-alive pings well inside this.
     pub idle_ms: u64,
+    /// The longest the whole exchange may take from start to end, however
+    /// steadily bytes arrive (a server trickling a byte a minute never trips
+    /// the idle wait); `None` for no overall limit.
+    pub total_ms: Option<u64>,
 }
 
 impl Timeouts {
     /// Defaults for talking to LLM APIs: 10 s to connect, 60 s to the first
-    /// byte, 60 s of silence mid-stream.
-    pub const LLM: Self = Self { connect_ms: 10_000, first_byte_ms: 60_000, idle_ms: 60_000 };
+    /// byte, 60 s of silence mid-stream, 15 minutes in all (the longest
+    /// replies stream for a few minutes).
+    pub const LLM: Self = Self { connect_ms: 10_000, first_byte_ms: 60_000, idle_ms: 60_000, total_ms: Some(900_000) };
 }
 
 impl Default for Timeouts {
@@ -44,6 +49,8 @@ pub enum Phase {
     FirstByte,
     /// Receiving the response, waiting for more bytes.
     Idle,
+    /// The overall deadline ([`Timeouts::total_ms`]), whatever the wait.
+    Total,
 }
 
 /// Tracks the current deadline of one exchange.
@@ -57,12 +64,14 @@ pub struct TimeoutTracker {
     phase: Phase,
     /// When the current wait started.
     since_ms: u64,
+    /// When the exchange started.
+    started_ms: u64,
 }
 
 impl TimeoutTracker {
     /// Starts tracking at `now_ms`, in the [`Phase::Connect`] wait.
     pub fn new(timeouts: Timeouts, now_ms: u64) -> Self {
-        Self { timeouts, phase: Phase::Connect, since_ms: now_ms }
+        Self { timeouts, phase: Phase::Connect, since_ms: now_ms, started_ms: now_ms }
     }
 
     /// The connection is usable: the first-byte wait starts now.
@@ -82,29 +91,37 @@ impl TimeoutTracker {
         self.phase
     }
 
-    fn limit_ms(&self) -> u64 {
-        match self.phase {
+    fn limit_ms(&self, phase: Phase) -> u64 {
+        match phase {
             Phase::Connect => self.timeouts.connect_ms,
             Phase::FirstByte => self.timeouts.first_byte_ms,
             Phase::Idle => self.timeouts.idle_ms,
+            Phase::Total => self.timeouts.total_ms.unwrap_or(u64::MAX),
         }
     }
 
-    /// Milliseconds left before the current wait runs out (0 once it has),
-    /// so the event loop can arm a timer instead of polling.
-    pub fn remaining_ms(&self, now_ms: u64) -> u64 {
-        // A clock that stepped backwards counts as no time elapsed, never as
-        // a huge elapsed time.
-        let elapsed = now_ms.saturating_sub(self.since_ms);
-        self.limit_ms().saturating_sub(elapsed)
+    /// The deadline that runs out first, and the milliseconds left before it
+    /// does. A clock that stepped backwards counts as no time elapsed, never
+    /// as a huge elapsed time.
+    fn nearest(&self, now_ms: u64) -> (Phase, u64) {
+        let wait = self.limit_ms(self.phase).saturating_sub(now_ms.saturating_sub(self.since_ms));
+        let total = self.limit_ms(Phase::Total).saturating_sub(now_ms.saturating_sub(self.started_ms));
+        if total < wait { (Phase::Total, total) } else { (self.phase, wait) }
     }
 
-    /// `Err(HttpError::Timeout)` once the current wait has lasted its limit.
+    /// Milliseconds left before the current wait or the overall deadline
+    /// runs out (0 once one has), so the event loop can arm a timer instead
+    /// of polling.
+    pub fn remaining_ms(&self, now_ms: u64) -> u64 {
+        self.nearest(now_ms).1
+    }
+
+    /// `Err(HttpError::Timeout)` once the current wait has lasted its limit,
+    /// or the whole exchange its overall limit.
     pub fn check(&self, now_ms: u64) -> Result<(), HttpError> {
-        if self.remaining_ms(now_ms) == 0 {
-            Err(HttpError::Timeout { phase: self.phase, limit_ms: self.limit_ms() })
-        } else {
-            Ok(())
+        match self.nearest(now_ms) {
+            (phase, 0) => Err(HttpError::Timeout { phase, limit_ms: self.limit_ms(phase) }),
+            _ => Ok(()),
         }
     }
 }
@@ -114,11 +131,34 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    const T: Timeouts = Timeouts { connect_ms: 100, first_byte_ms: 1_000, idle_ms: 500 };
+    const T: Timeouts = Timeouts { connect_ms: 100, first_byte_ms: 1_000, idle_ms: 500, total_ms: None };
 
     #[test]
     fn defaults_suit_llms() {
-        assert_eq!(Timeouts::default(), Timeouts { connect_ms: 10_000, first_byte_ms: 60_000, idle_ms: 60_000 });
+        assert_eq!(
+            Timeouts::default(),
+            Timeouts { connect_ms: 10_000, first_byte_ms: 60_000, idle_ms: 60_000, total_ms: Some(900_000) }
+        );
+    }
+
+    #[test]
+    fn a_steady_trickle_still_meets_the_overall_deadline() {
+        let mut t = TimeoutTracker::new(Timeouts { total_ms: Some(2_000), ..T }, 1_000);
+        t.on_connected(1_050);
+        // A byte every 400 ms keeps the idle wait (500 ms) from ever running out...
+        for now in (1_100..3_000).step_by(400) {
+            t.on_bytes(now);
+            assert_eq!(t.check(now), Ok(()), "at {now}");
+        }
+        assert_eq!(t.remaining_ms(2_900), 100);
+        // ...but not the whole exchange.
+        let err = t.check(3_000).unwrap_err();
+        assert_eq!(err, HttpError::Timeout { phase: Phase::Total, limit_ms: 2_000 });
+        assert_eq!(err.to_string(), "HTTP: the exchange with the server took longer than the 2 s allowed");
+        // Without an overall limit the trickle goes on.
+        let mut t = TimeoutTracker::new(T, 1_000);
+        t.on_bytes(1_000_000);
+        assert_eq!(t.check(1_000_400), Ok(()));
     }
 
     #[test]

@@ -13,6 +13,12 @@ use alloc::string::String;
 use core::fmt;
 
 use crate::error::{HttpError, UrlProblem, shown};
+use crate::redact::RedactedUrl;
+
+/// URL text for an error message: credentials masked, then shortened and escaped.
+fn shown_url(text: &str) -> String {
+    shown(&format!("{}", RedactedUrl(text)))
+}
 
 /// The two schemes the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,7 +64,8 @@ impl Url {
     /// dropped because it is never sent to the server).
     pub fn parse(text: &str) -> Result<Self, HttpError> {
         let text = text.trim();
-        let fail = |problem| Err(HttpError::InvalidUrl { url: shown(text), problem });
+        // The text is shown in the error (and so in the log): never with its credentials.
+        let fail = |problem| Err(HttpError::InvalidUrl { url: shown_url(text), problem });
         if text.is_empty() {
             return fail(UrlProblem::Empty);
         }
@@ -80,11 +87,8 @@ impl Url {
 
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
-        if let Some(at) = authority.rfind('@') {
-            // Keep the password out of the error text (and so out of the
-            // serial log): show the URL with the userinfo cut out.
-            let redacted = format!("{}://…@{}{}", scheme_text, &authority[at + 1..], tail);
-            return Err(HttpError::InvalidUrl { url: shown(&redacted), problem: UrlProblem::Userinfo });
+        if authority.contains('@') {
+            return fail(UrlProblem::Userinfo);
         }
         let (host, port) = match parse_authority(authority, scheme) {
             Ok(hp) => hp,
@@ -115,6 +119,16 @@ impl Url {
     /// can skip DNS.
     pub fn host_ipv4(&self) -> Option<[u8; 4]> {
         parse_ipv4(&self.host).ok().flatten()
+    }
+
+    /// Whether the host is this machine or a private network address: `localhost`, 127.0.0.0/8,
+    /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or link-local 169.254.0.0/16. Names other than
+    /// `localhost` count as public, whatever they resolve to (the answer comes from the network).
+    pub fn host_is_loopback_or_private(&self) -> bool {
+        if self.host == "localhost" {
+            return true;
+        }
+        matches!(self.host_ipv4(), Some([127 | 10, ..] | [172, 16..=31, ..] | [192, 168, ..] | [169, 254, ..]))
     }
 
     /// The port, with the scheme's default filled in.
@@ -172,9 +186,13 @@ impl core::str::FromStr for Url {
     }
 }
 
+/// Safe to log and show: the values of credential-looking query parameters (`?api-key=…`)
+/// are replaced by [`crate::MASK`] (a `Url` never holds userinfo). The exact request target
+/// is [`Url::path_and_query`].
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme.as_str(), self.authority(), self.path_and_query)
+        let full = format!("{}://{}{}", self.scheme.as_str(), self.authority(), self.path_and_query);
+        write!(f, "{}", RedactedUrl(&full))
     }
 }
 
@@ -365,7 +383,7 @@ mod tests {
         let err = Url::parse("https://me:hunter2@api.example.com/v1").unwrap_err();
         let text = err.to_string();
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("https://…@api.example.com/v1"), "{text}");
+        assert!(text.contains("https://***@api.example.com/v1"), "{text}");
     }
 
     #[test]
@@ -379,6 +397,31 @@ mod tests {
             msg("gopher://x"),
             "HTTP: the URL \"gopher://x\" uses the scheme \"gopher\"; only http:// and https:// are supported"
         );
+    }
+
+    #[test]
+    fn credentials_never_reach_display_or_errors() {
+        let url = Url::parse("https://gw.example/openai?api-version=2024&api-key=sk-secret-1").unwrap();
+        assert_eq!(url.to_string(), "https://gw.example/openai?api-version=2024&api-key=***");
+        // The request itself still carries it.
+        assert!(url.path_and_query().ends_with("api-key=sk-secret-1"));
+        assert!(url.join("/chat").to_string().ends_with("api-key=***"));
+        let err = Url::parse("https://gw.example:99999/?token=sk-secret-2").unwrap_err().to_string();
+        assert!(!err.contains("sk-secret-2") && err.contains("token=***"), "{err}");
+        let err = Url::parse("https://me:hunter2@gw.example/?key=sk-secret-3").unwrap_err().to_string();
+        assert!(!err.contains("hunter2") && !err.contains("sk-secret-3"), "{err}");
+    }
+
+    #[test]
+    fn private_and_loopback_hosts() {
+        for host in
+            ["localhost", "127.0.0.1", "10.0.2.2", "172.16.0.1", "172.31.255.254", "192.168.1.10", "169.254.1.1"]
+        {
+            assert!(Url::parse(&format!("http://{host}:8080/")).unwrap().host_is_loopback_or_private(), "{host}");
+        }
+        for host in ["api.anthropic.com", "8.8.8.8", "172.32.0.1", "192.169.0.1", "localhost.evil.com", "11.0.0.1"] {
+            assert!(!Url::parse(&format!("http://{host}/")).unwrap().host_is_loopback_or_private(), "{host}");
+        }
     }
 
     #[test]

@@ -4,12 +4,24 @@
 //! included), every tensor description (dimensions, type, offset, alignment, size, overlaps). After
 //! that, looking things up cannot fail except for "missing key" / "wrong type", and
 //! [`Gguf::tensor_data`] hands out slices that are known to lie inside the file.
+//!
+//! The bytes are hostile until proven otherwise: every size derived from them is checked
+//! arithmetic, array nesting is limited ([`MAX_NESTING`]), and memory is reserved only for
+//! entries a first pass has found in the bytes, never from a count the file claims, so it
+//! stays within [`parse_memory_bound`] (which the boot loader counts before loading a model). Names are
+//! indexed by sorting, so duplicate checks and lookups take O(n log n) whatever the names are.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::mem::size_of;
 
 use crate::tensor::TensorType;
+
+mod value;
+
+use value::Cursor;
+pub use value::{Array, Value, ValueType};
 
 /// The four bytes every GGUF file starts with.
 pub const MAGIC: [u8; 4] = *b"GGUF";
@@ -17,6 +29,21 @@ pub const MAGIC: [u8; 4] = *b"GGUF";
 pub const DEFAULT_ALIGNMENT: usize = 32;
 /// More dimensions than this are refused (ggml's limit).
 pub const MAX_DIMS: usize = 4;
+/// Arrays nested deeper than this are refused: the reader recurses once per level (on the
+/// firmware's stack, which has no guard page), and ggml itself reads no nested arrays.
+pub const MAX_NESTING: usize = 8;
+
+/// Magic, version and the two counts.
+const HEADER_BYTES: usize = 24;
+/// Fewest bytes one metadata entry takes: key length, an empty key, type tag, a one-byte value.
+const MIN_ENTRY_BYTES: usize = 8 + 4 + 1;
+/// Fewest bytes one tensor description takes: name length, an empty name, dimension count,
+/// one dimension, type and offset.
+const MIN_TENSOR_BYTES: usize = 8 + 4 + 8 + 4 + 8;
+/// Bytes the parser keeps per metadata entry: the entry and its place in the key index.
+const ENTRY_MEMORY: usize = size_of::<(&str, Value<'_>)>() + size_of::<u32>();
+/// Bytes the parser keeps per tensor: its description and its places in the two indexes.
+const TENSOR_MEMORY: usize = size_of::<TensorInfo<'_>>() + 2 * size_of::<u32>();
 
 /// Why a GGUF file could not be read, or why a lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +112,25 @@ pub enum GgufError {
     OutOfRange {
         /// The key.
         key: String,
+    },
+    /// Metadata arrays are nested more than [`MAX_NESTING`] deep.
+    TooDeep {
+        /// Byte offset of the array that went one level too deep.
+        offset: usize,
+    },
+    /// More entries than the reader can index (2^32).
+    TooMany {
+        /// "tensors" or "metadata entries".
+        what: &'static str,
+        /// The count the file gives.
+        count: u64,
+    },
+    /// The heap could not hold the file's descriptions.
+    OutOfMemory {
+        /// What was being stored.
+        what: &'static str,
+        /// Bytes asked for.
+        bytes: usize,
     },
 }
 
@@ -167,255 +213,20 @@ impl fmt::Display for GgufError {
                 write!(f, "GGUF metadata key \"{key}\" holds a {found}, expected a {expected}")
             }
             Self::OutOfRange { key } => write!(f, "GGUF metadata key \"{key}\" holds a number out of range"),
+            Self::TooDeep { offset } => {
+                write!(f, "GGUF metadata array at byte {offset} is nested more than {MAX_NESTING} levels deep")
+            }
+            Self::TooMany { what, count } => {
+                write!(f, "GGUF file lists {count} {what}, more than this reader can index")
+            }
+            Self::OutOfMemory { what, bytes } => {
+                write!(f, "not enough memory to read the GGUF file's {what} ({bytes} bytes needed)")
+            }
         }
     }
 }
 
 impl core::error::Error for GgufError {}
-
-/// GGUF metadata value type tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ValueType {
-    /// `u8`
-    U8 = 0,
-    /// `i8`
-    I8 = 1,
-    /// `u16`
-    U16 = 2,
-    /// `i16`
-    I16 = 3,
-    /// `u32`
-    U32 = 4,
-    /// `i32`
-    I32 = 5,
-    /// `f32`
-    F32 = 6,
-    /// One byte, 0 or 1.
-    Bool = 7,
-    /// u64 length + UTF-8 bytes.
-    Str = 8,
-    /// Element type + u64 count + elements.
-    Array = 9,
-    /// `u64`
-    U64 = 10,
-    /// `i64`
-    I64 = 11,
-    /// `f64`
-    F64 = 12,
-}
-
-impl ValueType {
-    fn from_tag(tag: u32) -> Option<Self> {
-        Some(match tag {
-            0 => Self::U8,
-            1 => Self::I8,
-            2 => Self::U16,
-            3 => Self::I16,
-            4 => Self::U32,
-            5 => Self::I32,
-            6 => Self::F32,
-            7 => Self::Bool,
-            8 => Self::Str,
-            9 => Self::Array,
-            10 => Self::U64,
-            11 => Self::I64,
-            12 => Self::F64,
-            _ => return None,
-        })
-    }
-
-    /// Size in bytes of a fixed-size value; `None` for strings and arrays.
-    fn fixed_size(self) -> Option<usize> {
-        Some(match self {
-            Self::U8 | Self::I8 | Self::Bool => 1,
-            Self::U16 | Self::I16 => 2,
-            Self::U32 | Self::I32 | Self::F32 => 4,
-            Self::U64 | Self::I64 | Self::F64 => 8,
-            Self::Str | Self::Array => return None,
-        })
-    }
-
-    /// Human name used in error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::U8 => "u8",
-            Self::I8 => "i8",
-            Self::U16 => "u16",
-            Self::I16 => "i16",
-            Self::U32 => "u32",
-            Self::I32 => "i32",
-            Self::F32 => "f32",
-            Self::Bool => "bool",
-            Self::Str => "string",
-            Self::Array => "array",
-            Self::U64 => "u64",
-            Self::I64 => "i64",
-            Self::F64 => "f64",
-        }
-    }
-}
-
-/// One metadata value, borrowing strings and array contents from the file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value<'a> {
-    /// `u8`
-    U8(u8),
-    /// `i8`
-    I8(i8),
-    /// `u16`
-    U16(u16),
-    /// `i16`
-    I16(i16),
-    /// `u32`
-    U32(u32),
-    /// `i32`
-    I32(i32),
-    /// `u64`
-    U64(u64),
-    /// `i64`
-    I64(i64),
-    /// `f32`
-    F32(f32),
-    /// `f64`
-    F64(f64),
-    /// Boolean.
-    Bool(bool),
-    /// UTF-8 string (validated at parse time).
-    Str(&'a str),
-    /// Array of values of one type.
-    Array(Array<'a>),
-}
-
-impl<'a> Value<'a> {
-    /// The value's type.
-    pub fn value_type(&self) -> ValueType {
-        match self {
-            Self::U8(_) => ValueType::U8,
-            Self::I8(_) => ValueType::I8,
-            Self::U16(_) => ValueType::U16,
-            Self::I16(_) => ValueType::I16,
-            Self::U32(_) => ValueType::U32,
-            Self::I32(_) => ValueType::I32,
-            Self::U64(_) => ValueType::U64,
-            Self::I64(_) => ValueType::I64,
-            Self::F32(_) => ValueType::F32,
-            Self::F64(_) => ValueType::F64,
-            Self::Bool(_) => ValueType::Bool,
-            Self::Str(_) => ValueType::Str,
-            Self::Array(_) => ValueType::Array,
-        }
-    }
-
-    /// Any integer value as i128 (so every GGUF integer type converts losslessly).
-    fn as_int(&self) -> Option<i128> {
-        Some(match *self {
-            Self::U8(v) => v.into(),
-            Self::I8(v) => v.into(),
-            Self::U16(v) => v.into(),
-            Self::I16(v) => v.into(),
-            Self::U32(v) => v.into(),
-            Self::I32(v) => v.into(),
-            Self::U64(v) => v.into(),
-            Self::I64(v) => v.into(),
-            _ => return None,
-        })
-    }
-}
-
-/// An array value: element type, count, and the raw bytes of its elements (validated at parse time).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Array<'a> {
-    elem: ValueType,
-    len: usize,
-    bytes: &'a [u8],
-    /// Absolute file offset of `bytes`, for error messages.
-    offset: usize,
-}
-
-impl<'a> Array<'a> {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when the array has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Type of the elements.
-    pub fn element_type(&self) -> ValueType {
-        self.elem
-    }
-
-    /// The elements' bytes exactly as stored in the file (validated at parse time).
-    pub fn raw_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    /// Every element as a [`Value`] (nested arrays included).
-    pub fn iter(&self) -> impl Iterator<Item = Result<Value<'a>, GgufError>> + 'a {
-        let mut cur = Cursor { bytes: self.bytes, pos: 0, base: self.offset };
-        let elem = self.elem;
-        (0..self.len).map(move |_| cur.value_of(elem))
-    }
-
-    fn typed<T: 'a>(
-        &self,
-        want: ValueType,
-        f: impl Fn(Value<'a>) -> Option<T> + 'a,
-    ) -> Result<impl Iterator<Item = Result<T, GgufError>> + 'a, GgufError> {
-        if self.elem != want {
-            return Err(GgufError::WrongType {
-                key: String::from("<array element>"),
-                expected: want.name(),
-                found: self.elem.name(),
-            });
-        }
-        // `f` cannot fail for the checked element type; the fallback keeps this panic-free anyway.
-        Ok(self
-            .iter()
-            .map(move |v| v.and_then(|v| f(v).ok_or(GgufError::BadValueType { tag: want as u32, offset: 0 }))))
-    }
-
-    /// Elements of a string array (`Err` if the array holds something else).
-    pub fn iter_str(&self) -> Result<impl Iterator<Item = Result<&'a str, GgufError>> + 'a, GgufError> {
-        self.typed(ValueType::Str, |v| if let Value::Str(s) = v { Some(s) } else { None })
-    }
-
-    /// Elements of an f32 array.
-    pub fn iter_f32(&self) -> Result<impl Iterator<Item = Result<f32, GgufError>> + 'a, GgufError> {
-        self.typed(ValueType::F32, |v| if let Value::F32(x) = v { Some(x) } else { None })
-    }
-
-    /// Elements of an i32 array.
-    pub fn iter_i32(&self) -> Result<impl Iterator<Item = Result<i32, GgufError>> + 'a, GgufError> {
-        self.typed(ValueType::I32, |v| if let Value::I32(x) = v { Some(x) } else { None })
-    }
-
-    /// Elements of a u32 array.
-    pub fn iter_u32(&self) -> Result<impl Iterator<Item = Result<u32, GgufError>> + 'a, GgufError> {
-        self.typed(ValueType::U32, |v| if let Value::U32(x) = v { Some(x) } else { None })
-    }
-
-    /// Elements of a nested array of arrays.
-    pub fn iter_arrays(&self) -> Result<impl Iterator<Item = Result<Array<'a>, GgufError>> + 'a, GgufError> {
-        self.typed(ValueType::Array, |v| if let Value::Array(x) = v { Some(x) } else { None })
-    }
-
-    /// Any integer array as i64 values (u64 values above `i64::MAX` give an error).
-    pub fn iter_int(&self) -> impl Iterator<Item = Result<i64, GgufError>> + 'a {
-        self.iter().map(|v| {
-            let v = v?;
-            v.as_int().and_then(|i| i64::try_from(i).ok()).ok_or(GgufError::WrongType {
-                key: String::from("<array element>"),
-                expected: "integer",
-                found: v.value_type().name(),
-            })
-        })
-    }
-}
 
 /// One tensor's description from the file header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,18 +247,21 @@ pub struct TensorInfo<'a> {
 
 impl TensorInfo<'_> {
     /// Total number of elements.
+    ///
+    /// Validated descriptions cannot overflow; a hand-made one that does saturates at `u64::MAX`.
     pub fn elements(&self) -> u64 {
-        self.dims.iter().product()
+        self.dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
     }
 
     /// Length of a row (the first dimension).
     pub fn row_len(&self) -> usize {
-        self.dims[0] as usize
+        usize::try_from(self.dims[0]).unwrap_or(usize::MAX)
     }
 
-    /// Number of rows (product of the other dimensions).
+    /// Number of rows (product of the other dimensions; 0 for a hand-made empty shape).
     pub fn rows(&self) -> usize {
-        (self.elements() / self.dims[0]) as usize
+        let rows = self.elements().checked_div(self.dims[0]).unwrap_or(0);
+        usize::try_from(rows).unwrap_or(usize::MAX)
     }
 
     /// The used dimensions.
@@ -462,105 +276,53 @@ pub struct Gguf<'a> {
     bytes: &'a [u8],
     version: u32,
     metadata: Vec<(&'a str, Value<'a>)>,
+    /// Positions in `metadata`, sorted by key.
+    key_index: Vec<u32>,
     tensors: Vec<TensorInfo<'a>>,
+    /// Positions in `tensors`, sorted by name.
+    name_index: Vec<u32>,
     alignment: usize,
     data_start: usize,
 }
 
-/// Reads little-endian fields with bounds checks; `base` turns positions into file offsets.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    base: usize,
+/// Heap bytes [`Gguf::parse`] can allocate at most for a file of `file_len` bytes that starts
+/// with `header` (its first 24 bytes; fewer are taken as the worst case).
+///
+/// Counts in the header are believed only as far as the file's length can hold that many
+/// entries, so a lying header cannot make the estimate (or the parser) ask for more than the
+/// bytes could describe. Small for real models (a few hundred entries); the boot loader adds
+/// it to the file's size before deciding whether a model fits in memory.
+pub fn parse_memory_bound(header: &[u8], file_len: u64) -> u64 {
+    let count = |at: usize| header.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(u64::MAX, u64::from_le_bytes);
+    let body = file_len.saturating_sub(HEADER_BYTES as u64);
+    let entries = count(16).min(body / MIN_ENTRY_BYTES as u64);
+    let tensors = count(8).min(body / MIN_TENSOR_BYTES as u64);
+    entries
+        .saturating_mul(ENTRY_MEMORY as u64)
+        .saturating_add(tensors.saturating_mul(TENSOR_MEMORY as u64))
+        // Error messages and the allocator's rounding.
+        .saturating_add(4096)
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: u64, what: &'static str) -> Result<&'a [u8], GgufError> {
-        let available = self.bytes.len() - self.pos;
-        let truncated = || GgufError::Truncated { what, offset: self.base + self.pos, needed: n, available };
-        let n = usize::try_from(n).map_err(|_| truncated())?;
-        if n > available {
-            return Err(truncated());
-        }
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
+/// An empty list with room for exactly `n` entries, or an error when the heap is full.
+fn reserve_exact<T>(n: usize, what: &'static str) -> Result<Vec<T>, GgufError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| GgufError::OutOfMemory { what, bytes: n.saturating_mul(size_of::<T>()) })?;
+    Ok(v)
+}
 
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], GgufError> {
-        let s = self.take(N as u64, what)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(s);
-        Ok(out)
-    }
+/// `0..n` as u32 positions sorted by `key`, allocated fallibly.
+fn sorted_index<K: Ord>(n: usize, what: &'static str, key: impl Fn(usize) -> K) -> Result<Vec<u32>, GgufError> {
+    let mut index = reserve_exact(n, what)?;
+    // `n` fits a u32: the callers refuse larger counts up front.
+    index.extend((0..n).map(|i| i as u32));
+    index.sort_unstable_by_key(|&a| key(a as usize));
+    Ok(index)
+}
 
-    fn u32(&mut self, what: &'static str) -> Result<u32, GgufError> {
-        Ok(u32::from_le_bytes(self.array(what)?))
-    }
-
-    fn u64(&mut self, what: &'static str) -> Result<u64, GgufError> {
-        Ok(u64::from_le_bytes(self.array(what)?))
-    }
-
-    fn offset(&self) -> usize {
-        self.base + self.pos
-    }
-
-    fn string(&mut self, what: &'static str) -> Result<&'a str, GgufError> {
-        let len = self.u64(what)?;
-        let offset = self.offset();
-        let raw = self.take(len, what)?;
-        core::str::from_utf8(raw).map_err(|_| GgufError::BadUtf8 { what, offset })
-    }
-
-    fn value_type(&mut self) -> Result<ValueType, GgufError> {
-        let offset = self.offset();
-        let tag = self.u32("metadata value type")?;
-        ValueType::from_tag(tag).ok_or(GgufError::BadValueType { tag, offset })
-    }
-
-    /// Reads one value of type `ty`, validating nested contents fully.
-    fn value_of(&mut self, ty: ValueType) -> Result<Value<'a>, GgufError> {
-        const W: &str = "metadata value";
-        Ok(match ty {
-            ValueType::U8 => Value::U8(self.array::<1>(W)?[0]),
-            ValueType::I8 => Value::I8(i8::from_le_bytes(self.array(W)?)),
-            ValueType::U16 => Value::U16(u16::from_le_bytes(self.array(W)?)),
-            ValueType::I16 => Value::I16(i16::from_le_bytes(self.array(W)?)),
-            ValueType::U32 => Value::U32(u32::from_le_bytes(self.array(W)?)),
-            ValueType::I32 => Value::I32(i32::from_le_bytes(self.array(W)?)),
-            ValueType::U64 => Value::U64(u64::from_le_bytes(self.array(W)?)),
-            ValueType::I64 => Value::I64(i64::from_le_bytes(self.array(W)?)),
-            ValueType::F32 => Value::F32(f32::from_le_bytes(self.array(W)?)),
-            ValueType::F64 => Value::F64(f64::from_le_bytes(self.array(W)?)),
-            // Any non-zero byte counts as true, as in ggml's reader.
-            ValueType::Bool => Value::Bool(self.array::<1>(W)?[0] != 0),
-            ValueType::Str => Value::Str(self.string("metadata string")?),
-            ValueType::Array => {
-                let elem = self.value_type()?;
-                let count = self.u64("array length")?;
-                let start = self.pos;
-                let offset = self.offset();
-                if let Some(size) = elem.fixed_size() {
-                    let total = count.saturating_mul(size as u64);
-                    self.take(total, "array elements")?;
-                } else {
-                    // Variable-size elements: walk them all now so later iteration cannot run off the end.
-                    // Each element is at least 8 bytes, so a huge count fails on truncation, not memory.
-                    for _ in 0..count {
-                        self.value_of(elem)?;
-                    }
-                }
-                let len = usize::try_from(count).map_err(|_| GgufError::Truncated {
-                    what: "array elements",
-                    offset,
-                    needed: count,
-                    available: 0,
-                })?;
-                Value::Array(Array { elem, len, bytes: &self.bytes[start..self.pos], offset })
-            }
-        })
-    }
+/// Where `name` sits in `index` (sorted by `name_of`), if present.
+fn lookup<'s>(index: &[u32], name: &str, name_of: impl Fn(usize) -> &'s str) -> Option<usize> {
+    index.binary_search_by(|&i| name_of(i as usize).cmp(name)).ok().map(|at| index[at] as usize)
 }
 
 impl<'a> Gguf<'a> {
@@ -585,100 +347,127 @@ impl<'a> Gguf<'a> {
         }
         let tensor_count = c.u64("tensor count")?;
         let kv_count = c.u64("metadata count")?;
-
-        // Counts come from the file: never reserve from them directly (a huge count must fail on
-        // truncation, not on allocation). Each entry takes at least 8 bytes.
-        let cap = |n: u64| (n.min((bytes.len() / 8) as u64)) as usize;
-        let mut metadata: Vec<(&'a str, Value<'a>)> = Vec::with_capacity(cap(kv_count));
-        for _ in 0..kv_count {
-            let key = c.string("metadata key")?;
-            let ty = c.value_type()?;
-            let value = c.value_of(ty)?;
-            if metadata.iter().any(|(k, _)| *k == key) {
-                return Err(GgufError::DuplicateKey(key.into()));
+        for (what, count) in [("tensors", tensor_count), ("metadata entries", kv_count)] {
+            if count > u64::from(u32::MAX) {
+                return Err(GgufError::TooMany { what, count });
             }
-            metadata.push((key, value));
+        }
+        // Counts come from the file: nothing is allocated for them until a first pass has
+        // walked that many entries, which proves the bytes hold them; the second pass stores
+        // them in a list of exactly that size (no growth, so no reallocation peaks).
+        let kv_start = c.pos;
+        for _ in 0..kv_count {
+            Self::metadata_entry(&mut c)?;
+        }
+        c.pos = kv_start;
+        let mut metadata: Vec<(&'a str, Value<'a>)> = reserve_exact(kv_count as usize, "metadata")?;
+        for _ in 0..kv_count {
+            metadata.push(Self::metadata_entry(&mut c)?);
+        }
+        let key_index = sorted_index(metadata.len(), "metadata index", |i| metadata[i].0)?;
+        if let Some(w) = key_index.windows(2).find(|w| metadata[w[0] as usize].0 == metadata[w[1] as usize].0) {
+            return Err(GgufError::DuplicateKey(metadata[w[0] as usize].0.into()));
         }
 
-        let alignment = match metadata.iter().find(|(k, _)| *k == "general.alignment") {
+        let alignment = match lookup(&key_index, "general.alignment", |i| metadata[i].0).map(|i| &metadata[i].1) {
             None => DEFAULT_ALIGNMENT,
-            Some((_, Value::U32(a))) if a.is_power_of_two() => *a as usize,
-            Some((_, v)) => return Err(GgufError::BadAlignment(v.as_int().map_or(0, |i| i as u64))),
+            Some(Value::U32(a)) if a.is_power_of_two() => *a as usize,
+            Some(v) => return Err(GgufError::BadAlignment(v.as_int().map_or(0, |i| i as u64))),
         };
 
-        struct Raw<'a> {
-            name: &'a str,
-            dims: [u64; MAX_DIMS],
-            n_dims: usize,
-            type_id: u32,
-            offset: u64,
-        }
-        let mut raws: Vec<Raw<'a>> = Vec::with_capacity(cap(tensor_count));
+        // Descriptions first; `data_offset` holds the offset relative to the data section until
+        // the section's start is known (it follows the last description).
+        let tensors_start = c.pos;
         for _ in 0..tensor_count {
-            let name = c.string("tensor name")?;
-            let n_dims = c.u32("tensor dimension count")?;
-            let mut dims = [1u64; MAX_DIMS];
-            if n_dims as usize > MAX_DIMS {
-                return Err(GgufError::BadTensor { name: name.into(), reason: TensorProblem::TooManyDims(n_dims) });
-            }
-            for d in dims.iter_mut().take(n_dims as usize) {
-                *d = c.u64("tensor dimension")?;
-            }
-            let type_id = c.u32("tensor type")?;
-            let offset = c.u64("tensor data offset")?;
-            if raws.iter().any(|r| r.name == name) {
-                return Err(GgufError::DuplicateTensor(name.into()));
-            }
-            raws.push(Raw { name, dims, n_dims: n_dims as usize, type_id, offset });
+            Self::tensor_description(&mut c, alignment)?;
+        }
+        c.pos = tensors_start;
+        let mut tensors: Vec<TensorInfo<'a>> = reserve_exact(tensor_count as usize, "tensor descriptions")?;
+        for _ in 0..tensor_count {
+            tensors.push(Self::tensor_description(&mut c, alignment)?);
         }
 
-        // The data section starts at the next multiple of the alignment after the header.
-        let data_start = c.pos.div_ceil(alignment) * alignment;
-        let mut tensors = Vec::with_capacity(raws.len());
-        for r in raws {
-            let bad = |reason| GgufError::BadTensor { name: r.name.into(), reason };
-            let ty = TensorType::from_id(r.type_id)
-                .ok_or_else(|| GgufError::UnknownTensorType { name: r.name.into(), id: r.type_id })?;
-            if r.n_dims == 0 || r.dims.contains(&0) {
-                return Err(bad(TensorProblem::EmptyShape));
-            }
-            let elements =
-                r.dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).ok_or(bad(TensorProblem::TooLarge))?;
-            let block = ty.block_elems();
-            if r.dims[0] % block as u64 != 0 {
-                return Err(bad(TensorProblem::RowNotBlockMultiple { row: r.dims[0], block }));
-            }
-            if r.offset % alignment as u64 != 0 {
-                return Err(bad(TensorProblem::Unaligned { offset: r.offset, alignment }));
-            }
-            let size =
-                (elements / block as u64).checked_mul(ty.block_bytes() as u64).ok_or(bad(TensorProblem::TooLarge))?;
-            let end = (data_start as u64).checked_add(r.offset).and_then(|s| s.checked_add(size));
+        let data_start = c.pos.checked_next_multiple_of(alignment).ok_or(GgufError::Truncated {
+            what: "tensor data",
+            offset: c.pos,
+            needed: alignment as u64,
+            available: 0,
+        })?;
+        for t in &mut tensors {
+            let relative = t.data_offset;
+            let end = data_start.checked_add(relative).and_then(|s| s.checked_add(t.data_len));
             match end {
-                Some(end) if end <= file_len as u64 => {}
-                _ => return Err(bad(TensorProblem::PastEnd { end: end.unwrap_or(u64::MAX), file_len })),
+                Some(end) if end <= file_len => t.data_offset = data_start + relative,
+                _ => {
+                    let end = (data_start as u64).saturating_add(relative as u64).saturating_add(t.data_len as u64);
+                    let reason = TensorProblem::PastEnd { end, file_len };
+                    return Err(GgufError::BadTensor { name: t.name.into(), reason });
+                }
             }
-            tensors.push(TensorInfo {
-                name: r.name,
-                dims: r.dims,
-                n_dims: r.n_dims,
-                ty,
-                data_offset: data_start + r.offset as usize,
-                data_len: size as usize,
-            });
         }
 
+        let name_index = sorted_index(tensors.len(), "tensor index", |i| tensors[i].name)?;
+        if let Some(w) = name_index.windows(2).find(|w| tensors[w[0] as usize].name == tensors[w[1] as usize].name) {
+            return Err(GgufError::DuplicateTensor(tensors[w[0] as usize].name.into()));
+        }
         // Overlap check on data ranges sorted by start.
-        let mut order: Vec<usize> = (0..tensors.len()).collect();
-        order.sort_by_key(|&i| tensors[i].data_offset);
+        let order = sorted_index(tensors.len(), "tensor index", |i| tensors[i].data_offset)?;
         for w in order.windows(2) {
-            let (a, b) = (&tensors[w[0]], &tensors[w[1]]);
+            let (a, b) = (&tensors[w[0] as usize], &tensors[w[1] as usize]);
+            // Both ends lie inside the file (checked above), so the sum cannot overflow.
             if a.data_offset + a.data_len > b.data_offset {
                 return Err(GgufError::BadTensor { name: b.name.into(), reason: TensorProblem::Overlaps });
             }
         }
+        Ok(Gguf { bytes, version, metadata, key_index, tensors, name_index, alignment, data_start })
+    }
 
-        Ok(Gguf { bytes, version, metadata, tensors, alignment, data_start })
+    /// Reads one metadata entry: key and value.
+    fn metadata_entry(c: &mut Cursor<'a>) -> Result<(&'a str, Value<'a>), GgufError> {
+        let key = c.string("metadata key")?;
+        let ty = c.value_type()?;
+        Ok((key, c.value_of(ty, 0)?))
+    }
+
+    /// Reads and checks one tensor description; its `data_offset` is still relative to the
+    /// data section.
+    fn tensor_description(c: &mut Cursor<'a>, alignment: usize) -> Result<TensorInfo<'a>, GgufError> {
+        let name = c.string("tensor name")?;
+        let bad = |reason| GgufError::BadTensor { name: name.into(), reason };
+        let n_dims = c.u32("tensor dimension count")?;
+        if n_dims as usize > MAX_DIMS {
+            return Err(bad(TensorProblem::TooManyDims(n_dims)));
+        }
+        if n_dims == 0 {
+            return Err(bad(TensorProblem::EmptyShape));
+        }
+        let mut dims = [1u64; MAX_DIMS];
+        for d in dims.iter_mut().take(n_dims as usize) {
+            *d = c.u64("tensor dimension")?;
+        }
+        let type_id = c.u32("tensor type")?;
+        let offset = c.u64("tensor data offset")?;
+        let ty = TensorType::from_id(type_id)
+            .ok_or_else(|| GgufError::UnknownTensorType { name: name.into(), id: type_id })?;
+        if dims.contains(&0) {
+            return Err(bad(TensorProblem::EmptyShape));
+        }
+        let elements =
+            dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).ok_or_else(|| bad(TensorProblem::TooLarge))?;
+        let block = ty.block_elems();
+        if dims[0] % block as u64 != 0 {
+            return Err(bad(TensorProblem::RowNotBlockMultiple { row: dims[0], block }));
+        }
+        if offset % alignment as u64 != 0 {
+            return Err(bad(TensorProblem::Unaligned { offset, alignment }));
+        }
+        let size = (elements / block as u64)
+            .checked_mul(ty.block_bytes() as u64)
+            .ok_or_else(|| bad(TensorProblem::TooLarge))?;
+        // Values beyond usize saturate; the end check after the header refuses them.
+        let data_offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let data_len = usize::try_from(size).unwrap_or(usize::MAX);
+        Ok(TensorInfo { name, dims, n_dims: n_dims as usize, ty, data_offset, data_len })
     }
 
     /// GGUF format version (2 or 3).
@@ -703,7 +492,7 @@ impl<'a> Gguf<'a> {
 
     /// The value stored under `key`, if any.
     pub fn metadata(&self, key: &str) -> Option<&Value<'a>> {
-        self.metadata.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        lookup(&self.key_index, key, |i| self.metadata[i].0).map(|i| &self.metadata[i].1)
     }
 
     fn require(&self, key: &str) -> Result<&Value<'a>, GgufError> {
@@ -775,14 +564,15 @@ impl<'a> Gguf<'a> {
 
     /// The tensor called `name`, if any.
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo<'a>> {
-        self.tensors.iter().find(|t| t.name == name)
+        lookup(&self.name_index, name, |i| self.tensors[i].name).map(|i| &self.tensors[i])
     }
 
     /// The bytes of a tensor's data (bounds were checked by [`Gguf::parse`]).
     ///
     /// `info` must come from this file; a foreign `info` whose range does not fit gives an empty slice.
     pub fn tensor_data(&self, info: &TensorInfo<'a>) -> &'a [u8] {
-        self.bytes.get(info.data_offset..info.data_offset + info.data_len).unwrap_or(&[])
+        let end = info.data_offset.saturating_add(info.data_len);
+        self.bytes.get(info.data_offset..end).unwrap_or(&[])
     }
 
     /// The whole file.

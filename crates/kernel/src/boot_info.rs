@@ -52,7 +52,9 @@ pub struct BootPartition {
 }
 
 /// Switches read from `\moteos\boot-options` on the ESP; used by tests.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` (logged at boot) shows the URLs without their credentials.
+#[derive(Clone, Default)]
 pub struct BootOptions {
     /// Panic on purpose once the kernel is up, to exercise the panic screen.
     pub test_panic: bool,
@@ -68,6 +70,9 @@ pub struct BootOptions {
     pub no_smp: bool,
     /// Download these URLs once the network is up and report size, SHA-256 and timing.
     pub test_fetch: alloc::vec::Vec<String>,
+    /// Replace the firmware's clock reading with this time (seconds since 1970, UTC), to
+    /// exercise clocks that are wrong.
+    pub test_clock: Option<i64>,
     /// `test-write=PATH=TEXT`: write TEXT to PATH through the storage service at boot
     /// (unless it is already there) and log what PATH held before.
     pub test_write: alloc::vec::Vec<(String, String)>,
@@ -80,6 +85,26 @@ pub struct BootOptions {
     /// `bench-keys`: log the time from a key's interrupt to the end of the redraw that
     /// shows it (the `cargo xtask bench ui` guest figure).
     pub bench_keys: bool,
+}
+
+impl core::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let urls: alloc::vec::Vec<_> = self.test_fetch.iter().map(|url| http::RedactedUrl(url)).collect();
+        f.debug_struct("BootOptions")
+            .field("test_panic", &self.test_panic)
+            .field("test_fault", &self.test_fault)
+            .field("test_sleep", &self.test_sleep)
+            .field("test_fetch", &urls)
+            .field("test_stack_overflow", &self.test_stack_overflow)
+            .field("test_pool", &self.test_pool)
+            .field("no_smp", &self.no_smp)
+            .field("test_clock", &self.test_clock)
+            .field("test_write", &self.test_write.len())
+            .field("test_settings", &self.test_settings.is_some())
+            .field("test_storage_bench", &self.test_storage_bench)
+            .field("test_usb_disk", &self.test_usb_disk)
+            .finish()
+    }
 }
 
 /// What one range of physical memory holds, reduced to what the kernel cares about.
@@ -192,6 +217,22 @@ pub struct WallClock {
     pub second: u8,
     /// Offset from UTC in minutes, if the firmware knows it.
     pub utc_offset_minutes: Option<i16>,
+}
+
+impl WallClock {
+    /// The UTC reading for `unix` seconds since 1970 (the `test-clock=` boot option).
+    pub fn from_unix_utc(unix: i64) -> WallClock {
+        let c = hal::CivilDateTime::from_unix_seconds(unix);
+        WallClock {
+            year: u16::try_from(c.year).unwrap_or(if c.year < 0 { 0 } else { u16::MAX }),
+            month: c.month,
+            day: c.day,
+            hour: c.hour,
+            minute: c.minute,
+            second: c.second,
+            utc_offset_minutes: Some(0),
+        }
+    }
 }
 
 impl fmt::Display for WallClock {

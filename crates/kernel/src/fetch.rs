@@ -41,7 +41,7 @@ impl Fetch {
             });
         match planned {
             Ok(exchange) => Some(Fetch {
-                text: String::from(text),
+                text: format!("{}", http::RedactedUrl(text)),
                 exchange,
                 hasher: Sha256::new(),
                 status: 0,
@@ -49,7 +49,7 @@ impl Fetch {
                 ended: false,
             }),
             Err(why) => {
-                warn!("fetch: failed: {text}: {why}");
+                warn!("fetch: failed: {}: {why}", http::RedactedUrl(text));
                 None
             }
         }

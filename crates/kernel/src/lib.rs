@@ -36,6 +36,7 @@ mod runner;
 pub mod storage_service;
 pub mod time;
 mod tls_setup;
+pub mod trust;
 
 /// The ACPI tables, shared by `arch` and `drivers`.
 use drivers::acpi_tables;
@@ -198,6 +199,7 @@ fn boot(stage: Boot) -> ! {
         },
         None => warn!("clock: the firmware time is missing or invalid; certificate dates cannot be checked"),
     }
+    trust::check_boot(&info);
 
     let status = [format!("{} MiB memory", mib(summary.usable + summary.loader)), String::new(), String::from("Ready")];
     let display = show_splash(&info, status);
@@ -222,7 +224,10 @@ fn boot(stage: Boot) -> ! {
         info!("sleep: done after {} ms by the kernel clock", took.as_millis());
     }
 
-    let seed = u64::from_le_bytes(info.entropy.seed[..8].try_into().unwrap_or([0; 8]));
+    // Drawn from the CSPRNG's output: the raw boot seed keys the CSPRNG and must never feed a
+    // generator whose output shows on the network (smoltcp's TCP sequence numbers, DNS ids).
+    tls::csprng::mix_global(&arch::cycle_counter().to_le_bytes());
+    let seed = trust::csprng_u64();
     let mut bus = drivers::pci::PciBus::open(info.rsdp);
     let disks = match bus.as_mut() {
         Ok(bus) => drivers::probe_disks(bus).into_iter().map(|d| (d.name, d.device)).collect(),
@@ -253,10 +258,13 @@ fn boot(stage: Boot) -> ! {
     let tls_config = tls_setup::client_config(&info.extra_ca_file);
     let fetches = info.options.test_fetch.iter().filter_map(|url| fetch::Fetch::new(url, tls_config.clone())).collect();
     info!("simd: {}", arch::enable_simd());
-    let (engine, local) = local::load(info.model.as_ref(), seed ^ 0x6d6f_7465);
+    let (engine, local) = local::load(info.model.as_ref(), trust::csprng_u64());
     let (config, config_problem) = settings;
     let mut runner = runner::Runner::new(app::Boot { config, config_problem, local }, tls_config, engine);
     if let Some(notice) = storage.notice() {
+        runner.notice(notice, None);
+    }
+    if let Some(notice) = trust::screen_notice() {
         runner.notice(notice, None);
     }
     let power = power::Switch::new(info.rsdp, info.firmware_shutdown);
@@ -403,7 +411,18 @@ fn main_loop(devices: Devices) -> ! {
     let mut net_info = None;
     let mut pool_jobs = arch::pool::jobs_per_cpu();
     info!("moteOS ready");
+    // The CSPRNG keeps being stirred with the timing of the interrupts that wake the loop.
+    let mut jitter = tls::csprng::JitterPool::new();
     loop {
+        if let Some(batch) = jitter.add(arch::cycle_counter()) {
+            tls::csprng::mix_global(&batch);
+            if jitter.stirs() == 1 {
+                info!(
+                    "entropy: CSPRNG re-stirred from interrupt timing (every {} wake-ups)",
+                    tls::csprng::JitterPool::SAMPLES_PER_STIR
+                );
+            }
+        }
         for keyboard in &mut keyboards {
             keyboard.poll();
         }

@@ -3,18 +3,18 @@
 //! randomness hook rustls' crypto provider draws from.
 
 use crate::boot_info::FileLoad;
-use crate::time;
 use alloc::string::String;
 use alloc::sync::Arc;
 use log::{error, info, warn};
 use tls::rustls::ClientConfig;
 
-/// Certificate validity is checked against the firmware-anchored wall clock.
+/// Certificate validity is checked against the firmware-anchored wall clock, never earlier
+/// than the build date (a clock set back must not revive expired certificates).
 struct KernelClock;
 
 impl tls::WallClock for KernelClock {
     fn unix_seconds(&self) -> Option<u64> {
-        time::unix_now().and_then(|s| u64::try_from(s).ok())
+        crate::trust::certificate_time()
     }
 }
 

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use http::{ResponseHead, SseEvent, SseParser};
 use serde::Deserialize;
 
-use crate::error::{ErrorKind, LlmError};
+use crate::error::{ErrorKind, LlmError, clip};
 use crate::provider::Dialect;
 use crate::{anthropic, openai};
 
@@ -171,7 +171,13 @@ impl ReplyDecoder {
             }
             State::Collecting { body, .. } => {
                 let room = MAX_BODY_BYTES.saturating_sub(body.len());
-                body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                let take = &bytes[..bytes.len().min(room)];
+                if body.try_reserve(take.len()).is_err() {
+                    let detail =
+                        alloc::format!("not enough memory for the response ({} bytes)", body.len() + take.len());
+                    return self.fail(ErrorKind::Malformed, None, &detail, out);
+                }
+                body.extend_from_slice(take);
             }
             State::AwaitingHead | State::Done => {}
         }
@@ -245,6 +251,8 @@ impl ReplyDecoder {
                     self.usage.output_tokens = usage.output_tokens.or(self.usage.output_tokens);
                     out.push(ReplyEvent::Usage(self.usage));
                 }
+                // The provider's own words reach the log: clipped like every quoted text.
+                Piece::Finish(FinishReason::Other(reason)) => self.finish = Some(FinishReason::Other(clip(&reason))),
                 Piece::Finish(reason) => self.finish = Some(reason),
                 Piece::Done => {
                     let reason = self.finish.take().unwrap_or(FinishReason::Stop);
@@ -253,7 +261,8 @@ impl ReplyDecoder {
                 Piece::Error(message) => self.fail(ErrorKind::StreamError, None, &message, out),
                 Piece::Skipped(what) => {
                     self.skipped += 1;
-                    out.push(ReplyEvent::Skipped(what));
+                    // It may quote an event name or data of any length (up to the SSE limits).
+                    out.push(ReplyEvent::Skipped(clip(&what)));
                 }
             }
         }

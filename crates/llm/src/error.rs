@@ -135,7 +135,9 @@ impl fmt::Display for LlmError {
 
 /// The message cut to a readable length on a character boundary, control characters
 /// replaced so a hostile server cannot rewrite the screen.
-fn clip(message: &str) -> String {
+/// `message` cut to [`MAX_QUOTED_CHARS`] characters (with `…`), controls made spaces: text
+/// from a server is shown and logged only like this.
+pub(crate) fn clip(message: &str) -> String {
     let mut out = String::new();
     for (i, c) in message.trim().chars().enumerate() {
         if i == MAX_QUOTED_CHARS {

@@ -54,6 +54,18 @@ impl Provider {
         };
         let base_url = Url::parse(base_url)
             .map_err(|e| LlmError::new(name, ErrorKind::InvalidSettings, None, &alloc::format!("base_url: {e}")))?;
+        if id.is_cloud() && !base_url.is_tls() && !base_url.host_is_loopback_or_private() {
+            return Err(LlmError::new(
+                name,
+                ErrorKind::InvalidSettings,
+                None,
+                &alloc::format!(
+                    "base_url {base_url} is plain http:// to a public host, which would send the API key \
+                     unencrypted: use https:// (plain http:// is allowed only to this machine or a private \
+                     network address such as 192.168.x.x)"
+                ),
+            ));
+        }
         let api_key = api_key.map(str::trim).filter(|k| !k.is_empty()).map(String::from);
         if api_key.is_none() && id.requires_key() {
             return Err(LlmError::new(
@@ -82,6 +94,21 @@ impl Provider {
     /// The API root requests go to.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// A warning to show the user once when the key of a hosted provider travels as plain HTTP
+    /// (allowed only to a loopback or private address, such as a gateway on the LAN); `None`
+    /// when the connection is encrypted or no key is sent.
+    pub fn plain_http_warning(&self) -> Option<String> {
+        let plain = self.id.is_cloud() && !self.base_url.is_tls() && self.api_key.is_some();
+        plain.then(|| {
+            alloc::format!(
+                "{}'s API key goes unencrypted to {} (plain http:// on the local network): anyone on \
+                 that network can read it; use https:// if you can",
+                self.id.display_name(),
+                self.base_url.authority()
+            )
+        })
     }
 
     /// The streaming request for the next assistant turn.
@@ -139,6 +166,32 @@ mod tests {
         assert!(e.to_string().starts_with("cannot send to Anthropic: base_url:"), "{e}");
         let e = Provider::new(ProviderId::Anthropic, "https://api.anthropic.com", Some("sk\r\nX-Evil: 1")).unwrap_err();
         assert!(!e.to_string().contains("Evil"), "the key must never be echoed: {e}");
+    }
+
+    #[test]
+    fn plain_http_to_a_cloud_provider_is_refused_unless_local() {
+        for id in [ProviderId::Anthropic, ProviderId::OpenAi, ProviderId::Groq, ProviderId::Xai] {
+            let e = Provider::new(id, "http://api.anthropic.com", Some("sk-ant-secret-key-1234")).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidSettings);
+            let text = e.to_string();
+            assert!(text.contains("plain http:// to a public host") && text.contains("use https://"), "{text}");
+            assert!(!text.contains("secret"), "{text}");
+        }
+        let e = Provider::new(ProviderId::Anthropic, "http://8.8.8.8/?api-key=sk-in-query", Some("k")).unwrap_err();
+        assert!(!e.to_string().contains("sk-in-query"), "{e}");
+        // A gateway on the LAN or this machine: allowed, with a warning to show once.
+        let lan = Provider::new(ProviderId::Anthropic, "http://192.168.1.5:8080", Some("sk-ant-x")).unwrap();
+        let warning = lan.plain_http_warning().unwrap();
+        assert!(warning.contains("192.168.1.5:8080") && warning.contains("unencrypted"), "{warning}");
+        assert!(!warning.contains("sk-ant-x"));
+        assert!(
+            Provider::new(ProviderId::Groq, "http://127.0.0.1:9", Some("k")).unwrap().plain_http_warning().is_some()
+        );
+        // Encrypted, or a self-hosted server: nothing to warn about or refuse.
+        let https = Provider::new(ProviderId::Anthropic, "https://api.anthropic.com", Some("k")).unwrap();
+        assert!(https.plain_http_warning().is_none());
+        let ollama = Provider::new(ProviderId::OpenAiCompatible, "http://ollama.example.com/v1", Some("k")).unwrap();
+        assert!(ollama.plain_http_warning().is_none());
     }
 
     #[test]

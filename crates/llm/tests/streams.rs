@@ -319,3 +319,34 @@ fn a_last_event_without_its_blank_line_still_counts() {
     assert_eq!(text_of(&events), "Hi");
     assert_eq!(last(&events), &ReplyEvent::Finished(FinishReason::Stop));
 }
+
+/// Server-supplied words that reach the log (skipped events, finish reasons, error messages)
+/// are clipped, however long the server made them.
+#[test]
+fn server_strings_reaching_the_log_are_clipped() {
+    let long = "x".repeat(1 << 20);
+    let sse = head(200, "text/event-stream", &[]);
+    let body = format!("event: {long}\ndata: {{}}\n\n");
+    let events = decode(ProviderId::Anthropic, &sse, body.as_bytes(), &[], false);
+    let skipped: Vec<&String> =
+        events.iter().filter_map(|e| if let ReplyEvent::Skipped(s) = e { Some(s) } else { None }).collect();
+    assert_eq!(skipped.len(), 1, "{events:?}");
+    assert!(skipped[0].chars().count() <= 301, "{} characters", skipped[0].len());
+
+    let reason = "y".repeat(100_000);
+    let body = format!(
+        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"hi\"}},\"finish_reason\":\"{reason}\"}}]}}\n\ndata: [DONE]\n\n"
+    );
+    let events = decode(ProviderId::OpenAi, &sse, body.as_bytes(), &[], true);
+    match events.last() {
+        Some(ReplyEvent::Finished(FinishReason::Other(reason))) => assert!(reason.chars().count() <= 301),
+        other => panic!("{other:?}"),
+    }
+
+    let error = format!("{{\"error\":{{\"message\":\"{long}\"}}}}");
+    let events = decode(ProviderId::OpenAi, &head(500, "application/json", &[]), error.as_bytes(), &[], true);
+    match events.last() {
+        Some(ReplyEvent::Failed(e)) => assert!(e.to_string().chars().count() < 400, "{}", e.to_string().len()),
+        other => panic!("{other:?}"),
+    }
+}

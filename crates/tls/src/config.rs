@@ -17,7 +17,9 @@ pub fn client_config(
     trust: &TrustStore,
     clock: Arc<dyn WallClock + Send + Sync>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = Arc::new(rustls_rustcrypto::provider());
+    let mut provider = rustls_rustcrypto::provider();
+    provider.signature_verification_algorithms = crate::verify::algorithms(provider.signature_verification_algorithms);
+    let provider = Arc::new(provider);
     let time = Arc::new(WallClockTime::new(clock));
     let mut config = ClientConfig::builder_with_details(provider, time)
         // TLS 1.0/1.1 are not offered: rustls does not implement them, and they are broken.

@@ -136,6 +136,53 @@ pub fn fill_global(buf: &mut [u8]) -> Result<(), getrandom::Error> {
     }
 }
 
+/// Collects cheap timing samples (a cycle counter read each time an interrupt wakes the CPU)
+/// and hands them over in batches for [`mix_global`], so the cost of re-keying (a SHA-256 and
+/// a ChaCha20 key setup) is paid once per [`JitterPool::SAMPLES_PER_STIR`] samples rather
+/// than on every interrupt.
+#[derive(Debug, Clone, Default)]
+pub struct JitterPool {
+    lanes: [u64; 8],
+    samples: usize,
+    stirs: u64,
+}
+
+impl JitterPool {
+    /// Samples folded into one batch.
+    pub const SAMPLES_PER_STIR: usize = 64;
+
+    /// An empty pool.
+    pub const fn new() -> Self {
+        Self { lanes: [0; 8], samples: 0, stirs: 0 }
+    }
+
+    /// Folds in one sample; returns the batch to mix once enough samples are in (the pool
+    /// then starts over).
+    pub fn add(&mut self, sample: u64) -> Option<[u8; 64]> {
+        // Rotating before the xor keeps the low (most jittery) bits of successive samples
+        // apart instead of cancelling.
+        let lane = &mut self.lanes[self.samples % 8];
+        *lane = lane.rotate_left(17) ^ sample;
+        self.samples += 1;
+        if self.samples < Self::SAMPLES_PER_STIR {
+            return None;
+        }
+        let mut batch = [0u8; 64];
+        for (out, lane) in batch.chunks_exact_mut(8).zip(self.lanes) {
+            out.copy_from_slice(&lane.to_le_bytes());
+        }
+        self.lanes = [0; 8];
+        self.samples = 0;
+        self.stirs += 1;
+        Some(batch)
+    }
+
+    /// Batches handed out so far.
+    pub fn stirs(&self) -> u64 {
+        self.stirs
+    }
+}
+
 fn not_seeded() -> getrandom::Error {
     match NonZeroU32::new(NOT_SEEDED) {
         Some(code) => getrandom::Error::from(code),
@@ -218,6 +265,26 @@ mod tests {
         let mut empty_mix = Csprng::new([3; 32]);
         empty_mix.mix(&[]);
         assert_ne!(output(&mut Csprng::new([3; 32]), 64), output(&mut empty_mix, 64));
+    }
+
+    #[test]
+    fn the_jitter_pool_hands_out_every_sample_in_batches() {
+        let mut pool = JitterPool::new();
+        let mut batches = alloc::vec::Vec::new();
+        for i in 0..(3 * JitterPool::SAMPLES_PER_STIR as u64) {
+            if let Some(batch) = pool.add(0x1234_5678_9abc_def0 ^ (i * 7919)) {
+                batches.push(batch);
+            }
+        }
+        assert_eq!(batches.len(), 3);
+        assert_eq!(pool.stirs(), 3);
+        // Different samples, different batches; the pool starts over after each.
+        assert_ne!(batches[0], batches[1]);
+        let mut a = JitterPool::new();
+        let mut b = JitterPool::new();
+        let one = (0..64).find_map(|i| a.add(i)).unwrap();
+        let other = (0..64).find_map(|i| b.add(if i == 63 { 1000 } else { i })).unwrap();
+        assert_ne!(one, other, "the last sample must count");
     }
 
     #[test]

@@ -150,6 +150,13 @@ impl fmt::Display for TlsError {
             Self::WrongHost { host, presented } => {
                 if presented.is_empty() {
                     write!(f, "TLS: the certificate presented by {host} does not name {host}")
+                } else if presented.contains(host) {
+                    // Same text, other kind: an address listed as a DNS name or the reverse.
+                    write!(
+                        f,
+                        "TLS: the certificate lists {host} with the wrong kind of entry (an IP address must be an \
+                         IP address entry, a host name a DNS name entry)"
+                    )
                 } else {
                     write!(f, "TLS: the certificate is for {}, not {host}", presented.join(", "))
                 }
@@ -248,9 +255,10 @@ fn from_certificate_error(err: CertificateError, host: String) -> TlsError {
             TlsError::WrongHost { host, presented: presented.iter().map(|p| presented_name(p)).collect() }
         }
         CertificateError::UnknownIssuer => TlsError::UnknownIssuer { host },
-        CertificateError::BadSignature => {
-            TlsError::BadCertificate { host, reason: "its signature does not verify".to_string() }
-        }
+        CertificateError::BadSignature => TlsError::BadCertificate {
+            host,
+            reason: "its signature does not verify, or uses a key too weak to trust (RSA under 2048 bits)".to_string(),
+        },
         CertificateError::BadEncoding => TlsError::BadCertificate { host, reason: "it is malformed".to_string() },
         CertificateError::Revoked => TlsError::BadCertificate { host, reason: "it has been revoked".to_string() },
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
@@ -265,7 +273,18 @@ fn from_certificate_error(err: CertificateError, host: String) -> TlsError {
             host,
             reason: "it is signed with an algorithm that moteOS does not support".to_string(),
         },
-        other => TlsError::BadCertificate { host, reason: words(&format!("{other:?}")) },
+        other => {
+            let detail = format!("{other:?}");
+            // webpki's chain-building errors come wrapped as `Other`; name the common ones.
+            let reason = if detail.contains("EndEntityUsedAsCa") {
+                "a certificate that is not a CA (CA:false) signed another one in its chain".to_string()
+            } else if detail.contains("CaUsedAsEndEntity") {
+                "it is a CA certificate, not a server certificate".to_string()
+            } else {
+                words(&detail)
+            };
+            TlsError::BadCertificate { host, reason }
+        }
     }
 }
 

@@ -49,12 +49,14 @@ pub mod csprng;
 mod error;
 mod session;
 mod trust;
+mod verify;
 
 pub use clock::{WallClock, WallClockTime, format_date};
 pub use config::client_config;
 pub use error::TlsError;
 pub use session::{TlsSession, TlsVersion};
 pub use trust::TrustStore;
+pub use verify::MIN_RSA_BITS;
 
 /// rustls, re-exported so callers name the exact version this crate was built with
 /// (for example `Arc<tls::rustls::ClientConfig>`).

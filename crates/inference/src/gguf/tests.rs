@@ -304,3 +304,108 @@ fn bad_tensor_descriptions() {
     assert_eq!(e, GgufError::BadTensor { name: "b".into(), reason: TensorProblem::Overlaps });
     assert_eq!(std::format!("{e}"), "GGUF tensor \"b\" is invalid: its data overlaps another tensor's data");
 }
+
+/// `depth` arrays nested in one another, the innermost empty (of u8).
+fn nested_payload(depth: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(depth * 12);
+    for _ in 1..depth {
+        v.extend_from_slice(&array_payload(9, 1, &[]));
+    }
+    v.extend_from_slice(&array_payload(0, 0, &[]));
+    v
+}
+
+#[test]
+fn deep_nesting_is_refused_without_recursing() {
+    // 100,000 levels overflowed the stack before the limit (the firmware's stack has no guard).
+    let mut b = Builder::new(3);
+    b.kv_raw("deep", 9, &nested_payload(100_000));
+    let e = Gguf::parse(&b.build()).unwrap_err();
+    assert!(matches!(e, GgufError::TooDeep { .. }), "{e:?}");
+    assert!(std::format!("{e}").contains("nested more than 8 levels"), "{e}");
+
+    let mut b = Builder::new(3);
+    b.kv_raw("ok", 9, &nested_payload(MAX_NESTING));
+    let bytes = b.build();
+    let g = Gguf::parse(&bytes).unwrap();
+    let mut a = g.get_array("ok").unwrap();
+    for _ in 1..MAX_NESTING {
+        a = a.iter_arrays().unwrap().next().unwrap().unwrap();
+    }
+    assert!(a.is_empty());
+
+    let mut b = Builder::new(3);
+    b.kv_raw("one too many", 9, &nested_payload(MAX_NESTING + 1));
+    assert!(matches!(Gguf::parse(&b.build()), Err(GgufError::TooDeep { offset }) if offset > 0));
+}
+
+#[test]
+fn counts_beyond_an_index_are_refused() {
+    let mut bytes = sample().build();
+    bytes[8..16].copy_from_slice(&(1u64 << 33).to_le_bytes());
+    let e = Gguf::parse(&bytes).unwrap_err();
+    assert_eq!(e, GgufError::TooMany { what: "tensors", count: 1 << 33 });
+    assert!(std::format!("{e}").contains("8589934592 tensors"));
+}
+
+#[test]
+fn the_memory_bound_trusts_counts_only_as_far_as_the_bytes_go() {
+    let bytes = sample().build();
+    // 15 entries and 2 tensors: small, whatever the file's length.
+    let honest = parse_memory_bound(&bytes, 100 << 20);
+    assert!(honest < 8192, "{honest}");
+    // A header claiming 2^32 of each: bounded by what 64 MiB can describe.
+    let mut header = [0u8; 24];
+    header[8..24].fill(0xff);
+    let lying = parse_memory_bound(&header, 64 << 20);
+    let by_bytes = parse_memory_bound(&[], 64 << 20);
+    assert_eq!(lying, by_bytes);
+    assert!(lying < 20 * (64 << 20), "{lying}");
+}
+
+/// A file of `n` one-element f32 tensors called `t<i>` (the last renamed to clash when
+/// `duplicate_last`), each 32 bytes apart.
+fn many_tensors(n: usize, duplicate_last: bool) -> Vec<u8> {
+    let mut b = Builder::new(3);
+    b.data = vec![0; n * 32];
+    for i in 0..n {
+        let name = if duplicate_last && i == n - 1 { std::format!("t{}", n / 2) } else { std::format!("t{i}") };
+        b.tensor_raw(&name, &[1], 0, (i * 32) as u64);
+    }
+    b.build()
+}
+
+#[test]
+fn eighty_thousand_tensors_are_indexed() {
+    // Quadratic duplicate checks took 11 s for this on the host (`cargo xtask bench gguf`
+    // measures the parse against a linear baseline).
+    let n = 80_000;
+    let bytes = many_tensors(n, false);
+    let g = Gguf::parse(&bytes).unwrap();
+    assert_eq!(g.tensors().len(), n);
+    for i in (0..n).step_by(997) {
+        let name = std::format!("t{i}");
+        let t = g.tensor(&name).unwrap();
+        assert_eq!((t.name, t.data_offset), (name.as_str(), g.data_start() + i * 32));
+    }
+    assert!(g.tensor("t80000").is_none() && g.tensor("").is_none());
+    let bytes = many_tensors(n, true);
+    assert_eq!(Gguf::parse(&bytes).unwrap_err(), GgufError::DuplicateTensor(std::format!("t{}", n / 2)));
+}
+
+#[test]
+fn hand_made_tensor_infos_do_not_panic() {
+    let t = TensorInfo {
+        name: "x",
+        dims: [u64::MAX, 3, 1, 1],
+        n_dims: 2,
+        ty: TensorType::F32,
+        data_offset: usize::MAX,
+        data_len: 10,
+    };
+    assert_eq!(t.elements(), u64::MAX);
+    let empty = TensorInfo { dims: [0, 3, 1, 1], ..t.clone() };
+    assert_eq!(empty.rows(), 0);
+    let bytes = sample().build();
+    assert_eq!(Gguf::parse(&bytes).unwrap().tensor_data(&t), &[] as &[u8]);
+}
