@@ -20,7 +20,12 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) fn chat_interface(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let mock = MockLlm::start(Dialect::Anthropic, None)?;
     let config = chat_config("anthropic", &format!("http://10.0.2.2:{}", mock.port), "claude-mock");
-    let m = slot.insert(ctx.boot(&[EspEntry::File("config.toml", config.into_bytes())], Display::Headless)?);
+    let files = [
+        EspEntry::File("config.toml", config.into_bytes()),
+        // The kernel logs each key's time to the screen (what `bench ui` reads in the guest).
+        EspEntry::File("boot-options", b"bench-keys\n".to_vec()),
+    ];
+    let m = slot.insert(ctx.boot(&files, Display::Headless)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
     let mut replies = 0;
 
@@ -139,6 +144,20 @@ pub(crate) fn chat_interface(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
     }
     let log = m.serial_text();
     ensure!(!log.contains(mock_llm::MOCK_KEY), "the API key appeared on the serial console");
+    for source in ["the keyboard", "serial"] {
+        let mut times: Vec<u64> = log
+            .lines()
+            .filter(|l| l.contains("bench: key to screen") && l.ends_with(&format!("from {source})")))
+            .filter_map(|l| l.split("key to screen ").nth(1)?.split(' ').next()?.parse().ok())
+            .collect();
+        ensure!(!times.is_empty(), "no key-to-screen time was logged for keys from {source}");
+        times.sort_unstable();
+        println!(
+            "    key to screen from {source}: median {} us over {} redraws (debug build, TCG)",
+            times[times.len() / 2],
+            times.len()
+        );
+    }
     Ok(())
 }
 

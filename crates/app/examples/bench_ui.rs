@@ -180,10 +180,7 @@ fn main() {
     let token = fastest(tokens);
     s.input(Input::Reply { id, event: ReplyEvent::Finished(FinishReason::Stop) });
 
-    println!(
-        "bench ui host ({WIDTH}x{HEIGHT}, best of {RUNS}; baseline: plain copy of one frame {:.3} ms)",
-        ms(copy)
-    );
+    println!("bench ui host ({WIDTH}x{HEIGHT}, best of {RUNS}; baseline: plain copy of one frame {:.3} ms)", ms(copy));
     for (what, took, target) in
         [("full redraw", full, 2.0), ("keystroke redraw", key, 0.2), ("streamed token redraw", token, 0.5)]
     {
