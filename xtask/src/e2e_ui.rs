@@ -166,11 +166,11 @@ pub(crate) fn chat_interface(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
 /// lines, UTF-8), with `trigger-bytes` in its first line; and what the editor must hold.
 fn paste_text(len: usize) -> (String, String) {
     let mut text = String::from("trigger-bytes: a long paste");
-    let mut n = 0;
+    let mut n = 0u32;
     while text.len() < len {
         n += 1;
-        text.push_str(if n % 9 == 0 { "\r\n" } else { "\r" });
-        if n % 13 == 0 {
+        text.push_str(if n.is_multiple_of(9) { "\r\n" } else { "\r" });
+        if n.is_multiple_of(13) {
             text.push('\r');
         }
         text.push_str(&format!("{n:04} fn step(x: u32) -> u32 {{ x * 2 + {n} }} // héllo → ünïcode ✓ [{n}]"));

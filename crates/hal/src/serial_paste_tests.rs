@@ -61,8 +61,8 @@ fn a_large_paste_arrives_byte_exact_in_any_split() {
     while text.len() < 20_000 {
         n += 1;
         text.push_str(&std::format!("line {n}: fn main() {{ println!(\"héllo → {n}\"); }} // ünïcode ✓"));
-        text.push(if n % 7 == 0 { '\r' } else { '\n' });
-        if n % 11 == 0 {
+        text.push(if n.is_multiple_of(7) { '\r' } else { '\n' });
+        if n.is_multiple_of(11) {
             text.push('\n');
         }
     }
