@@ -35,6 +35,9 @@ pub enum Which {
     /// Saving settings and a 50-turn conversation in the guest beside a raw block write,
     /// and boot to ready with 100 saved conversations against none.
     Storage,
+    /// Chat screen redraws on the host beside a plain frame copy, and key-to-screen latency
+    /// in the guest beside the serial key-to-echo latency.
+    Ui,
 }
 
 /// Runs a benchmark on each architecture.
@@ -76,6 +79,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
         Which::Infer => crate::infer::bench(runs.max(1)),
         Which::Gguf => crate::bench_gguf::run(runs),
         Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
+        Which::Ui => crate::bench_ui::run(arches, runs),
         Which::Input => {
             for &arch in arches {
                 crate::bench_usb::input(arch, runs.max(1))?;

@@ -176,6 +176,7 @@ fn cases() -> Vec<Case> {
         Case { name: "memory_accounting", arches: BOTH, run: crate::e2e_arch::memory_accounting },
         Case { name: "stack_overflow_guard", arches: BOTH, run: crate::e2e_arch::stack_overflow_guard },
         Case { name: "smp_pool_on_every_cpu", arches: BOTH, run: crate::e2e_arch::smp_pool_on_every_cpu },
+        Case { name: "chat_interface", arches: BOTH, run: crate::e2e_ui::chat_interface },
     ]
 }
 

@@ -6,7 +6,9 @@
 //! Behaviour is chosen by words in the last user message, so one server covers every path:
 //! `trigger-401` answers 401 with the dialect's error body, `trigger-midstream` streams part
 //! of a reply and then an error event, `trigger-garbage` puts a non-JSON event in the
-//! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled; the
+//! middle of a good reply, `trigger-slow` streams slowly enough to be cancelled,
+//! `trigger-markdown` answers with [`MARKDOWN_REPLY`], `trigger-endless` streams without
+//! end (until the guest hangs up), `trigger-bytes` answers with the message's length; the
 //! Anthropic mock's model list always answers 503 (the OpenAI one lists two models). Anything else gets a deterministic reply quoting the message.
 
 use crate::servers::{RecordedRequest, read_request};
@@ -112,6 +114,31 @@ pub fn recorded_body(mock: &MockLlm, index: usize) -> Result<String> {
     Ok(String::from_utf8_lossy(&request.body).into_owned())
 }
 
+/// The `trigger-markdown` reply: a heading, bold text, a fenced code block and enough
+/// lines that the screen must scroll; its first and last lines hold words a test can find.
+pub const MARKDOWN_REPLY: &str = "# Quokka Heading\n\nThe **boldword** here and `inline` code.\n\n\
+```rust\nfn main() {\n    let answer = 42; // comment\n    println!(\"hi\");\n}\n```\n\n";
+
+/// The last line of the `trigger-markdown` reply.
+pub const MARKDOWN_LAST: &str = "Walrus closing line.";
+
+/// The `trigger-markdown` reply in full: [`MARKDOWN_REPLY`], 70 numbered filler lines, then
+/// [`MARKDOWN_LAST`].
+pub fn markdown_reply() -> String {
+    let mut text = String::from(MARKDOWN_REPLY);
+    for i in 1..=70 {
+        text.push_str(&format!("- filler line {i} about lighthouses\n"));
+    }
+    text.push('\n');
+    text.push_str(MARKDOWN_LAST);
+    text
+}
+
+/// The `trigger-bytes` reply for a message of `n` bytes.
+pub fn bytes_reply(n: usize) -> String {
+    format!("Received {n} bytes.")
+}
+
 /// The reply text the mock streams for `said` as its `n`th reply.
 pub fn expected_reply(dialect: Dialect, n: u32, said: &str, turns: usize) -> String {
     format!("Mock {} reply #{n}: you said \u{201c}{said}\u{201d} ({turns} turns) \u{2713} ünïcode", dialect.name())
@@ -200,7 +227,15 @@ fn serve(
     let slow = said.contains("trigger-slow");
     let delay = if slow { Duration::from_millis(300) } else { TOKEN_DELAY };
     let garbage = said.contains("trigger-garbage");
-    let text = if midstream {
+    let endless = said.contains("trigger-endless");
+    let text = if said.contains("trigger-markdown") {
+        markdown_reply()
+    } else if said.contains("trigger-bytes") {
+        bytes_reply(said.len())
+    } else if endless {
+        // Only the opening; the pieces after it are made as they are sent.
+        String::from("Endless ")
+    } else if midstream {
         String::from("Partial answer before the failure")
     } else if slow {
         String::from("Slowly, piece by piece, a reply long enough to be stopped halfway through by the user")
@@ -231,6 +266,12 @@ fn serve(
                     json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}});
                 chunk(out, event("content_block_delta", &delta).as_bytes())?;
             }
+            for i in (0u64..).take_while(|_| endless) {
+                std::thread::sleep(delay);
+                let delta = json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": format!("w{i} ")}});
+                chunk(out, event("content_block_delta", &delta).as_bytes())?;
+            }
             if midstream {
                 let error = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
                 chunk(out, event("error", &error).as_bytes())?;
@@ -254,6 +295,12 @@ fn serve(
                 }
                 let delta = json!({"id": "c1", "object": "chat.completion.chunk",
                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+                chunk(out, data(&delta).as_bytes())?;
+            }
+            for i in (0u64..).take_while(|_| endless) {
+                std::thread::sleep(delay);
+                let delta = json!({"id": "c1", "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": format!("w{i} ")}, "finish_reason": null}]});
                 chunk(out, data(&delta).as_bytes())?;
             }
             if midstream {

@@ -10,14 +10,17 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
 
-const PACKAGES: [&str; 4] = ["qemu-system-x86", "qemu-system-arm", "ovmf", "qemu-efi-aarch64"];
+/// QEMU, its UEFI firmware, and `tesseract` (the chat interface's end-to-end test reads
+/// screenshots with it).
+const PACKAGES: [&str; 5] = ["qemu-system-x86", "qemu-system-arm", "ovmf", "qemu-efi-aarch64", "tesseract-ocr"];
 const SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";
 
 fn have_everything() -> bool {
-    Arch::ALL.iter().all(|arch| {
-        let (code, vars) = arch.firmware();
-        which(arch.qemu_binary()) && code.exists() && vars.exists()
-    })
+    which("tesseract")
+        && Arch::ALL.iter().all(|arch| {
+            let (code, vars) = arch.firmware();
+            which(arch.qemu_binary()) && code.exists() && vars.exists()
+        })
 }
 
 fn which(program: &str) -> bool {

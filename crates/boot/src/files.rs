@@ -86,6 +86,7 @@ pub fn boot_options() -> BootOptions {
             "test-stack-overflow" => options.test_stack_overflow = true,
             "test-pool" => options.test_pool = true,
             "no-smp" => options.no_smp = true,
+            "bench-keys" => options.bench_keys = true,
             other if other.starts_with("test-fetch=") => {
                 options.test_fetch.push(other["test-fetch=".len()..].into());
             }

@@ -13,6 +13,12 @@
 //!   start of every sequence, so the decoder waits, and the kernel calls
 //!   [`SerialKeyDecoder::flush`] when no byte has arrived for ~50 ms.
 //!
+//! - bracketed paste (`ESC [ 200 ~` … `ESC [ 201 ~`, what a terminal sends around
+//!   pasted text once the application asked for it with `ESC [ ? 2004 h`): inside a
+//!   paste, CR, LF and CR LF become Shift+Enter (a new line in the editor, not a
+//!   send), and other control characters are dropped so pasted bytes can never act
+//!   as commands (a pasted 0x03 is not Ctrl+C). Printable text and Tab pass as usual.
+//!
 //! Anything else (unknown or over-long sequences, invalid UTF-8) is dropped and
 //! counted, never typed: garbage on the line must not become text in the chat.
 //! The decoder holds at most [`MAX_SEQUENCE`] bytes of a pending sequence, so
@@ -65,6 +71,10 @@ pub struct SerialKeyDecoder {
     alt: bool,
     /// The previous byte was a CR, so an LF right after it is the same Enter.
     after_cr: bool,
+    /// Between `ESC [ 200 ~` and `ESC [ 201 ~`: the bytes are pasted text.
+    paste: bool,
+    /// Bracketed pastes completed since creation.
+    pastes: u64,
     malformed: u64,
     invalid_utf8: u64,
 }
@@ -86,6 +96,8 @@ impl SerialKeyDecoder {
             utf8_len: 0,
             alt: false,
             after_cr: false,
+            paste: false,
+            pastes: 0,
             malformed: 0,
             invalid_utf8: 0,
         }
@@ -101,6 +113,26 @@ impl SerialKeyDecoder {
     /// Invalid UTF-8 sequences dropped since creation.
     pub const fn invalid_utf8(&self) -> u64 {
         self.invalid_utf8
+    }
+
+    /// Whether a bracketed paste is in progress (its start marker arrived, its end
+    /// marker not yet).
+    pub const fn in_paste(&self) -> bool {
+        self.paste
+    }
+
+    /// Bracketed pastes that ended with their end marker since creation.
+    pub const fn pastes(&self) -> u64 {
+        self.pastes
+    }
+
+    /// Leaves paste mode without the end marker (the kernel calls this when the line
+    /// stayed quiet for long in the middle of a paste: the marker was lost, and Enter
+    /// must send again). Counted as malformed.
+    pub fn end_paste(&mut self) {
+        if core::mem::take(&mut self.paste) {
+            self.count_malformed();
+        }
     }
 
     /// Whether bytes are held back waiting for more (a lone ESC, a partial
@@ -137,6 +169,10 @@ impl SerialKeyDecoder {
             },
             State::Csi => match byte {
                 b'[' if self.seq_len == 0 => self.state = State::LinuxFunction,
+                b'~' if self.paste_marker() => {
+                    self.state = State::Ground;
+                    self.seq_len = 0;
+                }
                 0x40..=0x7e => {
                     self.state = State::Ground;
                     match self.decode_csi(byte) {
@@ -252,8 +288,29 @@ impl SerialKeyDecoder {
         self.after_cr = false;
     }
 
+    /// If the pending CSI parameters are `200` or `201` (before a `~`), switches
+    /// paste mode on or off and returns true.
+    fn paste_marker(&mut self) -> bool {
+        match self.seq.get(..self.seq_len) {
+            Some(b"200") => {
+                self.paste = true;
+                true
+            }
+            Some(b"201") => {
+                if core::mem::take(&mut self.paste) {
+                    self.pastes = self.pastes.saturating_add(1);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A byte between keys (or right after an Alt prefix).
     fn ground(&mut self, byte: u8, out: &mut impl FnMut(KeyEvent)) {
+        if self.paste && byte != ESC {
+            return self.pasted(byte, out);
+        }
         let key = match byte {
             ESC => {
                 self.alt = false;
@@ -284,6 +341,30 @@ impl SerialKeyDecoder {
             }
         };
         self.emit(key, out);
+    }
+
+    /// A byte of pasted text: line breaks become Shift+Enter, other controls are dropped.
+    fn pasted(&mut self, byte: u8, out: &mut impl FnMut(KeyEvent)) {
+        match byte {
+            CR => {
+                self.after_cr = true;
+                self.emit(KeyEvent::new(Key::Enter, Modifiers::SHIFT), out);
+            }
+            LF => self.emit(KeyEvent::new(Key::Enter, Modifiers::SHIFT), out),
+            b'\t' => self.emit(KeyEvent::plain(Key::Tab), out),
+            0x00..=0x1f | 0x7f => {
+                self.alt = false;
+                self.count_malformed();
+            }
+            0x20..=0x7e => self.emit(KeyEvent::char(char::from(byte)), out),
+            0xc2..=0xdf => self.start_utf8(byte, 2),
+            0xe0..=0xef => self.start_utf8(byte, 3),
+            0xf0..=0xf4 => self.start_utf8(byte, 4),
+            _ => {
+                self.alt = false;
+                self.invalid_utf8 = self.invalid_utf8.saturating_add(1);
+            }
+        }
     }
 
     fn start_utf8(&mut self, lead: u8, need: u8) {
@@ -437,6 +518,10 @@ fn decode_ss3(final_byte: u8) -> Option<Key> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+#[path = "serial_paste_tests.rs"]
+mod paste_tests;
 
 #[cfg(test)]
 mod tests {
@@ -662,7 +747,6 @@ mod tests {
             b"\x1b[1234~",   // too many digits
             b"\x1b[?25h",    // private marker (cursor show)
             b"\x1b[<0;1;1M", // SGR mouse report
-            b"\x1b[200~",    // bracketed paste start
             b"\x1b[1:2A",    // sub-parameter
             b"\x1b[ A",      // intermediate byte
             b"\x1b[I",       // focus in

@@ -82,6 +82,9 @@ pub struct BootOptions {
     pub test_storage_bench: bool,
     /// Write a pattern to the first USB stick found and read it back.
     pub test_usb_disk: bool,
+    /// `bench-keys`: log the time from a key's interrupt to the end of the redraw that
+    /// shows it (the `cargo xtask bench ui` guest figure).
+    pub bench_keys: bool,
 }
 
 impl core::fmt::Debug for BootOptions {

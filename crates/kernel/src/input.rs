@@ -15,12 +15,18 @@ use hal::serial::SerialKeyDecoder;
 /// this much silence is the Escape key.
 const ESCAPE_TIMEOUT: Duration = Duration::from_millis(50);
 
+/// A terminal sends a bracketed paste in one burst; a paste whose end marker has not
+/// come after this much silence lost it, and Enter must send again.
+const PASTE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// All key decoders, fed from queued events.
 #[derive(Debug)]
 pub struct Input {
     ps2: Option<Ps2KeyDecoder>,
     serial: SerialKeyDecoder,
     serial_pending_since: Option<Instant>,
+    /// When the last serial byte was decoded, while a bracketed paste is open.
+    paste_quiet_since: Option<Instant>,
     evdev: EvdevKeyDecoder,
     repeat: KeyRepeater,
 }
@@ -32,6 +38,7 @@ impl Input {
             ps2: ps2.map(Ps2KeyDecoder::new),
             serial: SerialKeyDecoder::new(),
             serial_pending_since: None,
+            paste_quiet_since: None,
             evdev: EvdevKeyDecoder::new(),
             repeat: KeyRepeater::new(500, 33),
         }
@@ -46,8 +53,13 @@ impl Input {
                 }
             }
             Event::SerialByte(byte) => {
+                let pastes = self.serial.pastes();
                 self.serial.feed(byte, out);
                 self.serial_pending_since = Some(now);
+                self.paste_quiet_since = self.serial.in_paste().then_some(now);
+                if self.serial.pastes() != pastes {
+                    log::info!("input: a bracketed paste arrived on the serial console");
+                }
             }
             Event::InputKey(code, value) => {
                 let decoded = self.evdev.feed(code, value);
@@ -76,6 +88,13 @@ impl Input {
             self.serial.flush(out);
             self.serial_pending_since = None;
         }
+        if let Some(since) = self.paste_quiet_since
+            && now.saturating_duration_since(since) >= PASTE_TIMEOUT
+        {
+            self.serial.end_paste();
+            self.paste_quiet_since = None;
+            log::warn!("input: a paste on the serial console never ended (its end marker was lost); Enter sends again");
+        }
         while let Some(key) = self.repeat.poll(now.as_millis()) {
             out(key);
         }
@@ -84,11 +103,9 @@ impl Input {
     /// When [`poll`](Self::poll) next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         let escape = self.serial_pending_since.and_then(|since| since.checked_add(ESCAPE_TIMEOUT));
+        let paste = self.paste_quiet_since.and_then(|since| since.checked_add(PASTE_TIMEOUT));
         let repeat = self.repeat.next_deadline().map(|ms| Instant::from_nanos(ms.saturating_mul(1_000_000)));
-        match (escape, repeat) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [escape, paste, repeat].into_iter().flatten().min()
     }
 
     /// Bytes or scancodes that could not be decoded, per source.

@@ -292,6 +292,7 @@ fn boot(stage: Boot) -> ! {
         display,
         usb,
         late_network,
+        bench_keys: info.options.bench_keys,
     })
 }
 
@@ -307,6 +308,8 @@ struct Devices {
     usb: drivers::xhci::UsbHost,
     /// Settings and seed for a network card that appears after boot (USB).
     late_network: (Option<config::NetworkConfig>, u64),
+    /// Log key-to-screen times (the `bench-keys` boot option).
+    bench_keys: bool,
 }
 
 /// The settings file to use: through the storage service (the file on a writable
@@ -405,7 +408,10 @@ fn main_loop(devices: Devices) -> ! {
         mut display,
         mut usb,
         late_network,
+        bench_keys,
     } = devices;
+    // Keys handled but not yet drawn: when their input arrived, how many, whether by serial.
+    let mut undrawn: Option<(hal::clock::Instant, usize, bool)> = None;
     let mut ignored = (0, 0, 0, 0, 0);
     let mut net_info = None;
     let mut pool_jobs = arch::pool::jobs_per_cpu();
@@ -430,11 +436,29 @@ fn main_loop(devices: Devices) -> ! {
             network::Network::adopt(&mut network, card, late_network.0.as_ref(), late_network.1);
         }
         let now = time::now();
+        let arrived = events::take_first_input();
         let mut keys = Vec::new();
+        let mut serial_keys = false;
         while let Some(event) = events::pop() {
             input.handle(event, now, &mut |key| keys.push(key));
         }
+        // Serial bytes (a paste can be thousands) come in batches from their own ring.
+        let mut serial = [0u8; 256];
+        loop {
+            let n = events::pop_serial(&mut serial);
+            for &byte in serial.iter().take(n) {
+                input.handle(events::Event::SerialByte(byte), now, &mut |key| keys.push(key));
+            }
+            serial_keys |= n > 0;
+            if n == 0 {
+                break;
+            }
+        }
         input.poll(time::now(), &mut |key| keys.push(key));
+        if bench_keys && !keys.is_empty() {
+            let (since, count, serial) = undrawn.unwrap_or((arrived.unwrap_or(now), 0, false));
+            undrawn = Some((since, count + keys.len(), serial || serial_keys));
+        }
         for key in keys {
             runner.input(app::Input::Key(key), network.as_mut());
         }
@@ -494,7 +518,18 @@ fn main_loop(devices: Devices) -> ! {
         }
 
         if let Some(display) = display.as_mut() {
-            runner.draw(display, network.as_mut());
+            let started = time::now();
+            if runner.draw(display, network.as_mut())
+                && let Some((since, count, serial)) = undrawn.take()
+            {
+                let done = time::now();
+                info!(
+                    "bench: key to screen {} us (drawing {} us; {count} key(s) from {})",
+                    done.saturating_duration_since(since).as_micros(),
+                    done.saturating_duration_since(started).as_micros(),
+                    if serial { "serial" } else { "the keyboard" }
+                );
+            }
             if let Some(redraw) = runner.next_wake() {
                 wake = Some(wake.map_or(redraw, |w| w.min(redraw)));
             }

@@ -286,15 +286,16 @@ impl Runner {
         (self.drawn != Some(self.state.revision())).then_some(Duration::from_millis(STREAM_REDRAW_MS))
     }
 
-    /// Redraws what changed (at most every [`STREAM_REDRAW_MS`] while a reply streams).
-    pub fn draw(&mut self, display: &mut Display, network: Option<&mut Network>) {
+    /// Redraws what changed (at most every [`STREAM_REDRAW_MS`] while a reply streams);
+    /// returns whether it drew.
+    pub fn draw(&mut self, display: &mut Display, network: Option<&mut Network>) -> bool {
         if self.drawn == Some(self.state.revision()) {
-            return;
+            return false;
         }
         let now = time::now().as_millis();
         let streaming = self.state.is_replying() && self.reply.is_some();
         if streaming && !self.state.first_text_unshown() && now.saturating_sub(self.last_draw_ms) < STREAM_REDRAW_MS {
-            return;
+            return false;
         }
         self.last_draw_ms = now;
         self.drawn = Some(self.state.revision());
@@ -303,6 +304,7 @@ impl Runner {
         display.present();
         drop(view);
         self.input(Input::Layout(geometry), network);
+        true
     }
 
     /// Feeds the answer to an effect back to the application at once.

@@ -101,16 +101,17 @@ impl Canvas {
                 self.span_mut(y, clipped.x, clipped.right()).fill(ink);
                 continue;
             };
-            for x in clipped.x..clipped.right() {
-                let cx = if x < inner_left {
-                    inner_left
-                } else if x >= inner_right {
-                    inner_right
-                } else {
-                    self.blend_pixel(x, y, ink, 255);
-                    continue;
-                };
-                self.blend_pixel(x, y, ink, disc_coverage(x, y, cx, cy, r));
+            // Only the corners need coverage; the span between them is solid (blending
+            // every pixel of a wide box's top rows cost more than the rest of the box).
+            let mid = (clipped.x.max(inner_left), clipped.right().min(inner_right));
+            for x in clipped.x..mid.0.min(clipped.right()) {
+                self.blend_pixel(x, y, ink, disc_coverage(x, y, inner_left, cy, r));
+            }
+            if mid.0 < mid.1 {
+                self.span_mut(y, mid.0, mid.1).fill(ink);
+            }
+            for x in mid.1.max(clipped.x)..clipped.right() {
+                self.blend_pixel(x, y, ink, disc_coverage(x, y, inner_right, cy, r));
             }
         }
         self.add_damage(clipped);

@@ -102,7 +102,8 @@ impl Renderer {
             self.size = (w, h);
             self.theme = Some(frame.theme);
             self.sizes = Some(Sizes::for_screen(&self.glyphs, w, h, self.scale));
-            self.cache.clear();
+            // The laid-out lines stay: they are in columns and roles, not pixels or colours,
+            // and a block whose width in columns changed is laid out again by its key.
             self.forget();
             canvas.fill(theme.background);
         }

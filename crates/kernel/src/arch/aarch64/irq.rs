@@ -238,7 +238,7 @@ fn handle(intid: IntId) {
         events::push(Event::Device);
     } else if raw == UART_INTID.load(Ordering::Relaxed) {
         while let Some(byte) = super::serial::read_byte() {
-            events::push(Event::SerialByte(byte));
+            events::push_serial(byte);
         }
     } else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);

@@ -156,7 +156,7 @@ extern "x86-interrupt" fn keyboard(_frame: InterruptStackFrame) {
 
 extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
     while let Some(byte) = serial::read_byte() {
-        events::push(Event::SerialByte(byte));
+        events::push_serial(byte);
     }
     apic::end_of_interrupt();
 }
