@@ -291,7 +291,7 @@ mod tests {
         let bytes = c.to_json();
         assert!(bytes.len() <= MAX_FILE_BYTES);
         let back = SavedChat::from_json(&bytes).unwrap();
-        assert!(back.turns.len() < 40 && back.turns.len() % 2 == 0);
+        assert!(back.turns.len() < 40 && back.turns.len().is_multiple_of(2));
         assert_eq!(back.turns[0].role, SavedRole::User);
         assert_eq!(back.turns.last(), c.turns.last());
     }
