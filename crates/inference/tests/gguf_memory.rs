@@ -11,8 +11,13 @@ struct Counting;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// One measurement at a time (tests in this file run on several threads).
+/// One test at a time (tests in this file run on several threads): held for a test's whole
+/// body, so another test building its input does not count in this one's peak.
 static MEASURE: Mutex<()> = Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    MEASURE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator; only counters are added.
 unsafe impl GlobalAlloc for Counting {
@@ -35,7 +40,6 @@ static ALLOCATOR: Counting = Counting;
 
 /// Parses `bytes` and returns the result's error (if any) and the peak bytes allocated meanwhile.
 fn peak_while_parsing(bytes: &[u8]) -> (Option<GgufError>, usize) {
-    let _one = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let base = CURRENT.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
     let error = Gguf::parse(bytes).err();
@@ -52,6 +56,7 @@ fn header(tensors: u64, entries: u64) -> Vec<u8> {
 
 #[test]
 fn huge_counts_in_a_64_mib_file_reserve_nothing() {
+    let _alone = alone();
     // Before: a count of 2^32 entries reserved 448 MiB up front for these 64 MiB.
     for (tensors, entries) in [(0, u64::from(u32::MAX)), (u64::from(u32::MAX), 0)] {
         let mut bytes = header(tensors, entries);
@@ -64,6 +69,7 @@ fn huge_counts_in_a_64_mib_file_reserve_nothing() {
 
 #[test]
 fn memory_follows_the_entries_really_present_within_the_bound() {
+    let _alone = alone();
     // 300,000 real (empty-named, one-byte) entries: all are stored, then the duplicate check
     // refuses them; what was allocated stays under the bound the boot loader counts.
     let n = 300_000;
