@@ -227,9 +227,12 @@ fn insertions(text: &str, file: &Outline, additions: &[(Vec<String>, String)], n
                 }
             };
             edits.push(edit);
-        } else if let Some(e) =
-            file.entries.iter().filter(top_level).rfind(|e| e.path.len() > table.len() && e.path.starts_with(&table))
-        {
+        } else if let Some(e) = file.entries.iter().filter(top_level).rfind(|e| {
+            // Only keys that are dotted within their own section; a table implied by a deeper
+            // header (`[chat.x.y]` for `chat`) gets a header of its own below.
+            let header = e.section.map_or(0, |s| file.sections[s].path.len());
+            header <= table.len() && e.path.len() > table.len() && e.path.starts_with(&table)
+        }) {
             // A table written with dotted keys (`anthropic.model = …`): continue in that style.
             let header = e.section.map_or(0, |s| file.sections[s].path.len());
             let at = line_end(text, e.value.end);

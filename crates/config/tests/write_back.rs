@@ -226,3 +226,14 @@ proptest! {
         prop_assert!(removed_table || text.contains("# keep"), "{}", text);
     }
 }
+
+/// Found by the fuzzer: `chat` exists only through a deeper header (`[chat.x.y]`); setting one
+/// of its keys used to index past the end of the path (a panic) instead of adding `[chat]`.
+#[test]
+fn a_table_implied_by_a_deeper_header_gets_its_own() {
+    let text = "[provider]\nactive = \"local\"\n\n[chat.x.y]\nz = 1\n";
+    let mut config = config::parse(text).unwrap();
+    config::set(&mut config, "chat.theme", "light").unwrap();
+    let written = config::write_back(Some(text), &config);
+    assert_eq!(config::parse(&written).unwrap(), config, "{written}");
+}
