@@ -22,7 +22,8 @@ fn launch(arch: Arch, disk: &Path, nic: qemu::Nic, cpus: u32) -> Result<(Machine
     let copy = dir.path().join("disk.img");
     std::fs::copy(disk, &copy)?;
     let opts = QemuOptions { arch, disk: copy, memory_mib: qemu::DEFAULT_MEMORY_MIB, display: Display::Headless, nic };
-    let extras = crate::qemu::Extras { args: vec![String::from("-smp"), cpus.to_string()], ..crate::qemu::Extras::default() };
+    let extras =
+        crate::qemu::Extras { args: vec![String::from("-smp"), cpus.to_string()], ..crate::qemu::Extras::default() };
     Ok((Machine::launch_with(&opts, &extras)?, dir))
 }
 
@@ -50,7 +51,9 @@ pub fn boot_smp(arch: Arch, runs: usize, efi: &Path) -> Result<()> {
         let line = m.wait_for_line("smp: ", Duration::from_secs(1)).unwrap_or_default();
         let log = m.serial_text();
         let line = log.lines().find(|l| l.contains("processor(s) online")).unwrap_or(&line).to_string();
-        if let Some(ms) = line.split("started in ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(ms) =
+            line.split("started in ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u64>().ok())
+        {
             kernel_ms.push(ms);
         }
         println!(

@@ -30,7 +30,9 @@ fn extras(arch: Arch, keyboard: Keyboard) -> Extras {
         Keyboard::Ps2 => Vec::new(),
         Keyboard::Virtio if arch == Arch::Aarch64 => Vec::new(),
         Keyboard::Virtio => vec!["-device".into(), "virtio-keyboard-pci".into()],
-        Keyboard::Usb => vec!["-device".into(), "qemu-xhci,id=xhci".into(), "-device".into(), "usb-kbd,bus=xhci.0".into()],
+        Keyboard::Usb => {
+            vec!["-device".into(), "qemu-xhci,id=xhci".into(), "-device".into(), "usb-kbd,bus=xhci.0".into()]
+        }
     };
     let machine = if keyboard == Keyboard::Ps2 || arch == Arch::Aarch64 { "" } else { ",i8042=off" };
     Extras { machine, no_virtio_keyboard: keyboard != Keyboard::Virtio, args, ..Extras::default() }
@@ -87,8 +89,11 @@ fn key_latency(m: &mut Machine, keys: usize) -> Result<f64> {
 pub fn input(arch: Arch, runs: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let disk = release_image(arch, dir.path(), &[])?;
-    let keyboards: &[Keyboard] =
-        if arch == Arch::X86_64 { &[Keyboard::Ps2, Keyboard::Virtio, Keyboard::Usb] } else { &[Keyboard::Virtio, Keyboard::Usb] };
+    let keyboards: &[Keyboard] = if arch == Arch::X86_64 {
+        &[Keyboard::Ps2, Keyboard::Virtio, Keyboard::Usb]
+    } else {
+        &[Keyboard::Virtio, Keyboard::Usb]
+    };
     let window = Duration::from_secs(10);
     let mut results = Vec::new();
     for &keyboard in keyboards {
@@ -144,7 +149,10 @@ pub fn net_usb(arch: Arch, runs: usize) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(400);
     while m.serial_text().matches(&prefix).count() < runs {
         if Instant::now() > deadline {
-            bail!("the guest finished only {} of {runs} downloads over usb-net", m.serial_text().matches(&prefix).count());
+            bail!(
+                "the guest finished only {} of {runs} downloads over usb-net",
+                m.serial_text().matches(&prefix).count()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -59,7 +59,10 @@ pub fn gicv3_its_keys_and_chat(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<
     ensure!(log.contains("smp: 2 of 2 processor(s) online"), "the second processor did not come up on GICv3");
     ensure!(log.contains("pool: test ran 2 jobs on 2 processor(s)"), "no pool job ran on the second processor");
     ensure!(log.contains("net: virtio-net interrupts through MSI-X"), "virtio-net is not interrupt-driven");
-    ensure!(log.contains("Keyboard") && log.contains("interrupts through MSI-X"), "the keyboard is not interrupt-driven");
+    ensure!(
+        log.contains("Keyboard") && log.contains("interrupts through MSI-X"),
+        "the keyboard is not interrupt-driven"
+    );
     chat_by_serial_and_keys(ctx, m, "aarch64-gicv3-chat")?;
     ensure!(mock.recorded().len() >= 2, "the mock saw {} requests, expected 2", mock.recorded().len());
     Ok(())
@@ -73,7 +76,10 @@ pub fn gicv3_without_its(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.as_mut().context("no machine")?;
     let log = m.serial_text();
     let line = log.lines().find(|l| l.contains("interrupts: GICv")).context("no interrupt summary")?;
-    ensure!(line.contains("GICv3") && line.contains("PCI devices are polled"), "the missing MSI is not reported: {line}");
+    ensure!(
+        line.contains("GICv3") && line.contains("PCI devices are polled"),
+        "the missing MSI is not reported: {line}"
+    );
     ensure!(log.contains("net: virtio-net without interrupts"), "virtio-net polling was not logged");
     chat_by_serial_and_keys(ctx, m, "aarch64-gicv3-no-its-chat")?;
     Ok(())

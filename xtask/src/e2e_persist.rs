@@ -34,7 +34,8 @@ fn boot(ctx: &Ctx, slot: &mut Option<Machine>, disk: &Path, setup: &DiskSetup) -
 /// conversation is back on screen and its turns travel with the next request.
 pub(crate) fn model_and_conversation_survive_reboot(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let mock = MockLlm::start(Dialect::Anthropic, None)?;
-    let config = format!("{COMMENT}\n{}", chat_config("anthropic", &format!("http://10.0.2.2:{}", mock.port), "claude-first"));
+    let config =
+        format!("{COMMENT}\n{}", chat_config("anthropic", &format!("http://10.0.2.2:{}", mock.port), "claude-first"));
     let disk = ctx.build_image(&[EspEntry::File("config.toml", config.into_bytes())])?;
     let bus = match ctx.arch() {
         crate::arch::Arch::X86_64 => DiskBus::Ahci,
@@ -50,7 +51,8 @@ pub(crate) fn model_and_conversation_survive_reboot(ctx: &Ctx, slot: &mut Option
     m.send_serial(b"remember apricot\r")?;
     let reply = mock_llm::expected_reply(Dialect::Anthropic, 1, "remember apricot", 1);
     m.wait_for(&format!("assistant: {reply}"), timeout)?;
-    let saved = m.wait_for_line("storage: conversation 1 saved to", timeout).context("the conversation was not saved")?;
+    let saved =
+        m.wait_for_line("storage: conversation 1 saved to", timeout).context("the conversation was not saved")?;
     println!("    {}", saved.trim());
 
     boot(ctx, slot, &disk, &setup)?;
@@ -63,8 +65,12 @@ pub(crate) fn model_and_conversation_survive_reboot(ctx: &Ctx, slot: &mut Option
     m.wait_for(&format!("assistant: {reply}"), timeout).context("the continued conversation got no reply")?;
     let body: serde_json::Value = serde_json::from_str(&mock_llm::recorded_body(&mock, 1)?)?;
     ensure!(body["model"] == "claude-second", "the request asked for {}", body["model"]);
-    let said: Vec<&str> = body["messages"].as_array().context("no messages")?.iter().filter_map(|m| m["content"].as_str()).collect();
-    ensure!(said.len() == 3 && said[0] == "remember apricot" && said[2] == "which fruit?", "the request carried {said:?}");
+    let said: Vec<&str> =
+        body["messages"].as_array().context("no messages")?.iter().filter_map(|m| m["content"].as_str()).collect();
+    ensure!(
+        said.len() == 3 && said[0] == "remember apricot" && said[2] == "which fruit?",
+        "the request carried {said:?}"
+    );
     m.wait_for_line("storage: conversation 1 saved to", timeout)?;
     if let Some(mut m) = slot.take() {
         m.kill();
@@ -73,9 +79,17 @@ pub(crate) fn model_and_conversation_survive_reboot(ctx: &Ctx, slot: &mut Option
     // The files are plain FAT files another computer can read.
     let config = String::from_utf8(image::read_esp_file(&disk, "moteos/config.toml")?)?;
     ensure!(config.contains("claude-second"), "config.toml holds {config:?}");
-    ensure!(config.starts_with(COMMENT), "saving the settings lost the user's comment: {config:?}");
+    // The comment stays above the table it was written over (the migration's `version` key
+    // has to go before the first table).
+    ensure!(
+        config.contains(&format!("{COMMENT}\n[provider]")),
+        "saving the settings lost the user's comment: {config:?}"
+    );
     let chat = String::from_utf8(image::read_esp_file(&disk, "moteos/chats/00000001.json")?)?;
-    ensure!(chat.contains("which fruit?") && chat.contains("\"title\":\"remember apricot\""), "the saved chat holds {chat:?}");
+    ensure!(
+        chat.contains("which fruit?") && chat.contains("\"title\":\"remember apricot\""),
+        "the saved chat holds {chat:?}"
+    );
     ensure!(!chat.contains(crate::mock_llm::MOCK_KEY), "the saved conversation holds the API key");
     Ok(())
 }

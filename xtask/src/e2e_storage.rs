@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 const CHAT: &str = "\\moteos\\chats\\e2e.json";
 
 fn options(ctx: &Ctx, disk: PathBuf) -> QemuOptions {
-    QemuOptions { arch: ctx.arch, disk, memory_mib: qemu::DEFAULT_MEMORY_MIB, display: Display::Headless, nic: Nic::None }
+    QemuOptions {
+        arch: ctx.arch,
+        disk,
+        memory_mib: qemu::DEFAULT_MEMORY_MIB,
+        display: Display::Headless,
+        nic: Nic::None,
+    }
 }
 
 /// Boots and waits for the prompt; returns the serial log.
@@ -66,7 +72,11 @@ fn survives_reboot(ctx: &Ctx, slot: &mut Option<Machine>, bus: DiskBus) -> Resul
 
     let log = boot(ctx, slot, &disk, &setup)?;
     expect(&log, &format!("storage test: {CHAT} held \"written-in-boot-one\""), "second boot")?;
-    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"", "second boot")?;
+    expect(
+        &log,
+        "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"",
+        "second boot",
+    )?;
     if let Some(mut m) = slot.take() {
         m.kill();
     }
@@ -82,7 +92,8 @@ fn survives_reboot(ctx: &Ctx, slot: &mut Option<Machine>, bus: DiskBus) -> Resul
 pub(crate) fn readonly_disk(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let switches = "test-settings=[provider];active=\"local\"\n";
     let disk = ctx.build_image(&[EspEntry::File("boot-options", switches.as_bytes().to_vec())])?;
-    let setup = DiskSetup { bus: DiskBus::VirtioBlk, readonly: true, vars: Some(qemu::fresh_vars(ctx.arch, ctx.dir.path())?) };
+    let setup =
+        DiskSetup { bus: DiskBus::VirtioBlk, readonly: true, vars: Some(qemu::fresh_vars(ctx.arch, ctx.dir.path())?) };
 
     let log = boot(ctx, slot, &disk, &setup)?;
     expect(&log, "the boot disk is read-only; settings are kept in EFI variables", "first boot")?;
@@ -90,7 +101,11 @@ pub(crate) fn readonly_disk(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()>
     expect(&log, "storage test: settings saved (VariableOnly(\"the disk is read-only", "first boot")?;
 
     let log = boot(ctx, slot, &disk, &setup)?;
-    expect(&log, "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"", "second boot")?;
+    expect(
+        &log,
+        "storage test: settings before saving came from Variable: \"[provider]\\nactive=\\\"local\\\"\"",
+        "second boot",
+    )?;
     expect(&log, "settings: read from the EFI variable copy", "second boot")?;
     Ok(())
 }

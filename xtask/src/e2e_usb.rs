@@ -66,7 +66,10 @@ pub fn usb_keyboard(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     m.wait_for(&format!("usb: {USB_KBD_IDS}"), Duration::from_secs(30)).context("the USB keyboard was not found")?;
     m.wait_for("keyboard in configuration", Duration::from_secs(10))?;
     let log = m.serial_text();
-    ensure!(log.contains("interrupts through MSI-X") && log.contains("xHCI"), "the xHCI controller is not interrupt-driven");
+    ensure!(
+        log.contains("interrupts through MSI-X") && log.contains("xHCI"),
+        "the xHCI controller is not interrupt-driven"
+    );
     ensure!(log.contains("pci: ") && log.contains("1b36:000d"), "the PCI devices are not listed with their ids");
 
     // Typed keys are never logged (they may be secrets): what they do is checked.
@@ -110,7 +113,8 @@ pub fn usb_keyboard_behind_hub(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<
 
     // Hot-plug a second keyboard into the hub's second port.
     m.qmp("device_add", json!({"driver": "usb-kbd", "bus": "xhci.0", "port": "1.2", "id": "kbd2"}))?;
-    m.wait_for("hub port 2) keyboard", Duration::from_secs(30)).context("the hot-plugged keyboard was not enumerated")?;
+    m.wait_for("hub port 2) keyboard", Duration::from_secs(30))
+        .context("the hot-plugged keyboard was not enumerated")?;
     // And one straight into a root port. Known problem, left open: on AArch64 (TCG, GICv2m
     // MSI) a keyboard hot-plugged into a root port after a hub's hot-plug is never
     // enumerated (reproducible since the arch merge; see the README's known limits), so

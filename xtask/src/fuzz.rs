@@ -3,8 +3,8 @@
 //! another. `cargo xtask test` runs each for a few seconds.
 
 use crate::builder;
-use anyhow::{Context, Result, bail};
 use crate::cargo;
+use anyhow::{Context, Result, bail};
 
 /// Every target in `fuzz/Cargo.toml`.
 pub const TARGETS: &[&str] =
@@ -51,8 +51,12 @@ pub fn run(budget: Budget, only: Option<&str>) -> Result<()> {
     ensure_cargo_fuzz()?;
     let root = builder::root();
     let started = std::time::Instant::now();
-    let status =
-        cargo().current_dir(&root).args(["fuzz", "build"]).args(BUILD_FLAGS).status().context("building fuzz targets")?;
+    let status = cargo()
+        .current_dir(&root)
+        .args(["fuzz", "build"])
+        .args(BUILD_FLAGS)
+        .status()
+        .context("building fuzz targets")?;
     if !status.success() {
         bail!("building the fuzz targets failed");
     }

@@ -159,7 +159,8 @@ enum Cmd {
 }
 
 /// Crates whose unit tests run on the host.
-const HOST_TESTED: &[&str] = &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
+const HOST_TESTED: &[&str] =
+    &["app", "client", "config", "hal", "http", "inference", "llm", "net", "storage", "tls", "tui", "usb", "xtask"];
 
 fn main() -> std::process::ExitCode {
     match dispatch(Cli::parse()) {

@@ -111,11 +111,14 @@ pub fn base_command_with(opts: &QemuOptions, vars_copy: &Path, extras: &Extras) 
     }
     cmd.args(["-m", &opts.memory_mib.to_string(), "-smp", "1", "-no-reboot"])
         .args(["-drive", &pflash(&code, true), "-drive", &pflash(vars_copy, false)])
-        .args(["-drive", &format!(
-            "if=none,id=disk,format=raw,file={}{}",
-            opts.disk.display(),
-            if setup.readonly { ",readonly=on" } else { "" }
-        )]);
+        .args([
+            "-drive",
+            &format!(
+                "if=none,id=disk,format=raw,file={}{}",
+                opts.disk.display(),
+                if setup.readonly { ",readonly=on" } else { "" }
+            ),
+        ]);
     match setup.bus {
         DiskBus::VirtioBlk => cmd.args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]),
         DiskBus::Ahci => cmd.args(["-device", "ide-hd,drive=disk,bus=ide.0,bootindex=0"]),

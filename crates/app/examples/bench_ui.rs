@@ -120,7 +120,13 @@ fn main() {
     );
 
     let config = config::parse_file(CONFIG.as_bytes()).expect("bench config").config;
-    let (state, _) = State::new(Boot { config: Some(config), config_problem: None, local: LocalModel::Missing, config_text: None, unix_time: None });
+    let (state, _) = State::new(Boot {
+        config: Some(config),
+        config_problem: None,
+        local: LocalModel::Missing,
+        config_text: None,
+        unix_time: None,
+    });
     let mut s = Screen {
         state,
         now: 1_000,

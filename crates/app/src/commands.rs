@@ -12,9 +12,9 @@ use tui::ui::{Scroll, ThemeId};
 use crate::conversation::Conversation;
 use crate::io::{Effect, Level, RequestId};
 use crate::overlay::{Choice, Overlay, Picker, PickerKind};
+use crate::persist;
 use crate::settings::{Backend, LocalModel, REMOTE_BUDGET};
 use crate::state::{ModelsRequest, NoticeKind, State};
-use crate::persist;
 use crate::update::{start_reply, stop_reply};
 
 /// Keys, for the help window and `/help`.
@@ -78,7 +78,9 @@ pub(crate) fn run(state: &mut State, line: &str, now: Instant, fx: &mut Vec<Effe
             Some(id) => choose_provider(state, id, fx),
             None => complain(
                 state,
-                format!("there is no provider called {arg}: try anthropic, openai, groq, xai, openai-compatible or local"),
+                format!(
+                    "there is no provider called {arg}: try anthropic, openai, groq, xai, openai-compatible or local"
+                ),
                 fx,
             ),
         },
@@ -103,7 +105,9 @@ pub(crate) fn run(state: &mut State, line: &str, now: Instant, fx: &mut Vec<Effe
             None => complain(state, String::from("/theme takes dark or light"), fx),
         },
         "/off" => power_off(state, fx),
-        "/model" | "/provider" => complain(state, format!("{name} needs a name, e.g. {name} NAME (or press F2/F3)"), fx),
+        "/model" | "/provider" => {
+            complain(state, format!("{name} needs a name, e.g. {name} NAME (or press F2/F3)"), fx)
+        }
         other => {
             let mut shown: String = other.chars().take(40).collect();
             if shown.len() < other.len() {
@@ -168,11 +172,20 @@ pub(crate) fn open_model_picker(state: &mut State, fx: &mut Vec<Effect>) {
             let id = state.next_request();
             state.models = Some(ModelsRequest { id, provider: active, for_command: false });
             fx.push(Effect::FetchModels { id, provider });
-            let choices = [model.as_str()].into_iter().chain(llm::builtin_models(active).iter().copied().filter(|m| *m != model)).map(|m| choice(m, current.as_deref())).collect();
+            let choices = [model.as_str()]
+                .into_iter()
+                .chain(llm::builtin_models(active).iter().copied().filter(|m| *m != model))
+                .map(|m| choice(m, current.as_deref()))
+                .collect();
             (choices, format!("asking {} for its models\u{2026}", active.display_name()))
         }
         Backend::Local { name, .. } => (
-            alloc::vec![Choice { label: name, detail: String::from("on the boot partition"), current: true, disabled: None }],
+            alloc::vec![Choice {
+                label: name,
+                detail: String::from("on the boot partition"),
+                current: true,
+                disabled: None
+            }],
             String::from("the local model is the file on the boot partition"),
         ),
         Backend::Unavailable(why) => (Vec::new(), why),
@@ -198,7 +211,9 @@ fn list_models(state: &mut State, fx: &mut Vec<Effect>) {
             fx.push(Effect::Log(Level::Info, format!("chat: asking {} for its models", active.display_name())));
             fx.push(Effect::FetchModels { id, provider });
         }
-        Backend::Local { name, .. } => say(state, &format!("models: {name} (the model file on the boot partition)"), fx),
+        Backend::Local { name, .. } => {
+            say(state, &format!("models: {name} (the model file on the boot partition)"), fx)
+        }
         Backend::Unavailable(why) => complain(state, why, fx),
     }
 }
@@ -216,7 +231,10 @@ pub(crate) fn on_models(state: &mut State, id: RequestId, result: Result<Vec<Str
                 Err(why) => why,
                 Ok(_) => String::from("the list is empty"),
             };
-            fx.push(Effect::Log(Level::Warn, format!("chat: {} did not list its models: {why}", provider.display_name())));
+            fx.push(Effect::Log(
+                Level::Warn,
+                format!("chat: {} did not list its models: {why}", provider.display_name()),
+            ));
             let builtin: Vec<String> = llm::builtin_models(provider).iter().map(|m| String::from(*m)).collect();
             (builtin, format!("{} did not list its models ({why}); known models:", provider.label()))
         }
@@ -431,7 +449,11 @@ pub(crate) fn take_key(state: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     if key.chars().any(|c| c.is_control() || c.is_whitespace()) || key.len() > 512 {
-        complain(state, String::from("an API key has no spaces or line breaks and is at most 512 characters; nothing changed"), fx);
+        complain(
+            state,
+            String::from("an API key has no spaces or line breaks and is at most 512 characters; nothing changed"),
+            fx,
+        );
         return;
     }
     let config = state.settings.config.get_or_insert_with(|| config::MoteConfig::new(id));
@@ -439,7 +461,11 @@ pub(crate) fn take_key(state: &mut State, fx: &mut Vec<Effect>) {
         match config.providers.openai_compatible.as_mut() {
             Some(c) => c.api_key = Some(key.clone()),
             None => {
-                complain(state, String::from("set up the OpenAI-compatible server's address first (its base_url in config.toml)"), fx);
+                complain(
+                    state,
+                    String::from("set up the OpenAI-compatible server's address first (its base_url in config.toml)"),
+                    fx,
+                );
                 return;
             }
         }

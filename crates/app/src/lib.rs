@@ -31,7 +31,9 @@ mod state;
 mod update;
 mod view;
 
-pub use conversation::{Conversation, SavedMeta, Entry, EntryState, MAX_INPUT_BYTES, MAX_REPLY_BYTES, SubmitError, Who};
+pub use conversation::{
+    Conversation, Entry, EntryState, MAX_INPUT_BYTES, MAX_REPLY_BYTES, SavedMeta, SubmitError, Who,
+};
 pub use editor::Editor;
 pub use io::{Effect, Input, Level, NetInfo, NetPhase, ReplyJob, RequestId, Target};
 pub use overlay::{Choice, Overlay, Picker, PickerKind};

@@ -64,7 +64,12 @@ pub(crate) fn unix_at(state: &State, now: Instant) -> Option<i64> {
 }
 
 /// A folder listing arrived.
-pub(crate) fn on_dir(state: &mut State, id: RequestId, result: Result<Vec<(String, u64)>, String>, fx: &mut Vec<Effect>) {
+pub(crate) fn on_dir(
+    state: &mut State,
+    id: RequestId,
+    result: Result<Vec<(String, u64)>, String>,
+    fx: &mut Vec<Effect>,
+) {
     let p = &mut state.persist.pending;
     if p.boot_list == Some(id) {
         p.boot_list = None;
@@ -75,7 +80,11 @@ pub(crate) fn on_dir(state: &mut State, id: RequestId, result: Result<Vec<(Strin
                 if let Some(newest) = files.newest() {
                     let id = state.next_request();
                     state.persist.pending.boot_read = Some(id);
-                    fx.push(Effect::ReadFiles { id, paths: alloc::vec![saved::path_of(newest)], limit: MAX_FILE_BYTES as u64 });
+                    fx.push(Effect::ReadFiles {
+                        id,
+                        paths: alloc::vec![saved::path_of(newest)],
+                        limit: MAX_FILE_BYTES as u64,
+                    });
                 }
                 state.persist.files = Some(files);
             }
@@ -105,12 +114,20 @@ pub(crate) fn on_dir(state: &mut State, id: RequestId, result: Result<Vec<(Strin
 }
 
 /// Files arrived.
-pub(crate) fn on_files(state: &mut State, id: RequestId, files: Vec<(String, Result<Vec<u8>, String>)>, fx: &mut Vec<Effect>) {
+pub(crate) fn on_files(
+    state: &mut State,
+    id: RequestId,
+    files: Vec<(String, Result<Vec<u8>, String>)>,
+    fx: &mut Vec<Effect>,
+) {
     if state.persist.pending.boot_read == Some(id) {
         state.persist.pending.boot_read = None;
         let Some((path, result)) = files.into_iter().next() else { return };
         let number = path.rsplit('\\').next().and_then(saved::number_of);
-        match result.map_err(|e| e.to_string()).and_then(|bytes| SavedChat::from_json(&bytes).map_err(|e| e.to_string())) {
+        match result
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| SavedChat::from_json(&bytes).map_err(|e| e.to_string()))
+        {
             Ok(chat) => resume(state, number, chat, fx),
             Err(why) => {
                 fx.push(Effect::Log(Level::Warn, format!("chats: {path}: {why}")));
@@ -123,7 +140,10 @@ pub(crate) fn on_files(state: &mut State, id: RequestId, files: Vec<(String, Res
         let mut broken = 0;
         for (path, result) in files {
             let number = path.rsplit('\\').next().and_then(saved::number_of);
-            match (number, result.map_err(|e| e.to_string()).and_then(|b| SavedChat::from_json(&b).map_err(|e| e.to_string()))) {
+            match (
+                number,
+                result.map_err(|e| e.to_string()).and_then(|b| SavedChat::from_json(&b).map_err(|e| e.to_string())),
+            ) {
                 (Some(n), Ok(chat)) => listed.push((n, chat)),
                 (_, Err(why)) => {
                     broken += 1;
@@ -181,8 +201,12 @@ fn resume(state: &mut State, number: Option<u32>, chat: SavedChat, fx: &mut Vec<
     state.conversations[state.active] = conversation;
     state.apply_backend(fx);
     fx.push(Effect::Log(Level::Info, format!("chats: resumed the last conversation ({turns} turns)")));
-    fx.push(Effect::Console(format!("moteOS: the last conversation is back ({turns} turns); F9 or /new starts a new one\n")));
-    state.conversation_mut().info("The last conversation, as it was left. F9 starts a new one; /chats lists the others.");
+    fx.push(Effect::Console(format!(
+        "moteOS: the last conversation is back ({turns} turns); F9 or /new starts a new one\n"
+    )));
+    state
+        .conversation_mut()
+        .info("The last conversation, as it was left. F9 starts a new one; /chats lists the others.");
     state.touch();
 }
 
@@ -260,7 +284,9 @@ pub(crate) fn on_written(state: &mut State, id: RequestId, result: Result<String
         Err(why) => {
             fx.push(Effect::Log(Level::Warn, format!("storage: {name} not saved: {why}")));
             let text = match what {
-                Written::Settings => format!("The settings were not saved: {why}. They stay in effect until power-off."),
+                Written::Settings => {
+                    format!("The settings were not saved: {why}. They stay in effect until power-off.")
+                }
                 Written::Conversation(n) => {
                     if let Some(files) = state.persist.files.as_mut() {
                         files.forget(n);
@@ -293,7 +319,11 @@ pub(crate) fn open_list(state: &mut State, fx: &mut Vec<Effect>) {
     let id = state.next_request();
     state.persist.pending.menu_list = Some(id);
     state.persist.listed.clear();
-    state.overlay = Some(Overlay::Picker(Picker::new(PickerKind::Conversation, Vec::new(), String::from("reading the saved conversations\u{2026}"))));
+    state.overlay = Some(Overlay::Picker(Picker::new(
+        PickerKind::Conversation,
+        Vec::new(),
+        String::from("reading the saved conversations\u{2026}"),
+    )));
     fx.push(Effect::Log(Level::Info, String::from("screen: conversations")));
     fx.push(Effect::ListDir { id, path: String::from(CHATS_DIR) });
 }
@@ -302,7 +332,12 @@ pub(crate) fn open_list(state: &mut State, fx: &mut Vec<Effect>) {
 /// is saved already).
 pub(crate) fn open_listed(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     let Some((n, chat)) = state.persist.listed.get(index).cloned() else { return };
-    crate::update::stop_reply(state, "stopped: another conversation opened", "stopped: another conversation opened", fx);
+    crate::update::stop_reply(
+        state,
+        "stopped: another conversation opened",
+        "stopped: another conversation opened",
+        fx,
+    );
     state.overlay = None;
     let title = chat.title.clone();
     let conversation = restored(state, Some(n), chat);

@@ -87,7 +87,12 @@ impl fmt::Display for SavedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SavedError::TooLarge(len) => {
-                write!(f, "the file is {} KiB, more than a conversation can be ({} KiB)", len / 1024, MAX_FILE_BYTES / 1024)
+                write!(
+                    f,
+                    "the file is {} KiB, more than a conversation can be ({} KiB)",
+                    len / 1024,
+                    MAX_FILE_BYTES / 1024
+                )
             }
             SavedError::NotAConversation(why) => write!(f, "the file is not a saved conversation ({why})"),
             SavedError::NewerFormat(v) => write!(f, "the file was written by a newer moteOS (format {v})"),

@@ -228,12 +228,19 @@ impl State {
                 }
                 (
                     REMOTE_BUDGET,
-                    alloc::format!("chat: {} at {} with model {model}", provider.id().display_name(), provider.base_url()),
+                    alloc::format!(
+                        "chat: {} at {} with model {model}",
+                        provider.id().display_name(),
+                        provider.base_url()
+                    ),
                 )
             }
             Backend::Local { name, context } => {
                 // Room for the chat template, a system prompt and the reply.
-                (context as usize * 6 / 10, alloc::format!("chat: the local model {name} answers ({context} tokens of context)"))
+                (
+                    context as usize * 6 / 10,
+                    alloc::format!("chat: the local model {name} answers ({context} tokens of context)"),
+                )
             }
             Backend::Unavailable(why) => {
                 effects.push(Effect::Log(Level::Warn, alloc::format!("chat: {why}")));

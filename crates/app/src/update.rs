@@ -10,10 +10,10 @@ use llm::{FinishReason, ReplyEvent};
 use tui::ui::Scroll;
 
 use crate::commands;
-use crate::persist;
 use crate::conversation::MAX_REPLY_BYTES;
 use crate::io::{Effect, Input, Level, NetInfo, ReplyJob, RequestId, Target};
 use crate::overlay::Overlay;
+use crate::persist;
 use crate::settings::{Backend, REMOTE_MAX_TOKENS};
 use crate::state::{ActiveReply, NoticeKind, State};
 
@@ -67,7 +67,10 @@ fn on_network(state: &mut State, info: NetInfo) {
 // ---- keys ----
 
 fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) {
-    fx.push(Effect::Log(Level::Trace, format!("key: {}", if state.editor.is_masked() { String::from("(hidden)") } else { key.to_string() })));
+    fx.push(Effect::Log(
+        Level::Trace,
+        format!("key: {}", if state.editor.is_masked() { String::from("(hidden)") } else { key.to_string() }),
+    ));
     state.touch();
     if state.overlay.is_some() {
         commands::overlay_key(state, key, fx);
@@ -248,7 +251,9 @@ pub(crate) fn start_reply(state: &mut State, now: Instant, fx: &mut Vec<Effect>)
     };
     let sampling = config.map_or(config::LocalSampling::DEFAULT, |c| c.local_sampling());
     let (target, max_tokens) = match state.settings.backend(active) {
-        Backend::Remote { provider, model } => (Target::Remote { provider, model }, asked_max.unwrap_or(REMOTE_MAX_TOKENS)),
+        Backend::Remote { provider, model } => {
+            (Target::Remote { provider, model }, asked_max.unwrap_or(REMOTE_MAX_TOKENS))
+        }
         Backend::Local { .. } => (Target::Local, LOCAL_MAX_TOKENS),
         Backend::Unavailable(why) => {
             state.conversation_mut().cancel(&why);
@@ -434,7 +439,8 @@ fn finish(state: &mut State, reason: Option<&FinishReason>, now: Instant, fx: &m
         let prompt = reply.input_tokens.unwrap_or(0);
         let generated = reply.output_tokens.unwrap_or(0);
         let prompt_rate = if first > 0 { f64::from(prompt) * 1000.0 / first as f64 } else { 0.0 };
-        let gen_rate = if streamed > 0 { f64::from(generated.saturating_sub(1)) * 1000.0 / streamed as f64 } else { 0.0 };
+        let gen_rate =
+            if streamed > 0 { f64::from(generated.saturating_sub(1)) * 1000.0 / streamed as f64 } else { 0.0 };
         fx.push(Effect::Log(
             Level::Info,
             format!(

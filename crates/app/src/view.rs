@@ -5,8 +5,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use tui::ui::{
-    Block, BlockKind, Confirm, Frame, Header, HelpSection, InputBox, NetBadge, Notice, NoticeLevel, Overlay as UiOverlay,
-    Picker as UiPicker, PickerItem, Transcript,
+    Block, BlockKind, Confirm, Frame, Header, HelpSection, InputBox, NetBadge, Notice, NoticeLevel,
+    Overlay as UiOverlay, Picker as UiPicker, PickerItem, Transcript,
 };
 
 use crate::commands::{COMMANDS, KEYS};
@@ -16,8 +16,10 @@ use crate::overlay::Overlay;
 use crate::settings::Backend;
 use crate::state::{NoticeKind, State};
 
-const HELP: [HelpSection<'static>; 2] =
-    [HelpSection { title: "Keys", lines: KEYS }, HelpSection { title: "Commands (also on the serial console)", lines: COMMANDS }];
+const HELP: [HelpSection<'static>; 2] = [
+    HelpSection { title: "Keys", lines: KEYS },
+    HelpSection { title: "Commands (also on the serial console)", lines: COMMANDS },
+];
 
 /// The screen's content, borrowing the state; [`View::frame`] is what `tui` draws.
 #[derive(Debug)]
@@ -66,7 +68,12 @@ pub fn view(state: &State) -> View<'_> {
                 .into_iter()
                 .map(|i| {
                     let c = &p.choices[i];
-                    PickerItem { label: &c.label, detail: &c.detail, current: c.current, disabled: c.disabled.is_some() }
+                    PickerItem {
+                        label: &c.label,
+                        detail: &c.detail,
+                        current: c.current,
+                        disabled: c.disabled.is_some(),
+                    }
                 })
                 .collect(),
             match p.kind {
@@ -100,7 +107,13 @@ fn context_use(state: &State) -> String {
 }
 
 fn short(n: usize) -> String {
-    if n >= 10_000 { format!("{}k", n / 1000) } else if n >= 1000 { format!("{:.1}k", n as f32 / 1000.0) } else { format!("{n}") }
+    if n >= 10_000 {
+        format!("{}k", n / 1000)
+    } else if n >= 1000 {
+        format!("{:.1}k", n as f32 / 1000.0)
+    } else {
+        format!("{n}")
+    }
 }
 
 impl View<'_> {

@@ -41,7 +41,9 @@ fn settings_saved(fx: &[Effect]) -> Option<String> {
 }
 
 fn saved_json(turns: &[(&str, &str)]) -> Vec<u8> {
-    let mut text = String::from(r#"{"format":1,"title":"Lyon trip","provider":"anthropic","model":"claude-sonnet-4-5","created":1780000000,"updated":null,"turns":["#);
+    let mut text = String::from(
+        r#"{"format":1,"title":"Lyon trip","provider":"anthropic","model":"claude-sonnet-4-5","created":1780000000,"updated":null,"turns":["#,
+    );
     for (i, (role, said)) in turns.iter().enumerate() {
         if i > 0 {
             text.push(',');
@@ -72,7 +74,10 @@ fn the_newest_conversation_is_resumed_at_boot_and_carried_in_the_next_request() 
     assert!(h.console().contains("the last conversation is back (2 turns)"));
 
     let job = h.send("And Paris?").expect("a reply starts");
-    assert_eq!(job.messages, [Message::user("Where is Lyon?"), Message::assistant("In France."), Message::user("And Paris?")]);
+    assert_eq!(
+        job.messages,
+        [Message::user("Where is Lyon?"), Message::assistant("In France."), Message::user("And Paris?")]
+    );
     let fx = h.reply(job.id, ReplyEvent::Text("Also France.".into()));
     assert!(writes(&fx).is_empty(), "nothing is saved while the reply streams");
     let fx = h.reply(job.id, ReplyEvent::Finished(llm::FinishReason::Stop));
@@ -91,7 +96,10 @@ fn a_broken_conversation_file_is_a_notice_and_the_chat_starts_empty() {
     let (id, _) = read_request(&fx).unwrap();
     h.input(Input::Files { id, files: vec![(path_of(1), Ok(b"{not json".to_vec()))] });
     let (text, _) = h.state.notice().expect("a notice");
-    assert!(text.starts_with("The last conversation could not be read: the file is not a saved conversation"), "{text}");
+    assert!(
+        text.starts_with("The last conversation could not be read: the file is not a saved conversation"),
+        "{text}"
+    );
     assert!(h.state.conversation().is_empty());
     // Nothing is lost: the next conversation is saved under a new number.
     h.exchange("hi", "hello");

@@ -38,7 +38,14 @@ fn code_languages_1920x1080() {
 fn long_conversation_scrolled_1920x1080() {
     let mut h = Harness::new();
     for i in 1..=12 {
-        h.exchange(&format!("Question number {i}: tell me something about the number {i}."), &format!("Number **{i}** is {}. {}", if i % 2 == 0 { "even" } else { "odd" }, "It appears in many places. ".repeat(i)));
+        h.exchange(
+            &format!("Question number {i}: tell me something about the number {i}."),
+            &format!(
+                "Number **{i}** is {}. {}",
+                if i % 2 == 0 { "even" } else { "odd" },
+                "It appears in many places. ".repeat(i)
+            ),
+        );
     }
     h.render(1920, 1080);
     for _ in 0..3 {
@@ -51,10 +58,7 @@ fn long_conversation_scrolled_1920x1080() {
 fn error_banner_1024x768() {
     let mut h = Harness::new();
     let job = h.send("hello?").unwrap();
-    h.reply(
-        job.id,
-        llm::ReplyEvent::Failed(llm::LlmError::from_status("Anthropic", 401, None, "invalid x-api-key")),
-    );
+    h.reply(job.id, llm::ReplyEvent::Failed(llm::LlmError::from_status("Anthropic", 401, None, "invalid x-api-key")));
     check("error_banner_1024x768", &h.render(1024, 768));
 }
 

@@ -32,7 +32,12 @@ pub fn boot_partition() -> Option<BootPartition> {
             }
         };
         if let Some(p) = &found {
-            log::info!("boot: loaded from GPT partition {} (start block {}, {} blocks)", p.number, p.first_lba, p.blocks);
+            log::info!(
+                "boot: loaded from GPT partition {} (start block {}, {} blocks)",
+                p.number,
+                p.first_lba,
+                p.blocks
+            );
         }
         return found;
     }

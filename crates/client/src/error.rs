@@ -61,7 +61,9 @@ impl fmt::Display for ClientError {
                 write!(f, "TLS: {host} closed the connection during the handshake; is this an https:// port?")
             }
             ClientError::Http(e) => write!(f, "{e}"),
-            ClientError::ClosedEarly => f.write_str("the server closed the connection before the response was complete"),
+            ClientError::ClosedEarly => {
+                f.write_str("the server closed the connection before the response was complete")
+            }
         }
     }
 }

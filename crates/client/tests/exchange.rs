@@ -44,7 +44,14 @@ struct Script {
 impl Script {
     fn new(net: &mut Net, reply: Vec<u8>, close: bool) -> Script {
         let listener = net.lan.peer().listen(PORT);
-        Script { listener, received: Vec::new(), reply: Some((reply, close)), out: Vec::new(), closed: false, tls: None }
+        Script {
+            listener,
+            received: Vec::new(),
+            reply: Some((reply, close)),
+            out: Vec::new(),
+            closed: false,
+            tls: None,
+        }
     }
 
     fn request_complete(&self) -> bool {
@@ -80,7 +87,9 @@ impl Script {
             }
             None => self.received.extend(wire_in),
         }
-        if self.request_complete() && let Some((reply, close)) = self.reply.take() {
+        if self.request_complete()
+            && let Some((reply, close)) = self.reply.take()
+        {
             match self.tls.as_mut() {
                 Some(tls) => {
                     tls.writer().write_all(&reply).unwrap();
@@ -167,10 +176,7 @@ fn a_closed_port_is_refused() {
     let mut script = Script::new(&mut net, Vec::new(), false);
     let mut exchange = Exchange::new(&get("http://api.test:9999/"), None, Timeouts::default(), net.now).unwrap();
     let (_, result) = run(&mut net, &mut exchange, &mut script);
-    assert!(
-        matches!(result, Err(ClientError::ConnectFailed { state: TcpState::Refused, .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ClientError::ConnectFailed { state: TcpState::Refused, .. })), "{result:?}");
     assert!(exchange.is_finished());
 }
 
@@ -328,7 +334,8 @@ fn an_anthropic_reply_streams_into_events() {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     );
-    let reply = format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{sse}", sse.len());
+    let reply =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n{sse}", sse.len());
     let mut script = Script::new(&mut net, reply.into_bytes(), false);
     let provider = Provider::new(ProviderId::Anthropic, "http://10.0.2.2:8080", Some("sk-ant-test")).unwrap();
     let messages = [Message::user("hello")];
@@ -339,7 +346,8 @@ fn an_anthropic_reply_streams_into_events() {
         let now = net.now;
         ReplySource::step(&mut source, Some(&mut net.stack), now, &mut events) == Activity::Done
     });
-    let text: String = events.iter().filter_map(|e| if let ReplyEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
+    let text: String =
+        events.iter().filter_map(|e| if let ReplyEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
     assert_eq!(text, "Hi there");
     assert!(matches!(events.last(), Some(ReplyEvent::Finished(_))), "{events:?}");
     let request = String::from_utf8_lossy(&script.received);

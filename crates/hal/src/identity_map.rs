@@ -205,7 +205,16 @@ mod tests {
     #[test]
     fn pages_use_the_largest_aligned_size() {
         let got: std::vec::Vec<_> = pages(GIB - 4 * KIB..2 * GIB + 2 * MIB + 8 * KIB, &SIZES).collect();
-        assert_eq!(got, [(GIB - 4 * KIB, 4 * KIB), (GIB, GIB), (2 * GIB, 2 * MIB), (2 * GIB + 2 * MIB, 4 * KIB), (2 * GIB + 2 * MIB + 4 * KIB, 4 * KIB)]);
+        assert_eq!(
+            got,
+            [
+                (GIB - 4 * KIB, 4 * KIB),
+                (GIB, GIB),
+                (2 * GIB, 2 * MIB),
+                (2 * GIB + 2 * MIB, 4 * KIB),
+                (2 * GIB + 2 * MIB + 4 * KIB, 4 * KIB)
+            ]
+        );
         let covered: u64 = got.iter().map(|&(_, s)| s).sum();
         assert_eq!(covered, GIB + 2 * MIB + 12 * KIB);
     }

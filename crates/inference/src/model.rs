@@ -67,11 +67,9 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Gguf(e) => write!(f, "model file: {e}"),
-            Self::UnsupportedArchitecture(a) => write!(
-                f,
-                "model architecture \"{a}\" is not supported (moteOS runs {})",
-                family::known_architectures()
-            ),
+            Self::UnsupportedArchitecture(a) => {
+                write!(f, "model architecture \"{a}\" is not supported (moteOS runs {})", family::known_architectures())
+            }
             Self::MissingTensor(n) => write!(f, "model file has no tensor \"{n}\""),
             Self::UnexpectedTensor { name, family } => write!(
                 f,
@@ -387,7 +385,9 @@ impl<'a> Model<'a> {
         let rope_original_context = m.usize_or("rope.scaling.original_context_length", train_context)?;
 
         let sliding_window = match fam.sliding_window_pattern {
-            Some(_) if m.has("attention.sliding_window") => Some(m.usize("attention.sliding_window")?).filter(|&w| w > 0),
+            Some(_) if m.has("attention.sliding_window") => {
+                Some(m.usize("attention.sliding_window")?).filter(|&w| w > 0)
+            }
             _ => None,
         };
         let local = match (sliding_window, fam.sliding_window_pattern) {
@@ -475,7 +475,10 @@ impl<'a> Model<'a> {
             };
             let gate_up = match fam.fused_gate_up {
                 true => Fused(matrix(&n("ffn_up"), dim, checked_mul(ffn_dim, 2, "feed_forward_length")?)?),
-                false => GateUp::Separate { gate: matrix(&n("ffn_gate"), dim, ffn_dim)?, up: matrix(&n("ffn_up"), dim, ffn_dim)? },
+                false => GateUp::Separate {
+                    gate: matrix(&n("ffn_gate"), dim, ffn_dim)?,
+                    up: matrix(&n("ffn_up"), dim, ffn_dim)?,
+                },
             };
             use GateUp::Fused;
             layers.push(Layer {
@@ -510,7 +513,9 @@ impl<'a> Model<'a> {
         if rope_factors.is_some() && short.is_some() {
             return Err(bad("the file has both fixed and short/long RoPE factors"));
         }
-        if let Some(f) = [&rope_factors, &short, &long].into_iter().flatten().flatten().find(|f| !(f.is_finite() && **f > 0.0)) {
+        if let Some(f) =
+            [&rope_factors, &short, &long].into_iter().flatten().flatten().find(|f| !(f.is_finite() && **f > 0.0))
+        {
             return Err(LoadError::BadConfig(format!("a RoPE frequency factor ({f}) is out of range")));
         }
 
@@ -646,7 +651,16 @@ fn matrix_agrees(m: &Matrix<'_>, kernels: Kernels) -> bool {
     let mut acts = forward::ActBatch::default();
     for b in [1, B] {
         acts.reset(n, b);
-        forward::matmul(&sub, &x, &mut acts, &mut got, Precision::Quantized, kernels, &crate::pool::SingleThread, &mut Vec::new());
+        forward::matmul(
+            &sub,
+            &x,
+            &mut acts,
+            &mut got,
+            Precision::Quantized,
+            kernels,
+            &crate::pool::SingleThread,
+            &mut Vec::new(),
+        );
         // The portable reference on the portable quantisation of the same activations.
         for t in 0..b {
             let xt = &x[t * n..(t + 1) * n];

@@ -75,7 +75,12 @@ impl<Io: ?Sized> ReplySource<Io> for ChatEngine<'_> {
             Ok(ChatStep::Finished(reason)) => {
                 out.push(ReplyEvent::Usage(self.usage()));
                 out.push(if self.reply().trim().is_empty() {
-                    ReplyEvent::Failed(LlmError::new(NAME, ErrorKind::EmptyReply, None, "it stopped before writing anything"))
+                    ReplyEvent::Failed(LlmError::new(
+                        NAME,
+                        ErrorKind::EmptyReply,
+                        None,
+                        "it stopped before writing anything",
+                    ))
                 } else {
                     ReplyEvent::Finished(match reason {
                         FinishReason::MaxTokens | FinishReason::ContextFull => ReplyFinish::Length,

@@ -52,7 +52,10 @@ fn unknown_architecture_is_refused_by_name() {
 #[test]
 fn unknown_template_is_refused_by_name() {
     let mut w = tiny_llama();
-    w.set("tokenizer.chat_template", Kv::Str("{% for m in messages %}### {{ m.role }}: {{ m.content }}{% endfor %}".into()));
+    w.set(
+        "tokenizer.chat_template",
+        Kv::Str("{% for m in messages %}### {{ m.role }}: {{ m.content }}{% endfor %}".into()),
+    );
     let bytes = w.bytes();
     let err = ChatEngine::load(&bytes, EngineOptions::default()).unwrap_err();
     assert!(matches!(err, ChatError::UnknownTemplate(_)));

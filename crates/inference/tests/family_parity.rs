@@ -10,7 +10,6 @@ use inference::sampler::argmax;
 use inference::tokenizer::{EncodeOptions, Message, Role};
 use inference::{ChatEngine, EngineOptions, SamplingParams, SingleThread, WorkPool};
 
-
 const FAMILIES: [&str; 5] = ["llama3", "qwen2", "qwen3", "gemma3", "phi3"];
 const MAX_RELATIVE_ERROR: f32 = 1e-3;
 const TIE: f32 = 1e-3;
@@ -42,7 +41,8 @@ fn compare(family: &str, pool: &dyn WorkPool) -> (f32, f32, usize, usize, Vec<Ve
         .map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
         .collect();
     let greedy = ids(&fixture["greedy_ids"]);
-    let margins: Vec<f32> = fixture["greedy_margins"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let margins: Vec<f32> =
+        fixture["greedy_margins"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
 
     let engine = chat.engine_mut();
     engine.set_pool(pool);
@@ -155,7 +155,9 @@ fn run_quantized(bytes: &[u8], pool: &dyn WorkPool) -> Vec<Vec<f32>> {
     engine.set_pool(pool);
     let prompt: Vec<u32> = (0..20).map(|i| 3 + (i * 37) % 200).collect();
     let mut out = Vec::new();
-    engine.begin(&prompt, SamplingParams { max_tokens: 8, ignore_stop_tokens: true, ..SamplingParams::greedy() }).unwrap();
+    engine
+        .begin(&prompt, SamplingParams { max_tokens: 8, ignore_stop_tokens: true, ..SamplingParams::greedy() })
+        .unwrap();
     loop {
         match engine.step().unwrap() {
             inference::Step::Finished(_) => break,

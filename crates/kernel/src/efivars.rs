@@ -47,9 +47,8 @@ pub fn set(name: &str, guid: [u8; 16], data: &[u8]) -> Result<(), String> {
     if uefi::table::system_table_raw().is_none() {
         return Err(String::from("the firmware's runtime services are not available"));
     }
-    let attributes = VariableAttributes::NON_VOLATILE
-        | VariableAttributes::BOOTSERVICE_ACCESS
-        | VariableAttributes::RUNTIME_ACCESS;
+    let attributes =
+        VariableAttributes::NON_VOLATILE | VariableAttributes::BOOTSERVICE_ACCESS | VariableAttributes::RUNTIME_ACCESS;
     with_name(name, |name16| {
         uefi::runtime::set_variable(name16, &vendor(guid), attributes, data)
             .map_err(|e| alloc::format!("SetVariable failed: {:?}", e.status()))

@@ -33,12 +33,10 @@ impl Fetch {
     /// Plans a download; bad URLs are reported and yield `None`. `https://` needs
     /// a TLS configuration; there is never a fallback to plain HTTP.
     pub fn new(text: &str, tls: Option<Arc<tls::rustls::ClientConfig>>) -> Option<Fetch> {
-        let planned = Url::parse(text)
-            .map_err(|e| format!("{e}"))
-            .and_then(|url| {
-                Exchange::new(&Request::get(url), tls, Timeouts::default(), time::now().as_millis())
-                    .map_err(|e| format!("{e}"))
-            });
+        let planned = Url::parse(text).map_err(|e| format!("{e}")).and_then(|url| {
+            Exchange::new(&Request::get(url), tls, Timeouts::default(), time::now().as_millis())
+                .map_err(|e| format!("{e}"))
+        });
         match planned {
             Ok(exchange) => Some(Fetch {
                 text: format!("{}", http::RedactedUrl(text)),

@@ -21,6 +21,7 @@ pub mod boot_info;
 pub mod display;
 #[allow(unsafe_code)]
 mod drivers;
+mod efivars;
 pub mod events;
 mod fetch;
 mod input;
@@ -29,7 +30,6 @@ mod logger;
 pub mod memory;
 mod network;
 mod panic;
-mod efivars;
 mod pool_check;
 mod power;
 mod runner;
@@ -177,7 +177,8 @@ fn boot(stage: Boot) -> ! {
     let reclaimed = match &took {
         Ok(took) => {
             // The framebuffer, if the firmware put it there, is kept out.
-            let keep: Vec<_> = info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64).into_iter().collect();
+            let keep: Vec<_> =
+                info.framebuffer.as_ref().ok().map(|f| f.base..f.base + f.size as u64).into_iter().collect();
             allocator::reclaim_boot_services(took, &info.memory_map, &keep)
         }
         Err(_) => 0,
@@ -234,7 +235,8 @@ fn boot(stage: Boot) -> ! {
         Err(_) => Vec::new(),
     };
     let storage_started = time::now();
-    let storage = storage_service::StorageService::open(disks, info.boot_partition.as_ref(), info.options.test_storage_bench);
+    let storage =
+        storage_service::StorageService::open(disks, info.boot_partition.as_ref(), info.options.test_storage_bench);
     storage_service::run_boot_tests(&storage, &info.options);
     let settings_bytes = settings_file(&storage, &info.config_file);
     storage.log_saved_conversations();

@@ -70,7 +70,9 @@ impl Network {
     /// there is none yet, otherwise it is logged and left alone.
     pub fn adopt(network: &mut Option<Network>, card: NicDevice, settings: Option<&config::NetworkConfig>, seed: u64) {
         match network {
-            Some(existing) => info!("net: {} found, but {} already serves the network; left unused", card.name(), existing.card),
+            Some(existing) => {
+                info!("net: {} found, but {} already serves the network; left unused", card.name(), existing.card)
+            }
             None => *network = Some(Network::with_card(card, settings, seed)),
         }
     }
@@ -123,11 +125,7 @@ impl Network {
             NetState::DhcpRetrying | NetState::DhcpLost => app::NetPhase::Error,
             _ => app::NetPhase::Connecting,
         };
-        app::NetInfo {
-            phase,
-            address: status.address.map(|a| format!("{}", a.address())),
-            detail: self.status.clone(),
-        }
+        app::NetInfo { phase, address: status.address.map(|a| format!("{}", a.address())), detail: self.status.clone() }
     }
 
     /// When the stack next needs attention.

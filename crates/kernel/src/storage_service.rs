@@ -85,7 +85,11 @@ impl StorageService {
     /// Finds the boot partition among `disks` and opens its FAT. With `measure_raw`,
     /// logs the time of a raw 100 KiB write (the partition's last blocks written back
     /// unchanged), the baseline for the storage benchmark.
-    pub fn open(disks: Vec<(String, Box<dyn BlockDevice + Send>)>, boot: Option<&BootPartition>, measure_raw: bool) -> Self {
+    pub fn open(
+        disks: Vec<(String, Box<dyn BlockDevice + Send>)>,
+        boot: Option<&BootPartition>,
+        measure_raw: bool,
+    ) -> Self {
         let Some(boot) = boot else {
             let why = String::from("the firmware did not say which GPT partition moteOS was loaded from");
             log::warn!("storage: {why}; settings are kept in EFI variables");
@@ -115,11 +119,8 @@ impl StorageService {
                 Ok(volume) => {
                     let free = volume.free_space().map(|b| b / 1024).unwrap_or(0);
                     log::info!("storage: {} boot partition open, {free} KiB free", volume.fat_name());
-                    let why_not = if volume.is_read_only() {
-                        String::from("the boot disk is read-only")
-                    } else {
-                        String::new()
-                    };
+                    let why_not =
+                        if volume.is_read_only() { String::from("the boot disk is read-only") } else { String::new() };
                     if volume.is_read_only() {
                         log::warn!("storage: the boot disk is read-only; settings are kept in EFI variables");
                     }

@@ -37,8 +37,7 @@ impl ProviderId {
     ];
 
     /// The hosted providers with a fixed endpoint and a mandatory API key.
-    pub const CLOUD: [ProviderId; 4] =
-        [ProviderId::Anthropic, ProviderId::OpenAi, ProviderId::Groq, ProviderId::Xai];
+    pub const CLOUD: [ProviderId; 4] = [ProviderId::Anthropic, ProviderId::OpenAi, ProviderId::Groq, ProviderId::Xai];
 
     /// The name used in `config.toml`, both for `active` and for the `[providers.NAME]` table.
     pub const fn as_str(self) -> &'static str {

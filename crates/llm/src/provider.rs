@@ -50,7 +50,12 @@ impl Provider {
     pub fn new(id: ProviderId, base_url: &str, api_key: Option<&str>) -> Result<Provider, LlmError> {
         let name = id.display_name();
         let Some(dialect) = id.dialect() else {
-            return Err(LlmError::new(name, ErrorKind::InvalidSettings, None, "it runs on this machine, not over HTTP"));
+            return Err(LlmError::new(
+                name,
+                ErrorKind::InvalidSettings,
+                None,
+                "it runs on this machine, not over HTTP",
+            ));
         };
         let base_url = Url::parse(base_url)
             .map_err(|e| LlmError::new(name, ErrorKind::InvalidSettings, None, &alloc::format!("base_url: {e}")))?;

@@ -165,9 +165,7 @@ impl<D: BlockDevice> Volume<D> {
             family.iter().position(|n| e.name().eq_ignore_ascii_case(n)).or_else(|| {
                 // A short entry whose long-name slots were lost to a cut.
                 let short = e.short_name().raw_bytes();
-                (e.long_name().is_none())
-                    .then(|| family.iter().position(|n| is_alias(n, short)))
-                    .flatten()
+                (e.long_name().is_none()).then(|| family.iter().position(|n| is_alias(n, short))).flatten()
             })
         };
         // Each round removes one shared chain; the family's size bounds the rounds.

@@ -174,7 +174,8 @@ impl<D: BlockDevice> Volume<D> {
     pub fn read_raw(&self, path: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
         let (parts, name) = split_path(path)?;
         let dir = self.dir(&parts, path)?;
-        let entry = dir.find(name).map_err(|e| fat_error(e, path))?.ok_or_else(|| StorageError::NotFound(path.into()))?;
+        let entry =
+            dir.find(name).map_err(|e| fat_error(e, path))?.ok_or_else(|| StorageError::NotFound(path.into()))?;
         self.read_entry(&entry, path, limit)
     }
 
@@ -232,7 +233,10 @@ fn cluster_bytes<D: BlockDevice>(device: &mut D) -> Result<u64, StorageError> {
     device.read_blocks(0, &mut sector)?;
     let bytes_per_sector = u64::from(u16::from_le_bytes([sector[11], sector[12]]));
     let per_cluster = u64::from(sector[13]);
-    if !bytes_per_sector.is_power_of_two() || !(512..=4096).contains(&bytes_per_sector) || !per_cluster.is_power_of_two() {
+    if !bytes_per_sector.is_power_of_two()
+        || !(512..=4096).contains(&bytes_per_sector)
+        || !per_cluster.is_power_of_two()
+    {
         return Err(StorageError::Corrupt(String::from("the boot sector does not describe a FAT volume")));
     }
     Ok(bytes_per_sector * per_cluster)

@@ -183,10 +183,7 @@ fn a_ten_megabyte_file_is_refused_by_the_cap() {
     let chat = vec![b'{'; 10 << 20];
     volume.write_file("\\moteos\\chats\\big.json", &chat).unwrap();
     let err = volume.read_file("\\moteos\\chats\\big.json", LIMIT).unwrap_err();
-    assert_eq!(
-        err,
-        StorageError::TooLarge { path: "\\moteos\\chats\\big.json".into(), size: 10 << 20, limit: LIMIT }
-    );
+    assert_eq!(err, StorageError::TooLarge { path: "\\moteos\\chats\\big.json".into(), size: 10 << 20, limit: LIMIT });
     assert!(err.to_string().contains("more than the 1048576-byte limit"), "{err}");
     assert_eq!(volume.read_file("\\moteos\\chats\\big.json", 11 << 20).unwrap().len(), 10 << 20);
 }

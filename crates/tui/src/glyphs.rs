@@ -103,12 +103,7 @@ impl Glyphs {
         let advance = font.h_advance(font.glyph_id('M'));
         let ascent = font.ascent();
         let height = font.ascent() - font.descent() + font.line_gap();
-        Cell {
-            advance: round(advance).max(1),
-            line: round(height + 0.49).max(1),
-            ascent: round(ascent),
-            px,
-        }
+        Cell { advance: round(advance).max(1), line: round(height + 0.49).max(1), ascent: round(ascent), px }
     }
 
     /// Draws `text` with its first cell's top left at (`x`, `y`), one cell per character

@@ -7,8 +7,8 @@
 
 extern crate std;
 
-use std::fs::{self, File};
 use std::format;
+use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::Path;
 use std::vec;

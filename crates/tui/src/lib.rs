@@ -22,9 +22,9 @@ mod canvas;
 mod color;
 mod font;
 mod geometry;
+pub mod glyphs;
 #[cfg(feature = "golden")]
 pub mod golden;
-pub mod glyphs;
 mod pixel;
 pub mod screens;
 pub mod ui;

@@ -172,7 +172,8 @@ pub(super) fn matmul(
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
         let local = slot.get_mut();
         for t in 0..b {
-            out[t * w.rows + start..t * w.rows + end].copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
+            out[t * w.rows + start..t * w.rows + end]
+                .copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
         }
     }
 }

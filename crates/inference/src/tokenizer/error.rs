@@ -107,7 +107,10 @@ impl fmt::Display for TokenizerError {
             Self::Gguf(e) => write!(f, "reading the tokenizer from the model file: {e}"),
             Self::NoChatTemplate => write!(f, "the model has no chat template"),
             Self::UnknownChatTemplate => {
-                write!(f, "the model's chat template is none of the formats moteOS renders (ChatML, Llama 2, Llama 3, Gemma, Phi-3)")
+                write!(
+                    f,
+                    "the model's chat template is none of the formats moteOS renders (ChatML, Llama 2, Llama 3, Gemma, Phi-3)"
+                )
             }
         }
     }

@@ -127,7 +127,9 @@ impl AhciDisk {
             return Err(BlockError::Device(String::from("the disk does not support 48-bit addressing")));
         }
         if word(106) & 0xd000 == 0x5000 && word(106) & (1 << 12) != 0 {
-            return Err(BlockError::Device(String::from("disks with logical sectors other than 512 bytes are not supported")));
+            return Err(BlockError::Device(String::from(
+                "disks with logical sectors other than 512 bytes are not supported",
+            )));
         }
         disk.blocks = word(100) | word(101) << 16 | word(102) << 32 | word(103) << 48;
         // The model string is stored with the bytes of each word swapped.
@@ -179,9 +181,8 @@ impl AhciDisk {
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         mmio.write32(port + IS, u32::MAX);
         mmio.write32(port + CI, 1);
-        let finished = wait(COMMAND_TIMEOUT_MS, || {
-            mmio.read32(port + CI) & 1 == 0 || mmio.read32(port + IS) & IS_TFES != 0
-        });
+        let finished =
+            wait(COMMAND_TIMEOUT_MS, || mmio.read32(port + CI) & 1 == 0 || mmio.read32(port + IS) & IS_TFES != 0);
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         if !finished {
             return Err(BlockError::Timeout);

@@ -157,7 +157,12 @@ pub fn probe_disks(bus: &mut PciBus) -> alloc::vec::Vec<Disk> {
         }
     }
     for disk in &disks {
-        log::info!("storage: {} ({} blocks of {} bytes)", disk.name, disk.device.block_count(), disk.device.block_size());
+        log::info!(
+            "storage: {} ({} blocks of {} bytes)",
+            disk.name,
+            disk.device.block_count(),
+            disk.device.block_size()
+        );
     }
     disks
 }

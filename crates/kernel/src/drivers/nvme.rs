@@ -126,7 +126,15 @@ impl NvmeDisk {
     }
 
     /// Puts one command on a queue and waits for its completion.
-    fn submit(&mut self, admin: bool, opcode: u8, nsid: u32, prp1: u64, prp2: u64, cdw: [u32; 6]) -> Result<(), BlockError> {
+    fn submit(
+        &mut self,
+        admin: bool,
+        opcode: u8,
+        nsid: u32,
+        prp1: u64,
+        prp2: u64,
+        cdw: [u32; 6],
+    ) -> Result<(), BlockError> {
         self.next_id = self.next_id.wrapping_add(1);
         let id = self.next_id;
         let (mmio, stride) = (self.mmio, self.stride);

@@ -46,10 +46,10 @@ impl Language {
     fn keywords(self) -> &'static [&'static str] {
         match self {
             Language::Rust => &[
-                "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
-                "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-                "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while",
-                "Some", "None", "Ok", "Err",
+                "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+                "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+                "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+                "where", "while", "Some", "None", "Ok", "Err",
             ],
             Language::Python => &[
                 "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else",
@@ -57,18 +57,109 @@ impl Language {
                 "nonlocal", "not", "or", "pass", "raise", "return", "True", "try", "while", "with", "yield", "self",
             ],
             Language::C => &[
-                "auto", "bool", "break", "case", "char", "class", "const", "constexpr", "continue", "default", "delete",
-                "do", "double", "else", "enum", "extern", "false", "float", "for", "goto", "if", "include", "define",
-                "inline", "int", "long", "namespace", "new", "nullptr", "private", "public", "protected", "return",
-                "short", "signed", "sizeof", "static", "struct", "switch", "template", "this", "true", "typedef",
-                "typename", "union", "unsigned", "using", "virtual", "void", "volatile", "while", "auto", "NULL",
+                "auto",
+                "bool",
+                "break",
+                "case",
+                "char",
+                "class",
+                "const",
+                "constexpr",
+                "continue",
+                "default",
+                "delete",
+                "do",
+                "double",
+                "else",
+                "enum",
+                "extern",
+                "false",
+                "float",
+                "for",
+                "goto",
+                "if",
+                "include",
+                "define",
+                "inline",
+                "int",
+                "long",
+                "namespace",
+                "new",
+                "nullptr",
+                "private",
+                "public",
+                "protected",
+                "return",
+                "short",
+                "signed",
+                "sizeof",
+                "static",
+                "struct",
+                "switch",
+                "template",
+                "this",
+                "true",
+                "typedef",
+                "typename",
+                "union",
+                "unsigned",
+                "using",
+                "virtual",
+                "void",
+                "volatile",
+                "while",
+                "auto",
+                "NULL",
             ],
             Language::JavaScript => &[
-                "async", "await", "break", "case", "catch", "class", "const", "continue", "default", "delete", "do",
-                "else", "export", "extends", "false", "finally", "for", "from", "function", "if", "import", "in",
-                "instanceof", "interface", "let", "new", "null", "of", "return", "static", "super", "switch", "this",
-                "throw", "true", "try", "type", "typeof", "undefined", "var", "void", "while", "yield", "enum",
-                "implements", "private", "public", "readonly",
+                "async",
+                "await",
+                "break",
+                "case",
+                "catch",
+                "class",
+                "const",
+                "continue",
+                "default",
+                "delete",
+                "do",
+                "else",
+                "export",
+                "extends",
+                "false",
+                "finally",
+                "for",
+                "from",
+                "function",
+                "if",
+                "import",
+                "in",
+                "instanceof",
+                "interface",
+                "let",
+                "new",
+                "null",
+                "of",
+                "return",
+                "static",
+                "super",
+                "switch",
+                "this",
+                "throw",
+                "true",
+                "try",
+                "type",
+                "typeof",
+                "undefined",
+                "var",
+                "void",
+                "while",
+                "yield",
+                "enum",
+                "implements",
+                "private",
+                "public",
+                "readonly",
             ],
             Language::Shell => &[
                 "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "in",
@@ -120,7 +211,9 @@ pub fn highlight(code: &str, language: Option<Language>) -> Vec<Token> {
     while i < bytes.len() {
         let rest = &code[i..];
         // Comments.
-        if lang.line_comment().iter().any(|c| rest.starts_with(c)) && !(lang == Language::Shell && i > 0 && !bytes[i - 1].is_ascii_whitespace()) {
+        if lang.line_comment().iter().any(|c| rest.starts_with(c))
+            && !(lang == Language::Shell && i > 0 && !bytes[i - 1].is_ascii_whitespace())
+        {
             let end = rest.find('\n').map_or(code.len(), |n| i + n);
             push(&mut tokens, i, end, Role::Comment);
             i = end;
@@ -158,7 +251,10 @@ pub fn highlight(code: &str, language: Option<Language>) -> Vec<Token> {
         }
         // Numbers (not inside identifiers).
         if c.is_ascii_digit() && (i == 0 || !is_ident(bytes[i - 1] as char)) {
-            let len = rest.char_indices().find(|&(_, ch)| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')).map_or(rest.len(), |(n, _)| n);
+            let len = rest
+                .char_indices()
+                .find(|&(_, ch)| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'))
+                .map_or(rest.len(), |(n, _)| n);
             push(&mut tokens, i, i + len, Role::Number);
             i += len;
             continue;
@@ -185,7 +281,8 @@ pub fn highlight(code: &str, language: Option<Language>) -> Vec<Token> {
             continue;
         }
         if lang == Language::C && c == '#' {
-            let len = rest.char_indices().skip(1).find(|&(_, ch)| !ch.is_ascii_alphabetic()).map_or(rest.len(), |(n, _)| n);
+            let len =
+                rest.char_indices().skip(1).find(|&(_, ch)| !ch.is_ascii_alphabetic()).map_or(rest.len(), |(n, _)| n);
             push(&mut tokens, i, i + len, Role::Keyword);
             i += len;
             continue;
@@ -225,12 +322,19 @@ mod tests {
     use super::*;
 
     fn roles(code: &str, lang: Language) -> Vec<(&str, Role)> {
-        highlight(code, Some(lang)).into_iter().filter(|t| t.2 != Role::Code).map(|(s, e, r)| (&code[s..e], r)).collect()
+        highlight(code, Some(lang))
+            .into_iter()
+            .filter(|t| t.2 != Role::Code)
+            .map(|(s, e, r)| (&code[s..e], r))
+            .collect()
     }
 
     #[test]
     fn rust() {
-        let r = roles("fn main() { let x = 42; // hi\n println!(\"a \\\" b\"); let c = 'c'; fn f<'a>() {} }", Language::Rust);
+        let r = roles(
+            "fn main() { let x = 42; // hi\n println!(\"a \\\" b\"); let c = 'c'; fn f<'a>() {} }",
+            Language::Rust,
+        );
         assert!(r.contains(&("fn", Role::Keyword)));
         assert!(r.contains(&("42", Role::Number)));
         assert!(r.contains(&("// hi", Role::Comment)));
@@ -261,12 +365,18 @@ mod tests {
         let j = roles("const s = `a\n${b}`; // x", Language::JavaScript);
         assert!(j.contains(&("`a\n${b}`", Role::String)));
         let n = roles("{\"a\": [1, -2.5e3, true, null]}", Language::Json);
-        assert!(n.contains(&("\"a\"", Role::String)) && n.contains(&("true", Role::Keyword)) && n.contains(&("-2.5e3", Role::Number)));
+        assert!(
+            n.contains(&("\"a\"", Role::String))
+                && n.contains(&("true", Role::Keyword))
+                && n.contains(&("-2.5e3", Role::Number))
+        );
     }
 
     #[test]
     fn covers_every_byte_of_any_input() {
-        for lang in [Language::Rust, Language::Python, Language::C, Language::JavaScript, Language::Shell, Language::Json] {
+        for lang in
+            [Language::Rust, Language::Python, Language::C, Language::JavaScript, Language::Shell, Language::Json]
+        {
             for code in ["", "\"unterminated", "/* open", "'", "r#\"x\"#", "é'ü'\n\t0é", "\"\"\"", "#", "'\\"] {
                 let tokens = highlight(code, Some(lang));
                 let mut at = 0;

@@ -261,7 +261,8 @@ fn table_lines(align: &[Align], cells: &[Vec<Vec<MdInline>>], cols: u32, cx: Con
             *w -= 1;
         }
     }
-    let span = |col: u32, text: String, role: Role, bold: bool| Span { col, text, role, bold, italic: false, boxed: false };
+    let span =
+        |col: u32, text: String, role: Role, bold: bool| Span { col, text, role, bold, italic: false, boxed: false };
     for (r, row) in rows.iter().enumerate() {
         let header = r == 0;
         let mut spans = Vec::new();
@@ -360,7 +361,10 @@ mod tests {
 
     #[test]
     fn lists_and_quotes() {
-        let lines = layout("- one\n- two that is long enough to wrap around\n  - nested\n\n1. first\n2. second\n\n> quoted", 20);
+        let lines = layout(
+            "- one\n- two that is long enough to wrap around\n  - nested\n\n1. first\n2. second\n\n> quoted",
+            20,
+        );
         let text = text_of(&lines);
         assert_eq!(text[0], "\u{2022} one");
         assert_eq!(text[1], "\u{2022} two that is long");

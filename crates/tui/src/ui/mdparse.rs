@@ -183,7 +183,10 @@ fn list_marker(line: &str) -> Option<(usize, usize, Option<u64>, char)> {
 
 fn table_delimiter(line: &str) -> Option<Vec<Align>> {
     let t = line.trim();
-    if !t.contains('-') || !t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t')) || !t.contains('|') && !t.starts_with(':') && !t.starts_with('-') {
+    if !t.contains('-')
+        || !t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+        || !t.contains('|') && !t.starts_with(':') && !t.starts_with('-')
+    {
         return None;
     }
     let cells = split_row(t);
@@ -270,7 +273,10 @@ fn blocks(lines: &[&str], depth: usize) -> Vec<MdBlock> {
             i += 1;
             continue;
         }
-        if is_rule(line) && list_marker(line).is_none_or(|_| line.trim().chars().all(|c| c == '-' || c == ' ' || c == '*' || c == '_')) {
+        if is_rule(line)
+            && list_marker(line)
+                .is_none_or(|_| line.trim().chars().all(|c| c == '-' || c == ' ' || c == '*' || c == '_'))
+        {
             out.push(MdBlock::Rule);
             i += 1;
             continue;
@@ -392,7 +398,10 @@ fn list(lines: &[&str], depth: usize, number: Option<u64>, kind: char) -> (MdBlo
         // Blank lines between items.
         while i < lines.len() && is_blank(lines[i]) {
             let next = lines[i..].iter().find(|l| !is_blank(l));
-            if next.and_then(|l| list_marker(l)).is_some_and(|(_, _, n, k)| k == kind && n.is_some() == number.is_some()) {
+            if next
+                .and_then(|l| list_marker(l))
+                .is_some_and(|(_, _, n, k)| k == kind && n.is_some() == number.is_some())
+            {
                 spread = true;
                 i += 1;
             } else {
@@ -483,7 +492,11 @@ pub fn inlines(text: &str, depth: usize) -> Vec<MdInline> {
             if let Some(end) = found {
                 flush(&mut plain, &mut out);
                 let code = text[byte(k + run)..byte(end)].replace('\n', " ");
-                let trimmed = if code.len() > 2 && code.starts_with(' ') && code.ends_with(' ') { &code[1..code.len() - 1] } else { &code };
+                let trimmed = if code.len() > 2 && code.starts_with(' ') && code.ends_with(' ') {
+                    &code[1..code.len() - 1]
+                } else {
+                    &code
+                };
                 out.push(MdInline::Code(String::from(trimmed)));
                 k = end + run;
                 continue;
@@ -527,8 +540,8 @@ pub fn inlines(text: &str, depth: usize) -> Vec<MdInline> {
             let run = chars[k..].iter().take_while(|&&(_, x)| x == c).count();
             let before = if k == 0 { None } else { at(k - 1) };
             let after = at(k + run);
-            let opens = after.is_some_and(|a| !a.is_whitespace())
-                && (c != '_' || before.is_none_or(|b| !b.is_alphanumeric()));
+            let opens =
+                after.is_some_and(|a| !a.is_whitespace()) && (c != '_' || before.is_none_or(|b| !b.is_alphanumeric()));
             let size = if c == '~' { 2 } else { run.min(3) };
             if opens
                 && (c != '~' || run == 2)

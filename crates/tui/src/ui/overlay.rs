@@ -104,8 +104,11 @@ fn pick(p: &mut Painter<'_>, picker: &Picker<'_>) {
     let keys = "\u{2191}\u{2193} choose \u{b7} type to filter \u{b7} Enter use \u{b7} Esc close";
     p.text(inner.right().saturating_sub(Painter::width(keys, detail)), y, keys, Face::Regular, detail, theme.muted);
     y += lh;
-    let status =
-        if picker.filter.is_empty() { String::from(picker.status) } else { format!("filter \u{201c}{}\u{201d} \u{b7} {}", picker.filter, picker.status) };
+    let status = if picker.filter.is_empty() {
+        String::from(picker.status)
+    } else {
+        format!("filter \u{201c}{}\u{201d} \u{b7} {}", picker.filter, picker.status)
+    };
     p.text(inner.x, y, &status, Face::Italic, detail, theme.muted);
     y += lh + lh / 2;
     let first = picker.selected.saturating_sub(shown as usize - 1);
@@ -138,7 +141,9 @@ fn ask(p: &mut Painter<'_>, confirm: &Confirm<'_>) {
     p.text(inner.x, inner.y + lh + lh / 2, confirm.text, Face::Regular, detail, theme.muted);
     let by = inner.bottom().saturating_sub(lh);
     let mut x = inner.right();
-    for (label, focused, color) in [(confirm.yes, confirm.yes_focused, theme.error), (confirm.no, !confirm.yes_focused, theme.text)] {
+    for (label, focused, color) in
+        [(confirm.yes, confirm.yes_focused, theme.error), (confirm.no, !confirm.yes_focused, theme.text)]
+    {
         let w = (display_width(label) + 2) * adv;
         x = x.saturating_sub(w);
         let button = Rect::new(x, by, w, lh);

@@ -1,8 +1,8 @@
 //! A canvas with the fonts, sizes and theme of one frame: everything the renderer's
 //! drawing functions need, in one borrow.
 
-use super::layout::{char_width, display_width};
 use super::Theme;
+use super::layout::{char_width, display_width};
 use crate::glyphs::{Cell, Face, Glyphs, Pen};
 use crate::{Canvas, Rect, Rgb};
 
@@ -20,7 +20,13 @@ impl Sizes {
     /// resolution): about 45 lines of body text on any screen, never below 14 pixels.
     pub fn for_screen(glyphs: &Glyphs, width: u32, height: u32, scale: u16) -> Sizes {
         // 1x up to 1200 lines of pixels, 2x above (4K and large laptop panels).
-        let base: u32 = if height >= 1400 && width >= 2000 { 32 } else if height >= 1000 { 20 } else { 16 };
+        let base: u32 = if height >= 1400 && width >= 2000 {
+            32
+        } else if height >= 1000 {
+            20
+        } else {
+            16
+        };
         let body = (base * u32::from(scale.clamp(50, 300)) / 100).clamp(12, 96) as u16;
         let detail = (u32::from(body) * 4 / 5).max(11) as u16;
         Sizes { body: glyphs.cell(body), detail: glyphs.cell(detail) }

@@ -122,7 +122,13 @@ impl Renderer {
         }
         let mut touched = false;
         let header_key = hash_of(&(header_hash(&frame.header), regions.header));
-        let input_key = hash_of(&(frame.input.text, frame.input.cursor, frame.input.masked, frame.input.placeholder, frame.input.hint));
+        let input_key = hash_of(&(
+            frame.input.text,
+            frame.input.cursor,
+            frame.input.masked,
+            frame.input.placeholder,
+            frame.input.hint,
+        ));
         let notice_key = hash_of(&frame.notice.map(|n| (n.text, n.level as u8)));
         let mut transcript = core::mem::take(&mut self.cache);
         let mut rows = core::mem::take(&mut self.rows);
@@ -313,7 +319,10 @@ fn draw_line(p: &mut Painter<'_>, row: Rect, pad: u32, line: &VLine) {
         LineBack::Code { indent } => {
             let x = left + indent * adv;
             let right = left + text_w + adv / 2;
-            p.fill(Rect::new(x.saturating_sub(adv / 2), row.y, right.saturating_sub(x - adv / 2), row.h), p.theme.raised);
+            p.fill(
+                Rect::new(x.saturating_sub(adv / 2), row.y, right.saturating_sub(x - adv / 2), row.h),
+                p.theme.raised,
+            );
         }
         LineBack::Quote { indent } => {
             p.fill(Rect::new(left + indent * adv + adv / 3, row.y, 3, row.h), p.theme.border);
@@ -450,7 +459,10 @@ fn draw_input(p: &mut Painter<'_>, regions: Regions, input: &InputBox<'_>) {
     let detail = p.sizes.detail;
     // The box and the hint line below it.
     let width = p.canvas.width();
-    p.fill(Rect::new(0, area.y.saturating_sub(4), width, regions.hint.bottom().saturating_sub(area.y) + 4), theme.background);
+    p.fill(
+        Rect::new(0, area.y.saturating_sub(4), width, regions.hint.bottom().saturating_sub(area.y) + 4),
+        theme.background,
+    );
     p.round(Rect::new(area.x.saturating_sub(1), area.y.saturating_sub(1), area.w + 2, area.h + 2), 10, theme.border);
     p.round(area, 10, theme.surface);
     let adv = body.advance;

@@ -217,8 +217,12 @@ extern "C" fn moteos_exception(kind: u64, frame: &mut TrapFrame) {
         frame as *const TrapFrame as u64 + 800
     };
     let what = match crate::arch::address_space::guard_owner(far) {
-        Some((_, "stack")) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the stack ran into its guard page)",
-        Some(_) if matches!(class, 0x24 | 0x25) => "kernel stack overflow (the exception stack ran into its guard page)",
+        Some((_, "stack")) if matches!(class, 0x24 | 0x25) => {
+            "kernel stack overflow (the stack ran into its guard page)"
+        }
+        Some(_) if matches!(class, 0x24 | 0x25) => {
+            "kernel stack overflow (the exception stack ran into its guard page)"
+        }
         _ => what,
     };
     panic!(

@@ -176,11 +176,9 @@ impl Gic {
     pub fn redistributor_of(&mut self, mpidr: u64) -> Option<usize> {
         match self {
             Gic::V2(_) => None,
-            Gic::V3 { gic, .. } => {
-                (0..usize::MAX).map_while(|i| gic.gicr_typer(i).ok().map(|t| (i, t))).find_map(|(i, t)| {
-                    (t.core_mpidr() == affinity(mpidr)).then_some(i)
-                })
-            }
+            Gic::V3 { gic, .. } => (0..usize::MAX)
+                .map_while(|i| gic.gicr_typer(i).ok().map(|t| (i, t)))
+                .find_map(|(i, t)| (t.core_mpidr() == affinity(mpidr)).then_some(i)),
         }
     }
 }

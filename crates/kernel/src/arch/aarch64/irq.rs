@@ -168,7 +168,9 @@ pub fn init(rsdp: Option<u64>, uart_gsi: Option<u32>) -> Result<GicSummary, &'st
         // SAFETY: `rd` is the boot CPU's redistributor and `its_base` the MADT's ITS, both
         // identity-mapped device memory used by nothing else; LPIs are enabled just before
         // the ITS is pointed at that redistributor.
-        match unsafe { its::probe(its_base).and_then(|()| its::enable_lpis(rd)).and_then(|()| Its::new(its_base, rd, processor)) } {
+        match unsafe {
+            its::probe(its_base).and_then(|()| its::enable_lpis(rd)).and_then(|()| Its::new(its_base, rd, processor))
+        } {
             Ok(its) => {
                 ITS_DOORBELL.store(its.doorbell(), Ordering::Relaxed);
                 *ITS.lock() = Some(its);

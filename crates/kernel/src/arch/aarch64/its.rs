@@ -12,9 +12,9 @@
 //! identifies the device by its PCI requester id (bus/device/function), which is the
 //! identity mapping QEMU's and most firmware's IORT describe for PCI segment 0.
 
+use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 use alloc::alloc::{Layout, alloc_zeroed};
 use core::ptr::{read_volatile, write_volatile};
-use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 
 /// First LPI interrupt id.
 pub const LPI_BASE: u32 = 8192;
@@ -152,8 +152,7 @@ impl Its {
     /// else uses, and LPIs must be enabled at that redistributor.
     pub unsafe fn new(base: u64, gicr: u64, processor: u16) -> Result<Its, &'static str> {
         write32(base + GITS_CTLR, read32(base + GITS_CTLR) & !GITS_CTLR_ENABLED);
-        wait(|| read32(base + GITS_CTLR) & GITS_CTLR_QUIESCENT != 0)
-            .map_err(|_| "the ITS did not become quiescent")?;
+        wait(|| read32(base + GITS_CTLR) & GITS_CTLR_QUIESCENT != 0).map_err(|_| "the ITS did not become quiescent")?;
         let typer = read64(base + GITS_TYPER);
         if typer & 1 == 0 {
             return Err("the ITS does not support physical LPIs");
@@ -196,12 +195,14 @@ impl Its {
 
         let queue = table(QUEUE_BYTES, 64 * 1024)?;
         let queue_pages = (QUEUE_BYTES / 4096) as u64;
-        write64(base + GITS_CBASER, BASER_VALID | CACHE_INNER_WAWB | SHAREABLE_INNER | queue as u64 | (queue_pages - 1));
+        write64(
+            base + GITS_CBASER,
+            BASER_VALID | CACHE_INNER_WAWB | SHAREABLE_INNER | queue as u64 | (queue_pages - 1),
+        );
         write64(base + GITS_CWRITER, 0);
         write32(base + GITS_CTLR, read32(base + GITS_CTLR) | GITS_CTLR_ENABLED);
 
-        let mut its =
-            Its { base, queue: queue.cast(), rd_target, itt_entry_bytes, device_id_bits, devices: 0 };
+        let mut its = Its { base, queue: queue.cast(), rd_target, itt_entry_bytes, device_id_bits, devices: 0 };
         // MAPC: collection 0 -> the boot CPU's redistributor; then SYNC it.
         its.command([0x09, 0, (1 << 63) | its.rd_base(), 0])?;
         its.command([0x05, 0, its.rd_base(), 0])?;

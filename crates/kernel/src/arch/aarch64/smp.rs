@@ -140,7 +140,10 @@ pub fn start(cpus: &[Cpu], rsdp: Option<u64>) -> Vec<usize> {
             psci::cpu_on::<Smc>(cpu.hardware_id, entry, context)
         };
         if let Err(e) = started {
-            log::warn!("smp: processor {index} (MPIDR {:#x}) refused to start ({e:?}); continuing without it", cpu.hardware_id);
+            log::warn!(
+                "smp: processor {index} (MPIDR {:#x}) refused to start ({e:?}); continuing without it",
+                cpu.hardware_id
+            );
             continue;
         }
         let deadline = crate::time::now().saturating_add(Duration::from_millis(1000));

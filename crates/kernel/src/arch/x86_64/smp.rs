@@ -136,13 +136,11 @@ static ARRIVED: AtomicUsize = AtomicUsize::new(0);
 /// A free 8 KiB (code page + a copy of the top-level page table) below 1 MiB, from the
 /// firmware's map. Memory below 1 MiB is never given to the heap, so it stays free.
 pub fn trampoline_page(map: &[MemoryRegion]) -> Option<u64> {
-    map.iter()
-        .filter(|r| matches!(r.kind, MemoryKind::Usable | MemoryKind::BootServices))
-        .find_map(|r| {
-            let start = r.start.max(0x1000).next_multiple_of(0x1000);
-            let end = (r.start + r.len).min(0x9_f000);
-            (start + 0x2000 <= end).then_some(start)
-        })
+    map.iter().filter(|r| matches!(r.kind, MemoryKind::Usable | MemoryKind::BootServices)).find_map(|r| {
+        let start = r.start.max(0x1000).next_multiple_of(0x1000);
+        let end = (r.start + r.len).min(0x9_f000);
+        (start + 0x2000 <= end).then_some(start)
+    })
 }
 
 /// Starts every processor in `cpus` except the first (the boot processor), one at a time,
@@ -163,7 +161,9 @@ pub fn start(cpus: &[Cpu], page: u64) -> alloc::vec::Vec<usize> {
         let long = local(&raw const moteos_ap_far64) + 6;
         put32(&raw const moteos_ap_far32, protected);
         put32(&raw const moteos_ap_far64, long);
-        base.add(offset(&raw const moteos_ap_gdtr) + 2).cast::<u32>().write_unaligned(local(&raw const moteos_ap_gdtr) - 32);
+        base.add(offset(&raw const moteos_ap_gdtr) + 2)
+            .cast::<u32>()
+            .write_unaligned(local(&raw const moteos_ap_gdtr) - 32);
         debug_assert_eq!(offset(&raw const moteos_ap_gdtr), 40, "the trampoline's data moved");
         debug_assert_eq!(offset(&raw const moteos_ap_arg), 80, "the trampoline's data moved");
         // 32-bit code can only load a CR3 below 4 GiB: use a copy of the top-level table in

@@ -529,7 +529,8 @@ impl Controller {
             }
             RootPortAction::Enumerate => {
                 let queued = self.attach_queue.iter().any(|(l, _)| l.root_port == port && l.parent.is_none());
-                let present = self.devices.values().any(|d| d.location.root_port == port && d.location.parent.is_none());
+                let present =
+                    self.devices.values().any(|d| d.location.root_port == port && d.location.parent.is_none());
                 if !present && !queued && !self.failed_ports[usize::from(port)] {
                     match speed_from_port(status.port_speed()) {
                         Some(speed) => self.attach_queue.push_back((Location::root(port), speed)),

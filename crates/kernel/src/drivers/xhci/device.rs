@@ -397,8 +397,12 @@ impl Controller {
 
     /// Forgets a device that was unplugged (and, for a hub, everything behind it).
     pub(super) fn detach(&mut self, slot: u8) {
-        let children: Vec<u8> =
-            self.devices.iter().filter(|(_, d)| d.location.parent.map(|p| p.0) == Some(slot)).map(|(s, _)| *s).collect();
+        let children: Vec<u8> = self
+            .devices
+            .iter()
+            .filter(|(_, d)| d.location.parent.map(|p| p.0) == Some(slot))
+            .map(|(s, _)| *s)
+            .collect();
         for child in children {
             self.detach(child);
         }

@@ -90,7 +90,11 @@ impl UsbDisk {
                 Err(_) => {
                     let sense = disk.sense();
                     if !sense.is_some_and(|s| s.is_transient()) {
-                        return Err(format!("{} is not ready: {}", disk.name, sense.map_or("no reason given", |s| s.describe())));
+                        return Err(format!(
+                            "{} is not ready: {}",
+                            disk.name,
+                            sense.map_or("no reason given", |s| s.describe())
+                        ));
                     }
                     crate::time::sleep(Duration::from_millis(100));
                 }
@@ -224,8 +228,11 @@ impl BlockDevice for UsbDisk {
         for (i, part) in buf.chunks_mut(chunk).enumerate() {
             let at = lba + (i * self.blocks_per_chunk()) as u64;
             let count = (part.len() / self.block_size) as u16;
-            let command = Command::read_10(at, count, self.block_size as u32)
-                .ok_or(BlockError::OutOfRange { lba: at, count: u64::from(count), blocks: self.blocks })?;
+            let command = Command::read_10(at, count, self.block_size as u32).ok_or(BlockError::OutOfRange {
+                lba: at,
+                count: u64::from(count),
+                blocks: self.blocks,
+            })?;
             match self.execute(command) {
                 Ok(moved) if moved as usize == part.len() => self.data.read(0, part),
                 Ok(moved) => return Err(BlockError::Device(format!("read {moved} of {} bytes", part.len()))),
@@ -244,8 +251,11 @@ impl BlockDevice for UsbDisk {
         for (i, part) in buf.chunks(chunk).enumerate() {
             let at = lba + (i * self.blocks_per_chunk()) as u64;
             let count = (part.len() / self.block_size) as u16;
-            let command = Command::write_10(at, count, self.block_size as u32)
-                .ok_or(BlockError::OutOfRange { lba: at, count: u64::from(count), blocks: self.blocks })?;
+            let command = Command::write_10(at, count, self.block_size as u32).ok_or(BlockError::OutOfRange {
+                lba: at,
+                count: u64::from(count),
+                blocks: self.blocks,
+            })?;
             self.data.write(0, part);
             match self.execute(command) {
                 Ok(moved) if moved as usize == part.len() => {}
@@ -264,7 +274,8 @@ pub fn self_test(disk: &mut UsbDisk) {
     let blocks = 8u64.min(disk.block_count());
     let Some(lba) = disk.block_count().checked_sub(blocks) else { return };
     let len = blocks as usize * disk.block_size();
-    let pattern: alloc::vec::Vec<u8> = (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(7) as u8 ^ 0x5a).collect();
+    let pattern: alloc::vec::Vec<u8> =
+        (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(7) as u8 ^ 0x5a).collect();
     let started = crate::time::now();
     if let Err(e) = disk.write_blocks(lba, &pattern) {
         log::error!("usb-storage: test: writing blocks {lba}..{} failed: {e}", lba + blocks);

@@ -41,7 +41,12 @@ pub struct InterruptIn {
 impl InterruptIn {
     fn new(endpoint: &EndpointDescriptor, length: u16) -> InterruptIn {
         let length = length.min(endpoint.packet_size()).max(1);
-        InterruptIn { dci: endpoint.context_index(), buffer: DmaBuffer::for_transfer(usize::from(length)), length, failures: 0 }
+        InterruptIn {
+            dci: endpoint.context_index(),
+            buffer: DmaBuffer::for_transfer(usize::from(length)),
+            length,
+            failures: 0,
+        }
     }
 
     fn trb(&self) -> [u32; 4] {
@@ -167,18 +172,16 @@ impl Controller {
     pub(super) fn start_function(&mut self, slot: u8, found: Enumerated) {
         let Some(device) = self.devices.get(&slot) else { return };
         let speed = device.speed;
-        log::info!(
-            "usb: {} {} in configuration {}",
-            device.describe(),
-            found.function.name(),
-            found.configuration
-        );
+        log::info!("usb: {} {} in configuration {}", device.describe(), found.function.name(), found.configuration);
         let (function, first) = match found.function {
             Kind::Keyboard { endpoint, .. } => {
                 let endpoint = InterruptIn::new(&endpoint, 8);
                 let trb = endpoint.trb();
                 let dci = endpoint.dci;
-                (Function::Keyboard(Keyboard { report: BootKeyboard::new(), endpoint, rollover_seen: 0 }), alloc::vec![(dci, trb)])
+                (
+                    Function::Keyboard(Keyboard { report: BootKeyboard::new(), endpoint, rollover_seen: 0 }),
+                    alloc::vec![(dci, trb)],
+                )
             }
             Kind::Hub { descriptor, endpoint } => {
                 if let Err(e) = self.mark_hub(slot, descriptor.ports, descriptor.think_time()) {
@@ -218,7 +221,12 @@ impl Controller {
                 let m = ecm.mac;
                 log::info!(
                     "usb: network adapter MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                    m[0], m[1], m[2], m[3], m[4], m[5]
+                    m[0],
+                    m[1],
+                    m[2],
+                    m[3],
+                    m[4],
+                    m[5]
                 );
                 (Function::Ethernet(ethernet), first)
             }
@@ -321,7 +329,8 @@ impl Controller {
                         e.rx_in_flight.push_back(buffer);
                     }
                 } else if dci == e.ecm.bulk_out.context_index() {
-                    if let Some(index) = e.tx_busy.iter().position(|(first, last, _)| *first == pointer || *last == pointer)
+                    if let Some(index) =
+                        e.tx_busy.iter().position(|(first, last, _)| *first == pointer || *last == pointer)
                     {
                         let (_, _, buffer) = e.tx_busy.swap_remove(index);
                         e.tx_free.push(buffer);
@@ -332,7 +341,10 @@ impl Controller {
                         Some(bytes) => match usb::ecm::parse_notification(&bytes) {
                             Ok(usb::ecm::Notification::NetworkConnection(up)) => {
                                 if up != e.link_up {
-                                    log::info!("usb: network adapter {described}: cable {}", if up { "connected" } else { "disconnected" });
+                                    log::info!(
+                                        "usb: network adapter {described}: cable {}",
+                                        if up { "connected" } else { "disconnected" }
+                                    );
                                 }
                                 e.link_up = up;
                             }
@@ -356,8 +368,12 @@ impl Controller {
 
     /// Runs each hub's state machine as far as it can go now.
     pub(super) fn drive_hubs(&mut self, now: Instant) {
-        let hubs: Vec<u8> =
-            self.devices.iter().filter(|(_, d)| matches!(d.function, Some(Function::Hub(_)))).map(|(s, _)| *s).collect();
+        let hubs: Vec<u8> = self
+            .devices
+            .iter()
+            .filter(|(_, d)| matches!(d.function, Some(Function::Hub(_))))
+            .map(|(s, _)| *s)
+            .collect();
         for slot in hubs {
             for _ in 0..256 {
                 let Some(action) = self.next_hub_action(slot, now) else { break };
@@ -365,7 +381,12 @@ impl Controller {
                     HubAction::Control(setup) => {
                         let result = self.control(slot, setup, None);
                         if let Err(e) = &result {
-                            log::warn!("usb: hub in slot {slot}: request {:02x}/{:02x} for port {} failed: {e}", setup.request_type, setup.request, setup.index);
+                            log::warn!(
+                                "usb: hub in slot {slot}: request {:02x}/{:02x} for port {} failed: {e}",
+                                setup.request_type,
+                                setup.request,
+                                setup.index
+                            );
                         }
                         if let Some(h) = self.hub_mut(slot) {
                             if setup.request == 0 && setup.is_in() {
@@ -386,11 +407,8 @@ impl Controller {
                         }
                     }
                     HubAction::Detached { port } => {
-                        let child = self
-                            .devices
-                            .iter()
-                            .find(|(_, d)| d.location.parent == Some((slot, port)))
-                            .map(|(s, _)| *s);
+                        let child =
+                            self.devices.iter().find(|(_, d)| d.location.parent == Some((slot, port))).map(|(s, _)| *s);
                         if let Some(child) = child {
                             self.detach(child);
                         }
