@@ -9,6 +9,7 @@ mod bench_storage;
 mod bench_ui;
 mod bench_usb;
 mod builder;
+mod deny;
 mod e2e;
 mod e2e_arch;
 mod e2e_harden;
@@ -196,6 +197,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             model::ensure()?;
             if !e2e_only {
                 lint()?;
+                deny::check()?;
                 host_tests()?;
                 fuzz::run(fuzz::Budget { seconds: fuzz::SECONDS_IN_TEST, runs: None }, None)?;
             }
