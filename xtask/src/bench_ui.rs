@@ -49,7 +49,9 @@ fn next_bench_line(m: &Machine, seen: usize) -> Result<(String, Instant)> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let log = m.serial_text();
-        if let Some(line) = log.lines().filter(|l| l.contains("bench: key to screen")).nth(seen) {
+        // Whole lines only: the last one may still be arriving.
+        let whole = log.rfind('\n').map_or("", |end| &log[..end]);
+        if let Some(line) = whole.lines().filter(|l| l.contains("bench: key to screen")).nth(seen) {
             return Ok((line.to_string(), Instant::now()));
         }
         if Instant::now() > deadline {

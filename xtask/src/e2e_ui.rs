@@ -111,6 +111,10 @@ pub(crate) fn chat_interface(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
     m.wait_for("w40 ", TIMEOUT).context("the endless stream did not keep coming")?;
     m.send_keys(&["ctrl-c"])?;
     m.wait_for("chat: reply stopped by the user (Ctrl+C)", TIMEOUT).context("Ctrl+C did not stop the stream")?;
+    // How long keys and the screen waited for a turn while the stream poured in (reported,
+    // not asserted: TCG timing varies with the host's load).
+    let turns = m.wait_for_line("main loop: longest turn while the reply streamed", TIMEOUT)?;
+    println!("    {}", turns.trim());
     std::thread::sleep(Duration::from_millis(800));
     let stopped = screen_text(m, ctx, "ui-stopped")?;
     ensure!(stopped.contains("stopped"), "the stopped reply is not marked on screen: {stopped}");

@@ -420,7 +420,11 @@ fn main_loop(devices: Devices) -> ! {
     info!("moteOS ready");
     // The CSPRNG keeps being stirred with the timing of the interrupts that wake the loop.
     let mut jitter = tls::csprng::JitterPool::new();
+    // How long input and the screen waited for a turn while a reply streamed from a server:
+    // the longest loop turn and how many there were (logged when the reply ends).
+    let mut streaming_turns: Option<(core::time::Duration, u64)> = None;
     loop {
+        let turn_started = time::now();
         if let Some(batch) = jitter.add(arch::cycle_counter()) {
             tls::csprng::mix_global(&batch);
             if jitter.stirs() == 1 {
@@ -538,6 +542,18 @@ fn main_loop(devices: Devices) -> ! {
         }
         if runner.wants_power_off() {
             power.switch_off();
+        }
+        if runner.streams_remote_reply() {
+            let turn = time::now().saturating_duration_since(turn_started);
+            let (longest, turns) = streaming_turns.get_or_insert((core::time::Duration::ZERO, 0));
+            *longest = (*longest).max(turn);
+            *turns += 1;
+        } else if let Some((longest, turns)) = streaming_turns.take() {
+            info!(
+                "main loop: longest turn while the reply streamed {} us over {turns} turns (input and screen \
+                 waited at most that long)",
+                longest.as_micros()
+            );
         }
         if busy {
             continue;

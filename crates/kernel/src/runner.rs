@@ -100,6 +100,11 @@ impl Runner {
         self.power_off
     }
 
+    /// Whether a reply is streaming from a server (not the local model).
+    pub fn streams_remote_reply(&self) -> bool {
+        matches!(self.reply, Some((_, Source::Remote(_))))
+    }
+
     /// Whether there is work to do right away (the local model computing, input left in
     /// a connection): the main loop then does not halt.
     pub fn wants_cpu(&self) -> bool {
