@@ -30,6 +30,7 @@ mod settings;
 mod state;
 mod update;
 mod view;
+pub mod wizard;
 
 pub use conversation::{Conversation, SavedMeta, Entry, EntryState, MAX_INPUT_BYTES, MAX_REPLY_BYTES, SubmitError, Who};
 pub use editor::Editor;
@@ -39,3 +40,4 @@ pub use settings::{Backend, LocalModel, Settings};
 pub use state::{Boot, NoticeKind, State};
 pub use update::update;
 pub use view::{View, view};
+pub use wizard::Wizard;
