@@ -232,18 +232,27 @@ pub const BROKEN_PATH: &str = "\\moteos\\config.toml.broken";
 impl Wizard {
     /// A wizard pre-filled from `base` (the configuration in use, or recovered).
     fn new(base: Option<MoteConfig>, problem: Option<String>, local_ready: bool) -> Wizard {
-        let provider = base.as_ref().map_or(if local_ready { ProviderId::Local } else { ProviderId::Anthropic }, |c| c.provider.active);
+        let fallback = if local_ready { ProviderId::Local } else { ProviderId::Anthropic };
+        let provider = match base.as_ref() {
+            // The local model is not there (or the file's choice was lost): the first
+            // provider the file sets up.
+            Some(c) if c.provider.active == ProviderId::Local && !local_ready => {
+                PROVIDERS.into_iter().find(|id| c.providers.is_configured(*id)).unwrap_or(ProviderId::Anthropic)
+            }
+            Some(c) => c.provider.active,
+            None => fallback,
+        };
         let network = base.as_ref().map(|c| c.network.clone()).unwrap_or_default();
         let typed = PROVIDERS
             .into_iter()
             .filter(|id| *id != ProviderId::Local)
             .map(|id| {
                 let (key, model) = match base.as_ref() {
-                    Some(c) if id == ProviderId::OpenAiCompatible => c
-                        .providers
-                        .openai_compatible
-                        .as_ref()
-                        .map_or((String::new(), String::new()), |p| (p.api_key.clone().unwrap_or_default(), p.model.clone())),
+                    Some(c) if id == ProviderId::OpenAiCompatible => {
+                        c.providers.openai_compatible.as_ref().map_or((String::new(), String::new()), |p| {
+                            (p.api_key.clone().unwrap_or_default(), p.model.clone())
+                        })
+                    }
                     Some(c) => c.providers.cloud(id).map_or((String::new(), String::new()), |p| {
                         (p.api_key.clone(), p.model.clone().unwrap_or_default())
                     }),
@@ -253,7 +262,8 @@ impl Wizard {
                 (id, Typed { key: Field::with(&key), model: Field::with(&model) })
             })
             .collect();
-        let base_url = base.as_ref().and_then(|c| c.providers.openai_compatible.as_ref()).map_or("", |p| p.base_url.as_str());
+        let base_url =
+            base.as_ref().and_then(|c| c.providers.openai_compatible.as_ref()).map_or("", |p| p.base_url.as_str());
         let join = |list: &[Ipv4]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
         Wizard {
             step: Step::Network,
@@ -342,8 +352,20 @@ impl Wizard {
 
     fn row_count(&self) -> usize {
         match self.step {
-            Step::Network => if self.net_static { 5 } else { 2 },
-            Step::Provider => if self.provider == ProviderId::OpenAiCompatible { 7 } else { 6 },
+            Step::Network => {
+                if self.net_static {
+                    5
+                } else {
+                    2
+                }
+            }
+            Step::Provider => {
+                if self.provider == ProviderId::OpenAiCompatible {
+                    7
+                } else {
+                    6
+                }
+            }
             Step::Key => 1,
             Step::Model => 1 + self.models.len(),
             Step::Test | Step::Ready => 0,
@@ -401,11 +423,19 @@ impl Wizard {
         let gateway = if gateway.is_empty() {
             None
         } else {
-            Some(gateway.parse::<Ipv4>().map_err(|e| format!("The gateway {gateway} is not an address ({e}), like 192.168.1.1."))?)
+            Some(
+                gateway
+                    .parse::<Ipv4>()
+                    .map_err(|e| format!("The gateway {gateway} is not an address ({e}), like 192.168.1.1."))?,
+            )
         };
         let mut dns = Vec::new();
         for server in self.dns.text.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
-            dns.push(server.parse::<Ipv4>().map_err(|e| format!("The DNS server {server} is not an address ({e}), like 1.1.1.1."))?);
+            dns.push(
+                server
+                    .parse::<Ipv4>()
+                    .map_err(|e| format!("The DNS server {server} is not an address ({e}), like 1.1.1.1."))?,
+            );
         }
         network.mode = NetworkMode::Static;
         network.address = Some(cidr);
@@ -417,22 +447,36 @@ impl Wizard {
 
 /// The configuration recovered from a file that cannot be used: the file's own values when
 /// it reads (a value is missing or wrong), else what is left once the lines the reader
-/// stops at are taken out. Returns the configuration and the text it came from.
+/// stops at are taken out (a `[provider]` table that went with them is added back, naming
+/// the local model, so the providers' tables still count). Returns the configuration and
+/// the text it came from.
 pub fn recover(text: &str) -> Option<(MoteConfig, String)> {
     let mut text = String::from(text);
+    let mut added_provider = false;
     for _ in 0..16 {
-        match config::parse(&text) {
+        let e = match config::parse(&text) {
             Ok(config) => return Some((config, text)),
-            Err(e) => {
-                let line = e.location()?.line as usize;
-                let mut lines: Vec<&str> = text.split('\n').collect();
-                if line == 0 || line > lines.len() {
-                    return None;
-                }
-                lines.remove(line - 1);
-                text = lines.join("\n");
+            Err(e) => e,
+        };
+        let no_provider = e
+            .problems()
+            .iter()
+            .any(|p| p.is_error() && matches!(p.kind, config::ProblemKind::MissingActive { section_present: false }));
+        if no_provider && !added_provider {
+            added_provider = true;
+            if !text.ends_with('\n') {
+                text.push('\n');
             }
+            text.push_str("\n[provider]\nactive = \"local\"\n");
+            continue;
         }
+        let line = e.location()?.line as usize;
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        if line == 0 || line > lines.len() {
+            return None;
+        }
+        lines.remove(line - 1);
+        text = lines.join("\n");
     }
     None
 }
@@ -449,7 +493,10 @@ pub(crate) fn at_boot(state: &mut State, fx: &mut Vec<Effect>) {
     } else if local_ready {
         let text = String::from("The local model answers. F4 \u{2192} Run setup sets up a cloud provider.");
         fx.push(Effect::Console(format!("moteOS: {text}\n")));
-        fx.push(Effect::Log(Level::Info, String::from("chat: no config.toml; the local model answers (F4 sets up a cloud provider)")));
+        fx.push(Effect::Log(
+            Level::Info,
+            String::from("chat: no config.toml; the local model answers (F4 sets up a cloud provider)"),
+        ));
         state.set_notice(text, NoticeKind::Info);
     } else {
         open(state, None, fx);
@@ -547,7 +594,9 @@ pub(crate) fn intro(w: &Wizard) -> String {
         Step::Network => String::from(
             "How this machine joins the network. Wired DHCP suits most networks. A static address is saved and takes effect at the next boot.",
         ),
-        Step::Provider => String::from("Who answers your messages: a cloud provider, a server of your own (OpenAI-compatible) or the model on this disk."),
+        Step::Provider => String::from(
+            "Who answers your messages: a cloud provider, a server of your own (OpenAI-compatible) or the model on this disk.",
+        ),
         Step::Key if w.provider == ProviderId::OpenAiCompatible => String::from(
             "The server's API key, if it needs one (many local servers do not: leave it empty). Typed or pasted, it stays hidden.",
         ),
@@ -558,8 +607,12 @@ pub(crate) fn intro(w: &Wizard) -> String {
         Step::Test if w.provider == ProviderId::Local => {
             String::from("The local model needs no network: it is checked on the disk.")
         }
-        Step::Test => format!("moteOS sends {name} a short request with these settings, over the network as it is now."),
-        Step::Ready => String::from("Enter saves these settings to \\moteos\\config.toml (and the EFI variable) and opens the chat."),
+        Step::Test => {
+            format!("moteOS sends {name} a short request with these settings, over the network as it is now.")
+        }
+        Step::Ready => String::from(
+            "Enter saves these settings to \\moteos\\config.toml (and the EFI variable) and opens the chat.",
+        ),
     }
 }
 
@@ -619,8 +672,12 @@ pub(crate) fn refresh(state: &mut State) {
                     let (detail, disabled) = match (id, &local) {
                         (ProviderId::Local, LocalModel::Ready { name, .. }) => (format!("{name}, on this disk"), false),
                         (ProviderId::Local, LocalModel::Missing) => (String::from("no model on the disk"), true),
-                        (ProviderId::Local, LocalModel::Broken(_)) => (String::from("the model file cannot be used"), true),
-                        (ProviderId::OpenAiCompatible, _) => (String::from("Ollama, llama.cpp, vLLM, OpenRouter\u{2026}"), false),
+                        (ProviderId::Local, LocalModel::Broken(_)) => {
+                            (String::from("the model file cannot be used"), true)
+                        }
+                        (ProviderId::OpenAiCompatible, _) => {
+                            (String::from("Ollama, llama.cpp, vLLM, OpenRouter\u{2026}"), false)
+                        }
                         (id, _) => (String::from(id.default_base_url().unwrap_or_default()), false),
                     };
                     choice(id.label(), id == provider, detail, disabled)
@@ -645,9 +702,10 @@ pub(crate) fn refresh(state: &mut State) {
         }
         Step::Test => {
             let (backend, model) = match w.candidate() {
-                Ok(c) if provider == ProviderId::OpenAiCompatible => {
-                    (c.providers.openai_compatible.as_ref().map(|p| p.base_url.clone()).unwrap_or_default(), model_of(w))
-                }
+                Ok(c) if provider == ProviderId::OpenAiCompatible => (
+                    c.providers.openai_compatible.as_ref().map(|p| p.base_url.clone()).unwrap_or_default(),
+                    model_of(w),
+                ),
                 _ if provider == ProviderId::Local => (String::from("this machine"), local_name(&local)),
                 _ => (String::from(provider.default_base_url().unwrap_or_default()), model_of(w)),
             };
@@ -657,7 +715,12 @@ pub(crate) fn refresh(state: &mut State) {
                 Test::Passed(_) => String::from("\u{2713} answered"),
                 Test::Failed(_) => String::from("\u{2717} failed"),
             };
-            vec![info("Provider", String::from(provider.label())), info("Address", backend), info("Model", model), info("Result", result)]
+            vec![
+                info("Provider", String::from(provider.label())),
+                info("Address", backend),
+                info("Model", model),
+                info("Result", result),
+            ]
         }
         Step::Ready => {
             let network = if w.net_static {
@@ -670,7 +733,8 @@ pub(crate) fn refresh(state: &mut State) {
                 _ => String::from("none"),
             };
             let model = if provider == ProviderId::Local { local_name(&local) } else { model_of(w) };
-            let mut rows = vec![info("Network", network), info("Provider", String::from(provider.label())), info("Model", model)];
+            let mut rows =
+                vec![info("Network", network), info("Provider", String::from(provider.label())), info("Model", model)];
             if provider != ProviderId::Local {
                 rows.push(info("API key", key));
             }
@@ -896,7 +960,9 @@ fn back(state: &mut State, fx: &mut Vec<Effect>) {
 fn close(state: &mut State, fx: &mut Vec<Effect>) {
     state.overlay = None;
     fx.push(Effect::Log(Level::Info, String::from("wizard: closed without saving")));
-    fx.push(Effect::Console(String::from("moteOS: setup closed; nothing was saved (F4 \u{2192} Run setup opens it again)\n")));
+    fx.push(Effect::Console(String::from(
+        "moteOS: setup closed; nothing was saved (F4 \u{2192} Run setup opens it again)\n",
+    )));
     let active = state.settings.active();
     let text = match state.settings.backend(active) {
         Backend::Unavailable(why) => format!("{why}. F4 \u{2192} Run setup sets moteOS up."),
@@ -924,7 +990,8 @@ fn fetch_models(state: &mut State, fx: &mut Vec<Effect>) {
             let id = state.next_request();
             if let Some(w) = wizard_mut(state) {
                 w.models_request = Some(id);
-                w.status = Some((format!("Asking {} for its models\u{2026}", provider.display_name()), NoticeKind::Info));
+                w.status =
+                    Some((format!("Asking {} for its models\u{2026}", provider.display_name()), NoticeKind::Info));
             }
             fx.push(Effect::Log(Level::Info, format!("wizard: asking {} for its models", provider.display_name())));
             fx.push(Effect::FetchModels { id, provider: remote });
@@ -949,7 +1016,10 @@ pub(crate) fn take_models(
     let provider = w.provider;
     match result {
         Ok(list) if !list.is_empty() => {
-            fx.push(Effect::Log(Level::Info, format!("wizard: {} listed {} models", provider.display_name(), list.len())));
+            fx.push(Effect::Log(
+                Level::Info,
+                format!("wizard: {} listed {} models", provider.display_name(), list.len()),
+            ));
             w.models = list;
             w.status = Some((format!("{} offers these models.", provider.label()), NoticeKind::Info));
         }
@@ -958,7 +1028,10 @@ pub(crate) fn take_models(
                 Err(why) => why,
                 Ok(_) => String::from("the list is empty"),
             };
-            fx.push(Effect::Log(Level::Warn, format!("wizard: {} did not list its models: {why}", provider.display_name())));
+            fx.push(Effect::Log(
+                Level::Warn,
+                format!("wizard: {} did not list its models: {why}", provider.display_name()),
+            ));
             let text = if w.models.is_empty() {
                 format!("{} did not list its models ({why}); type the model's name.", provider.label())
             } else {
@@ -980,8 +1053,12 @@ fn start_test(state: &mut State, fx: &mut Vec<Effect>) {
     if provider == ProviderId::Local {
         w.test = match &local {
             LocalModel::Ready { name, .. } => Test::Passed(format!("{name} is loaded from the disk")),
-            LocalModel::Missing => Test::Failed(String::from("There is no model file on the disk: Esc goes back to choose a provider.")),
-            LocalModel::Broken(why) => Test::Failed(format!("The model file cannot be used ({why}): Esc goes back to choose a provider.")),
+            LocalModel::Missing => {
+                Test::Failed(String::from("There is no model file on the disk: Esc goes back to choose a provider."))
+            }
+            LocalModel::Broken(why) => {
+                Test::Failed(format!("The model file cannot be used ({why}): Esc goes back to choose a provider."))
+            }
         };
         return test_done(state, fx);
     }
@@ -1007,7 +1084,10 @@ fn start_test(state: &mut State, fx: &mut Vec<Effect>) {
         w.test = Test::Running(id);
         w.status = Some((format!("Sending a test request to {}\u{2026}", provider.display_name()), NoticeKind::Info));
     }
-    fx.push(Effect::Log(Level::Info, format!("wizard: test request to {} with model {model}", provider.display_name())));
+    fx.push(Effect::Log(
+        Level::Info,
+        format!("wizard: test request to {} with model {model}", provider.display_name()),
+    ));
     fx.push(Effect::StartReply(ReplyJob {
         id,
         target: Target::Remote { provider: remote, model },
@@ -1036,7 +1116,12 @@ fn test_done(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// A reply event: the wizard takes it if it is the test request's, else it is handed back.
-pub(crate) fn take_reply(state: &mut State, id: RequestId, event: ReplyEvent, fx: &mut Vec<Effect>) -> Option<ReplyEvent> {
+pub(crate) fn take_reply(
+    state: &mut State,
+    id: RequestId,
+    event: ReplyEvent,
+    fx: &mut Vec<Effect>,
+) -> Option<ReplyEvent> {
     let Some(w) = wizard_mut(state).filter(|w| w.test == Test::Running(id)) else { return Some(event) };
     let provider = w.provider;
     match event {
@@ -1051,7 +1136,8 @@ pub(crate) fn take_reply(state: &mut State, id: RequestId, event: ReplyEvent, fx
             }
         }
         ReplyEvent::Finished(_) => {
-            let said = w.status.as_ref().and_then(|(s, _)| s.strip_prefix("\u{2026} ")).map(str::trim).unwrap_or_default();
+            let said =
+                w.status.as_ref().and_then(|(s, _)| s.strip_prefix("\u{2026} ")).map(str::trim).unwrap_or_default();
             let said = if said.is_empty() { String::new() } else { format!(": \u{201c}{said}\u{201d}") };
             w.test = Test::Passed(format!("{} answered{said}", provider.label()));
             test_done(state, fx);
