@@ -40,7 +40,8 @@ impl Harness {
 
     pub fn with(config: Option<&str>, local: LocalModel) -> Harness {
         let config = config.map(|text| config::parse_file(text.as_bytes()).expect("test config parses").config);
-        let (state, effects) = State::new(Boot { config, config_problem: None, local, config_text: None, unix_time: Some(1_780_000_000) });
+        let (state, effects) =
+            State::new(Boot { config, config_problem: None, local, config_text: None, unix_time: Some(1_780_000_000) });
         Harness { state, now: 1_000, effects, renderer: Renderer::new(), canvas: None }
     }
 
