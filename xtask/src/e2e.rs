@@ -209,7 +209,19 @@ fn cases() -> Vec<Case> {
         Case { name: "stack_overflow_guard", arches: BOTH, run: crate::e2e_arch::stack_overflow_guard },
         Case { name: "smp_pool_on_every_cpu", arches: BOTH, run: crate::e2e_arch::smp_pool_on_every_cpu },
         Case { name: "chat_interface", arches: BOTH, run: crate::e2e_ui::chat_interface },
+        Case { name: "wizard_first_boot_then_chat", arches: BOTH, run: crate::e2e_wizard::first_boot_then_chat },
+        Case { name: "wizard_broken_config", arches: X86, run: crate::e2e_wizard::broken_config_opens_wizard },
     ]
+}
+
+/// A machine without a configuration opens the setup wizard: Esc (a lone ESC on the
+/// serial console) closes it, so a test can type into the chat.
+pub(crate) fn close_wizard(m: &mut Machine) -> Result<()> {
+    m.wait_for("wizard: step network", Duration::from_secs(30)).context("the setup wizard did not open")?;
+    m.send_serial(b"\x1b")?;
+    m.wait_for("wizard: closed without saving", Duration::from_secs(20))
+        .context("Esc did not close the setup wizard")?;
+    Ok(())
 }
 
 /// Runs every case for `arches` (optionally filtered by name) and fails if any failed.
@@ -399,6 +411,7 @@ fn no_display(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 fn keyboard_to_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.insert(ctx.boot(&[], Display::Headless)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    close_wizard(m)?;
     let before = ctx.screenshot_path("before-typing");
     m.screendump(&before)?;
     // QMP send-key goes through the emulated keyboard: PS/2 (IRQ 1 -> I/O APIC) on
@@ -429,6 +442,7 @@ fn keyboard_to_screen(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
 fn serial_input(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let m = slot.insert(ctx.boot(&[], Display::Headless)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    close_wizard(m)?;
     m.send_serial(b"hello serial\r")?;
     m.wait_for("you: hello serial", Duration::from_secs(20))?;
     // Escape sequences become keys (Ctrl+Left moves back a word), garbage is dropped without

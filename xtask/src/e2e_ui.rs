@@ -259,7 +259,7 @@ fn screen_text(m: &mut Machine, ctx: &Ctx, name: &str) -> Result<String> {
 }
 
 /// The text `tesseract` reads in a screenshot, lowercased.
-fn ocr(shot: &Path) -> Result<String> {
+pub(crate) fn ocr(shot: &Path) -> Result<String> {
     let out = Command::new("tesseract")
         .arg(shot)
         .arg("stdout")

@@ -105,6 +105,7 @@ pub fn usb_keyboard_behind_hub(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<
     let extras = usb_machine(ctx.arch(), &["usb-hub,bus=xhci.0,port=1,id=hub", "usb-kbd,bus=xhci.0,port=1.1,id=kbd1"]);
     let m = slot.insert(ctx.boot_extras(&[], Display::Headless, Nic::None, DEFAULT_MEMORY_MIB, &extras)?);
     m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
+    crate::e2e::close_wizard(m)?;
     m.wait_for("ports (", Duration::from_secs(10))?;
     // The whole line: a partial one may be all that has arrived when the ids do.
     m.wait_for("hub port 1) keyboard", Duration::from_secs(30)).context("the keyboard behind the hub was not found")?;

@@ -17,6 +17,7 @@ mod e2e_persist;
 mod e2e_storage;
 mod e2e_ui;
 mod e2e_usb;
+mod e2e_wizard;
 mod fuzz;
 mod gguf_craft;
 mod image;

@@ -281,6 +281,7 @@ pub(crate) fn overlay_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>
             Key::Enter | Key::Escape | Key::Char('n' | 'N') | Key::F(10) => state.overlay = None,
             _ => {}
         },
+        Overlay::Wizard(_) => crate::wizard::on_key(state, key, fx),
         Overlay::Picker(picker) => match key.key {
             Key::Escape => state.overlay = None,
             Key::Up => picker.move_by(-1),
@@ -553,13 +554,18 @@ fn show_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
 /// (an API key opens the hidden key entry instead).
 pub(crate) fn open_settings(state: &mut State, fx: &mut Vec<Effect>) {
     let config = state.settings.config.clone().unwrap_or_else(|| config::MoteConfig::new(state.settings.active()));
-    let choices = config::settable()
-        .iter()
-        .map(|k| {
+    let setup = Choice {
+        label: String::from(crate::wizard::RUN_SETUP),
+        detail: String::from("network, provider, key, model, a test request"),
+        current: false,
+        disabled: None,
+    };
+    let choices = core::iter::once(setup)
+        .chain(config::settable().iter().map(|k| {
             let value = config::get(&config, k.name).unwrap_or_default();
             let detail = if value.is_empty() { String::from("default") } else { value };
             Choice { label: String::from(k.name), detail, current: false, disabled: None }
-        })
+        }))
         .collect();
     let status = String::from("Enter edits on the input line (/set KEY VALUE); type to filter; Esc closes");
     state.overlay = Some(Overlay::Picker(Picker::new(PickerKind::Setting, choices, status)));
@@ -569,6 +575,10 @@ pub(crate) fn open_settings(state: &mut State, fx: &mut Vec<Effect>) {
 /// Enter on a setting.
 fn edit_setting(state: &mut State, key: &str, fx: &mut Vec<Effect>) {
     state.overlay = None;
+    if key == crate::wizard::RUN_SETUP {
+        crate::wizard::open(state, None, fx);
+        return;
+    }
     if let Some(provider) = key.strip_prefix("providers.").and_then(|rest| rest.strip_suffix(".api_key")) {
         ask_key(state, provider, fx);
         return;

@@ -30,6 +30,7 @@ mod settings;
 mod state;
 mod update;
 mod view;
+pub mod wizard;
 
 pub use conversation::{
     Conversation, Entry, EntryState, MAX_INPUT_BYTES, MAX_REPLY_BYTES, SavedMeta, SubmitError, Who,
@@ -41,3 +42,4 @@ pub use settings::{Backend, LocalModel, Settings};
 pub use state::{Boot, NoticeKind, State};
 pub use update::update;
 pub use view::{View, view};
+pub use wizard::Wizard;

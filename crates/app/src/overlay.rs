@@ -1,5 +1,5 @@
-//! The windows that open over the chat: help, the provider and model pickers, and the
-//! power-off question.
+//! The windows that open over the chat: help, the provider and model pickers, the
+//! power-off question and the setup wizard.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,6 +18,8 @@ pub enum Overlay {
         /// Whether "Power off" (rather than "Cancel") is focused.
         yes_focused: bool,
     },
+    /// The setup wizard (at first boot, with a broken configuration, F4 \u{2192} Run setup).
+    Wizard(alloc::boxed::Box<crate::wizard::Wizard>),
 }
 
 /// What a picker chooses.

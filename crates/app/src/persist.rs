@@ -36,6 +36,8 @@ pub(crate) struct Pending {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Written {
     Settings,
+    /// A configuration file that could not be read, kept beside the new one.
+    Broken,
     Conversation(u32),
 }
 
@@ -266,12 +268,25 @@ pub(crate) fn save_settings(state: &mut State, fx: &mut Vec<Effect>) {
     fx.push(Effect::SaveSettings { id, toml: Secret(text) });
 }
 
+/// The setup wizard replaces a configuration file that did not read: the old text is kept
+/// as `config.toml.broken` beside it (it may hold settings worth copying back by hand).
+pub(crate) fn keep_broken(state: &mut State, text: String, fx: &mut Vec<Effect>) {
+    let id = state.next_request();
+    state.persist.pending.writes.push((id, Written::Broken));
+    fx.push(Effect::Log(
+        Level::Info,
+        format!("storage: keeping the unreadable settings as {}", crate::wizard::BROKEN_PATH),
+    ));
+    fx.push(Effect::WriteFile { id, path: String::from(crate::wizard::BROKEN_PATH), bytes: text.into_bytes() });
+}
+
 /// A write finished.
 pub(crate) fn on_written(state: &mut State, id: RequestId, result: Result<String, String>, fx: &mut Vec<Effect>) {
     let Some(i) = state.persist.pending.writes.iter().position(|(w, _)| *w == id) else { return };
     let (_, what) = state.persist.pending.writes.remove(i);
     let name = match what {
         Written::Settings => String::from("settings"),
+        Written::Broken => String::from("the unreadable config.toml"),
         Written::Conversation(n) => format!("conversation {n}"),
     };
     match result {
@@ -286,6 +301,9 @@ pub(crate) fn on_written(state: &mut State, id: RequestId, result: Result<String
             let text = match what {
                 Written::Settings => {
                     format!("The settings were not saved: {why}. They stay in effect until power-off.")
+                }
+                Written::Broken => {
+                    format!("The unreadable config.toml could not be kept as config.toml.broken: {why}.")
                 }
                 Written::Conversation(n) => {
                     if let Some(files) = state.persist.files.as_mut() {

@@ -137,6 +137,8 @@ impl State {
         if let Some(problem) = state.settings.config_problem.clone() {
             state.set_notice(alloc::format!("config.toml cannot be used: {problem}"), NoticeKind::Error);
         }
+        // No usable configuration: the setup wizard (or the local model, said on screen).
+        crate::wizard::at_boot(&mut state, &mut effects);
         (state, effects)
     }
 

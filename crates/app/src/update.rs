@@ -16,6 +16,7 @@ use crate::overlay::Overlay;
 use crate::persist;
 use crate::settings::{Backend, REMOTE_MAX_TOKENS};
 use crate::state::{ActiveReply, NoticeKind, State};
+use crate::wizard;
 
 /// The longest local reply, in tokens.
 const LOCAL_MAX_TOKENS: u32 = 400;
@@ -31,9 +32,20 @@ pub fn update(state: &mut State, input: Input, now: Instant) -> Vec<Effect> {
     state.now = now;
     match input {
         Input::Key(key) => on_key(state, key, now, &mut fx),
-        Input::Reply { id, event } => on_reply(state, id, event, now, &mut fx),
-        Input::Models { id, result } => commands::on_models(state, id, result, &mut fx),
-        Input::Network(info) => on_network(state, info),
+        Input::Reply { id, event } => {
+            if let Some(event) = wizard::take_reply(state, id, event, &mut fx) {
+                on_reply(state, id, event, now, &mut fx);
+            }
+        }
+        Input::Models { id, result } => {
+            if let Some(result) = wizard::take_models(state, id, result, &mut fx) {
+                commands::on_models(state, id, result, &mut fx);
+            }
+        }
+        Input::Network(info) => {
+            on_network(state, info);
+            wizard::refresh(state);
+        }
         Input::Notice(text) => {
             fx.push(Effect::Log(Level::Warn, format!("notice: {text}")));
             state.set_notice(text, NoticeKind::Warning);
@@ -67,11 +79,16 @@ fn on_network(state: &mut State, info: NetInfo) {
 // ---- keys ----
 
 fn on_key(state: &mut State, key: KeyEvent, now: Instant, fx: &mut Vec<Effect>) {
+    let hidden = state.editor.is_masked() || matches!(&state.overlay, Some(Overlay::Wizard(w)) if w.typing_secret());
     fx.push(Effect::Log(
         Level::Trace,
-        format!("key: {}", if state.editor.is_masked() { String::from("(hidden)") } else { key.to_string() }),
+        format!("key: {}", if hidden { String::from("(hidden)") } else { key.to_string() }),
     ));
     state.touch();
+    if matches!(state.overlay, Some(Overlay::Wizard(_))) {
+        wizard::on_key(state, key, fx);
+        return;
+    }
     if state.overlay.is_some() {
         commands::overlay_key(state, key, fx);
         return;

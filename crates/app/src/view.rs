@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use tui::ui::{
     Block, BlockKind, Confirm, Frame, Header, HelpSection, InputBox, NetBadge, Notice, NoticeLevel,
-    Overlay as UiOverlay, Picker as UiPicker, PickerItem, Transcript,
+    Overlay as UiOverlay, Picker as UiPicker, PickerItem, Transcript, Wizard as UiWizard, WizardRow, WizardRowKind,
 };
 
 use crate::commands::{COMMANDS, KEYS};
@@ -15,6 +15,7 @@ use crate::io::NetPhase;
 use crate::overlay::Overlay;
 use crate::settings::Backend;
 use crate::state::{NoticeKind, State};
+use crate::wizard::{self, RowKind};
 
 const HELP: [HelpSection<'static>; 2] = [
     HelpSection { title: "Keys", lines: KEYS },
@@ -30,6 +31,9 @@ pub struct View<'a> {
     blocks: Vec<Block<'a>>,
     picker: Vec<PickerItem<'a>>,
     picker_title: &'static str,
+    wizard_rows: Vec<WizardRow<'a>>,
+    /// "Step 2 of 6 \u{b7} Provider", the step's sentence, its outcome line.
+    wizard_text: (String, String, String),
 }
 
 /// Builds the view of `state`.
@@ -85,7 +89,32 @@ pub fn view(state: &State) -> View<'_> {
         ),
         _ => (Vec::new(), ""),
     };
-    View { state, provider, context, blocks, picker, picker_title }
+    let (wizard_rows, wizard_text) = match &state.overlay {
+        Some(Overlay::Wizard(w)) => (
+            w.rows
+                .iter()
+                .map(|row| WizardRow {
+                    label: &row.label,
+                    kind: match &row.kind {
+                        RowKind::Choice { chosen, detail, disabled } => {
+                            WizardRowKind::Choice { chosen: *chosen, detail, disabled: *disabled }
+                        }
+                        RowKind::Field { text, cursor, masked, placeholder } => {
+                            WizardRowKind::Field { text, cursor: *cursor, masked: *masked, placeholder }
+                        }
+                        RowKind::Info { value } => WizardRowKind::Info { value },
+                    },
+                })
+                .collect(),
+            (
+                format!("Step {} of 6 \u{b7} {}", w.step() as u32 + 1, wizard::title(w.step())),
+                wizard::intro(w),
+                String::from(w.status().map_or("", |(text, _)| text)),
+            ),
+        ),
+        _ => (Vec::new(), (String::new(), String::new(), String::new())),
+    };
+    View { state, provider, context, blocks, picker, picker_title, wizard_rows, wizard_text }
 }
 
 /// "1.2k / 200k tokens" (or just the count when the window is unknown).
@@ -136,6 +165,16 @@ impl View<'_> {
                 filter: &p.filter,
                 status: &p.status,
             })),
+            Some(Overlay::Wizard(w)) => Some(UiOverlay::Wizard(UiWizard {
+                title: "Set up moteOS",
+                step: &self.wizard_text.0,
+                problem: w.problem(),
+                intro: &self.wizard_text.1,
+                rows: &self.wizard_rows,
+                focus: w.focus(),
+                status: w.status().map(|(_, kind)| Notice { text: &self.wizard_text.2, level: level(kind) }),
+                keys: wizard::keys(w),
+            })),
             Some(Overlay::ConfirmPowerOff { yes_focused }) => Some(UiOverlay::Confirm(Confirm {
                 title: "Power off?",
                 text: "The conversation in memory will be gone.",
@@ -166,15 +205,16 @@ impl View<'_> {
                 placeholder: if state.is_replying() { "Ctrl+C stops the reply" } else { "Message" },
                 hint: "Enter send \u{b7} Shift+Enter new line \u{b7} F1 help \u{b7} F2 provider \u{b7} F3 model \u{b7} F9 new \u{b7} F10 off",
             },
-            notice: state.notice.as_ref().map(|(text, kind)| Notice {
-                text,
-                level: match kind {
-                    NoticeKind::Info => NoticeLevel::Info,
-                    NoticeKind::Warning => NoticeLevel::Warning,
-                    NoticeKind::Error => NoticeLevel::Error,
-                },
-            }),
+            notice: state.notice.as_ref().map(|(text, kind)| Notice { text, level: level(*kind) }),
             overlay,
         }
+    }
+}
+
+fn level(kind: NoticeKind) -> NoticeLevel {
+    match kind {
+        NoticeKind::Info => NoticeLevel::Info,
+        NoticeKind::Warning => NoticeLevel::Warning,
+        NoticeKind::Error => NoticeLevel::Error,
     }
 }

@@ -295,6 +295,10 @@ fn a_new_conversation_starts_empty_and_stops_a_reply() {
 #[test]
 fn without_a_provider_words_stay_unsent() {
     let mut h = Harness::with(None, LocalModel::Missing);
+    // Nothing is set up: the setup wizard opens; closed, the chat says what is missing.
+    assert!(matches!(h.state.overlay(), Some(app::Overlay::Wizard(_))));
+    h.key(Key::Escape);
+    assert!(h.state.overlay().is_none());
     assert!(h.state.notice().unwrap().0.contains("no provider is set up"));
     h.type_text("hello?");
     assert!(started(&h.key(Key::Enter)).is_none());

@@ -123,3 +123,80 @@ fn local_model_streaming_1024x768() {
     h.reply(job.id, llm::ReplyEvent::Text("The capital of France is".into()));
     check("local_model_streaming_1024x768", &h.render(1024, 768));
 }
+
+fn first_boot() -> Harness {
+    Harness::boot(app::Boot {
+        config: None,
+        config_problem: None,
+        local: LocalModel::Missing,
+        config_text: None,
+        unix_time: None,
+    })
+}
+
+#[test]
+fn wizard_network_dhcp_1024x768() {
+    let mut h = first_boot();
+    h.input(app::Input::Network(app::NetInfo {
+        phase: app::NetPhase::Connected,
+        address: Some("10.0.2.15".into()),
+        detail: String::new(),
+    }));
+    check("wizard_network_dhcp_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn wizard_provider_compatible_url_1024x768() {
+    let mut h = first_boot();
+    h.key(Key::Enter);
+    for _ in 0..4 {
+        h.key(Key::Down);
+    }
+    h.key(Key::Enter);
+    h.type_text("http://192.168.100.200:11434/a/rather/long/path/to/the/openai/compatible/api/v1");
+    check("wizard_provider_compatible_url_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn wizard_key_masked_and_scrolled_1024x768() {
+    let mut h = first_boot();
+    h.key(Key::Enter);
+    h.key(Key::Enter);
+    h.type_text(&format!("sk-ant-{}", "k".repeat(120)));
+    check("wizard_key_masked_and_scrolled_1024x768", &h.render(1024, 768));
+}
+
+#[test]
+fn wizard_test_failed_1920x1080() {
+    let mut h = first_boot();
+    h.key(Key::Enter);
+    h.key(Key::Enter);
+    h.type_text("sk-ant-wrong");
+    h.key(Key::Enter);
+    h.key(Key::Enter);
+    let id = h
+        .effects
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            app::Effect::StartReply(job) => Some(job.id),
+            _ => None,
+        })
+        .unwrap();
+    h.reply(id, llm::ReplyEvent::Failed(llm::LlmError::from_status("Anthropic", 401, None, "invalid x-api-key")));
+    check("wizard_test_failed_1920x1080", &h.render(1920, 1080));
+}
+
+#[test]
+fn wizard_broken_config_1024x768() {
+    let text = "[provider]\nactive = \"antropic\"\n\n[providers.anthropic]\napi_key = \"sk-ant-kept\"\n";
+    let problem = config::parse_file(text.as_bytes()).unwrap_err().to_string();
+    let mut h = Harness::boot(app::Boot {
+        config: None,
+        config_problem: Some(problem),
+        local: LocalModel::Missing,
+        config_text: Some(text.into()),
+        unix_time: None,
+    });
+    check("wizard_broken_config_1024x768", &h.render(1024, 768));
+}

@@ -45,6 +45,12 @@ impl Harness {
         Harness { state, now: 1_000, effects, renderer: Renderer::new(), canvas: None }
     }
 
+    /// The application started from `boot` as the kernel gives it.
+    pub fn boot(boot: Boot) -> Harness {
+        let (state, effects) = State::new(boot);
+        Harness { state, now: 1_000, effects, renderer: Renderer::new(), canvas: None }
+    }
+
     pub fn input(&mut self, input: Input) -> Vec<Effect> {
         self.now += 10;
         let fx = app::update(&mut self.state, input, Instant::from_millis(self.now));

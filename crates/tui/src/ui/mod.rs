@@ -157,6 +157,70 @@ pub enum Overlay<'a> {
     Picker(Picker<'a>),
     /// A yes/no question.
     Confirm(Confirm<'a>),
+    /// The setup wizard: one step of it.
+    Wizard(Wizard<'a>),
+}
+
+/// One step of the setup wizard: a title, what the step is about, its rows (choices and
+/// text fields) and a result line.
+#[derive(Clone, Copy, Debug)]
+pub struct Wizard<'a> {
+    /// The window's title, e.g. "Set up moteOS".
+    pub title: &'a str,
+    /// Where the user is, e.g. "Step 2 of 6 \u{b7} Provider".
+    pub step: &'a str,
+    /// A problem shown at the top in the error colour (a broken `config.toml`).
+    pub problem: Option<&'a str>,
+    /// What this step is for (wrapped).
+    pub intro: &'a str,
+    /// The rows of the step.
+    pub rows: &'a [WizardRow<'a>],
+    /// The focused row.
+    pub focus: usize,
+    /// The outcome of the step (a test passed, an input was refused), coloured by level.
+    pub status: Option<Notice<'a>>,
+    /// The keys at the bottom.
+    pub keys: &'a str,
+}
+
+/// One row of a wizard step.
+#[derive(Clone, Copy, Debug)]
+pub struct WizardRow<'a> {
+    /// The name on the left.
+    pub label: &'a str,
+    /// What the row is.
+    pub kind: WizardRowKind<'a>,
+}
+
+/// What a wizard row is.
+#[derive(Clone, Copy, Debug)]
+pub enum WizardRowKind<'a> {
+    /// One of several choices; `chosen` marks the one in effect.
+    Choice {
+        /// The one in effect.
+        chosen: bool,
+        /// Dimmed detail on the right.
+        detail: &'a str,
+        /// Cannot be chosen (drawn dimmed).
+        disabled: bool,
+    },
+    /// A text field: a window of it around the cursor is shown when it is longer than the
+    /// field.
+    Field {
+        /// The text.
+        text: &'a str,
+        /// The cursor, a byte offset into `text`.
+        cursor: usize,
+        /// Bullets instead of the characters (an API key).
+        masked: bool,
+        /// Shown dimmed while the text is empty.
+        placeholder: &'a str,
+    },
+    /// A value to read (a summary line).
+    Info {
+        /// The value.
+        value: &'a str,
+    },
 }
 
 /// A titled group of help lines.
