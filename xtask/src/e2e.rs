@@ -980,6 +980,9 @@ fn local_model_broken(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     m.screendump(&shot)?;
     keep_screenshot(&shot, &format!("{}-local-broken", ctx.arch));
     ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the broken model is not reported on screen");
+    // Nothing else is set up: the setup wizard opened with the model's problem on top.
+    m.wait_for("wizard: opened because the local model", Duration::from_secs(5))?;
+    close_wizard(m)?;
     m.send_serial(b"hello?\r")?;
     m.wait_for("you: hello?", Duration::from_secs(20)).context("input stopped after the broken model")?;
     Ok(())
@@ -1009,5 +1012,6 @@ fn local_model_too_big(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
     let shot = ctx.screenshot_path("local-too-big");
     m.screendump(&shot)?;
     ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the memory shortage is not shown on screen");
+    m.wait_for("wizard: opened because the local model", Duration::from_secs(5))?;
     Ok(())
 }

@@ -32,6 +32,9 @@ fn hostile_model(
     m.screendump(&shot)?;
     keep_screenshot(&shot, &format!("{}-{name}", ctx.arch));
     ensure!(ScreenStats::of(&shot)?.reddish_fraction > 0.0003, "the refusal is not shown on screen");
+    // Nothing else is set up: the setup wizard opened with the model's problem on top.
+    m.wait_for("wizard: opened because the local model", Duration::from_secs(5))?;
+    crate::e2e::close_wizard(m)?;
     m.send_serial(b"still here?\r")?;
     m.wait_for("you: still here?", Duration::from_secs(20)).context("input stopped after the hostile model")?;
     ensure!(!m.serial_text().contains("moteOS panic"), "the kernel panicked");
@@ -74,6 +77,9 @@ pub fn plain_http_cloud_refused(ctx: &Ctx, slot: &mut Option<Machine>) -> Result
         "the plain-HTTP base_url was not refused with its reason: {line}"
     );
     println!("    {}", line.trim());
+    // The file cannot be used as it is: the setup wizard opened with the problem on top.
+    m.wait_for("wizard: opened because config.toml line ", Duration::from_secs(5))?;
+    crate::e2e::close_wizard(m)?;
     m.wait_for("network: configured", Duration::from_secs(60))?;
     m.send_serial(b"is anyone there?\r")?;
     m.wait_for("you: is anyone there?", Duration::from_secs(20))?;

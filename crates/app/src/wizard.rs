@@ -490,6 +490,10 @@ pub(crate) fn at_boot(state: &mut State, fx: &mut Vec<Effect>) {
     let local_ready = matches!(state.settings.local, LocalModel::Ready { .. });
     if let Some(problem) = state.settings.config_problem.clone() {
         open(state, Some(problem), fx);
+    } else if let LocalModel::Broken(why) = &state.settings.local {
+        // The model file was meant to answer and cannot: say why above the setup.
+        let problem = why.clone();
+        open(state, Some(problem), fx);
     } else if local_ready {
         let text = String::from("The local model answers. F4 \u{2192} Run setup sets up a cloud provider.");
         fx.push(Effect::Console(format!("moteOS: {text}\n")));
@@ -650,6 +654,8 @@ pub(crate) fn refresh(state: &mut State) {
         Step::Network => {
             let dhcp = match (net.phase, &net.address) {
                 (NetPhase::Connected, Some(address)) => format!("got {address}"),
+                // Before the kernel's first report the phase is the default: say nothing false.
+                (NetPhase::Offline, _) if net.detail.is_empty() => String::from("looking for a network card\u{2026}"),
                 (NetPhase::Offline, _) => String::from("no network card found"),
                 (NetPhase::Error, _) => String::from("DHCP is not answering"),
                 _ => String::from("asking for an address\u{2026}"),

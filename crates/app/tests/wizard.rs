@@ -410,3 +410,16 @@ fn a_long_pasted_key_scrolls_in_its_field_and_shows_as_bullets() {
     h.key(Key::Enter);
     assert!(saved_toml(&h).contains(&long));
 }
+
+#[test]
+fn a_broken_model_without_settings_opens_the_wizard_with_its_problem() {
+    let why = "the local model \\moteos\\model.gguf cannot be used: attention.key_length is too large";
+    let mut h = Harness::with(None, LocalModel::Broken(why.into()));
+    assert_eq!(step(&h), Step::Network);
+    assert_eq!(wizard(&h).problem(), Some(why), "the model's problem is shown above the setup");
+    assert!(h.console().contains(why), "the serial console is told too");
+    // Esc closes it; the chat says why nothing answers and keeps taking input.
+    h.key(Key::Escape);
+    assert!(h.state.overlay().is_none());
+    assert!(h.send("still here?").is_none(), "nothing can answer yet");
+}
