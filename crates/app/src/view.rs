@@ -42,6 +42,7 @@ pub fn view(state: &State) -> View<'_> {
     let provider = match state.settings.backend(active) {
         Backend::Remote { model, .. } => format!("{} \u{b7} {model}", active.label()),
         Backend::Local { name, .. } => format!("Local \u{b7} {name}"),
+        Backend::Unavailable(_) if state.settings.config.is_none() => String::from("no provider set up"),
         Backend::Unavailable(_) => format!("{} \u{b7} not set up", active.label()),
     };
     let context = context_use(state);
