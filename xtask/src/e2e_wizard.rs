@@ -38,7 +38,7 @@ fn step(m: &mut Machine, bytes: &[u8], then: &str) -> Result<()> {
     Ok(())
 }
 
-/// (c) First boot from an empty ESP: network (DHCP) → OpenAI-compatible at the mock's URL
+/// (c) First boot from an empty ESP: network (a static address, applied at once) → OpenAI-compatible at the mock's URL
 /// → the key, pasted → a model from the mock's live list → the test request → saved. The
 /// second boot opens the chat directly on the saved provider and model.
 pub(crate) fn first_boot_then_chat(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()> {
@@ -55,7 +55,15 @@ pub(crate) fn first_boot_then_chat(ctx: &Ctx, slot: &mut Option<Machine>) -> Res
     let m = slot.as_mut().context("no machine")?;
     m.wait_for("wizard: step network", Duration::from_secs(30)).context("an empty ESP did not open the wizard")?;
     m.wait_for("network: configured", Duration::from_secs(60)).context("no DHCP lease")?;
-    step(m, b"\r", "wizard: step provider")?;
+    // A static address other than the lease's, put into effect at once: the test request
+    // and everything after go out from it.
+    m.send_serial(DOWN)?;
+    m.send_serial(b"\r")?;
+    std::thread::sleep(Duration::from_millis(300));
+    m.send_serial(b"10.0.2.77/24\r10.0.2.2\r")?;
+    step(m, b"10.0.2.3\r", "wizard: step provider")?;
+    m.wait_for("network: configured 10.0.2.77/24, gateway 10.0.2.2", Duration::from_secs(10))
+        .context("the static address was not put into effect")?;
     // Anthropic is focused; OpenAI-compatible is four down. Enter moves to its URL field.
     for _ in 0..4 {
         m.send_serial(DOWN)?;
@@ -89,6 +97,7 @@ pub(crate) fn first_boot_then_chat(ctx: &Ctx, slot: &mut Option<Machine>) -> Res
     let log = m.serial_text();
     ensure!(!log.contains("wizard: step"), "the second boot opened the wizard again");
     ensure!(log.contains("with model mock-small"), "the second boot does not use the saved model");
+    ensure!(log.contains("static 10.0.2.77/24"), "the second boot does not use the saved static address");
     m.send_serial(b"hello after setup\r")?;
     let reply = mock_llm::expected_reply(Dialect::OpenAi, 2, "hello after setup", 1);
     m.wait_for(&format!("assistant: {reply}"), Duration::from_secs(60)).context("the chat did not answer")?;
@@ -98,7 +107,10 @@ pub(crate) fn first_boot_then_chat(ctx: &Ctx, slot: &mut Option<Machine>) -> Res
     }
     let config = String::from_utf8(image::read_esp_file(&disk, "moteos/config.toml")?)?;
     ensure!(
-        config.contains("active = \"openai-compatible\"") && config.contains(&url) && config.contains(MOCK_KEY),
+        config.contains("active = \"openai-compatible\"")
+            && config.contains(&url)
+            && config.contains(MOCK_KEY)
+            && config.contains("mode = \"static\""),
         "config.toml holds {config:?}"
     );
     Ok(())

@@ -154,6 +154,10 @@ pub enum Effect {
         /// The file.
         path: String,
     },
+    /// Put this `[network]` configuration into effect now (DHCP or a static address),
+    /// replacing the one the machine booted with; the change shows in the next
+    /// [`Input::Network`].
+    ConfigureNetwork(config::NetworkConfig),
     /// Save the settings (`config.toml` text) to the boot partition and the EFI variable
     /// copy; the answer is [`Input::Written`]. The text holds API keys: never log it.
     SaveSettings {

@@ -100,6 +100,9 @@ pub struct State {
     pub(crate) key_for: Option<llm::ProviderId>,
     /// The time of the input being handled.
     pub(crate) now: Instant,
+    /// The `[network]` configuration the machine runs with (the file's at boot, then what
+    /// the setup wizard put into effect).
+    pub(crate) network_in_use: config::NetworkConfig,
 }
 
 impl State {
@@ -129,7 +132,9 @@ impl State {
             unix_at_boot: boot.unix_time,
             key_for: None,
             now: Instant::from_millis(0),
+            network_in_use: Default::default(),
         };
+        state.network_in_use = state.settings.config.as_ref().map(|c| c.network.clone()).unwrap_or_default();
         let mut effects = Vec::new();
         crate::commands::apply_settings(&mut state, &mut effects);
         state.apply_backend(&mut effects);

@@ -4,8 +4,8 @@
 //! It opens at boot when there is no usable configuration (no `config.toml`, or a broken
 //! one, whose problem it shows at the top) and from F4 → "Run setup". Every field keeps its
 //! text for the whole life of the wizard: Esc goes back a step and nothing typed is lost.
-//! The network settings are saved and take effect at the next boot (the kernel configures
-//! the card once, at start); the screen says so.
+//! The network step's choice is put into effect as soon as the step is done (the test
+//! request goes over it) and saved with the rest at the end.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -596,7 +596,7 @@ pub(crate) fn intro(w: &Wizard) -> String {
     let name = w.provider.label();
     match w.step {
         Step::Network => String::from(
-            "How this machine joins the network. Wired DHCP suits most networks. A static address is saved and takes effect at the next boot.",
+            "How this machine joins the network. Wired DHCP suits most networks. The choice takes effect at once and is saved when setup finishes.",
         ),
         Step::Provider => String::from(
             "Who answers your messages: a cloud provider, a server of your own (OpenAI-compatible) or the model on this disk.",
@@ -662,7 +662,7 @@ pub(crate) fn refresh(state: &mut State) {
             };
             let mut rows = vec![
                 choice("Wired, automatic (DHCP)", !w.net_static, dhcp, false),
-                choice("Static address", w.net_static, String::from("takes effect at the next boot"), false),
+                choice("Static address", w.net_static, String::from("address, gateway and DNS of your choice"), false),
             ];
             if w.net_static {
                 rows.push(field("Address", &w.address, false, "192.168.1.20/24"));
@@ -729,11 +729,8 @@ pub(crate) fn refresh(state: &mut State) {
             ]
         }
         Step::Ready => {
-            let network = if w.net_static {
-                format!("static {} (from the next boot)", w.address.text.trim())
-            } else {
-                String::from("wired, DHCP")
-            };
+            let network =
+                if w.net_static { format!("static {}", w.address.text.trim()) } else { String::from("wired, DHCP") };
             let key = match w.typed(provider) {
                 Some(t) if !t.key.text.trim().is_empty() => config::redact_key(t.key.text.trim()),
                 _ => String::from("none"),
@@ -795,6 +792,22 @@ pub(crate) fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     refresh(state);
 }
 
+/// Puts the network step's choice into effect at once when it differs from the one the
+/// machine runs with, so the test request goes over the network as chosen.
+fn apply_network(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(network) = wizard(state).and_then(|w| w.network().ok()) else { return };
+    if network == state.network_in_use {
+        return;
+    }
+    let how = match (network.mode, network.address) {
+        (NetworkMode::Static, Some(address)) => format!("static address {address}"),
+        _ => String::from("DHCP"),
+    };
+    fx.push(Effect::Log(Level::Info, format!("wizard: the network now uses {how}")));
+    state.network_in_use = network.clone();
+    fx.push(Effect::ConfigureNetwork(network));
+}
+
 /// Enter: choose the focused row, or finish the step.
 fn enter(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(w) = wizard_mut(state) else { return };
@@ -803,6 +816,7 @@ fn enter(state: &mut State, fx: &mut Vec<Effect>) {
         Step::Network => match w.focus {
             0 => {
                 w.net_static = false;
+                apply_network(state, fx);
                 advance(state, fx);
             }
             1 => {
@@ -811,7 +825,10 @@ fn enter(state: &mut State, fx: &mut Vec<Effect>) {
             }
             2 | 3 => w.focus += 1,
             _ => match w.network() {
-                Ok(_) => advance(state, fx),
+                Ok(_) => {
+                    apply_network(state, fx);
+                    advance(state, fx);
+                }
                 Err(why) => refuse(state, why, fx),
             },
         },
@@ -1171,7 +1188,6 @@ fn finish(state: &mut State, fx: &mut Vec<Effect>) {
         Ok(c) => c,
         Err(why) => return refuse(state, why, fx),
     };
-    let static_changed = w.net_static && state.settings.config.as_ref().map(|c| &c.network) != Some(&config.network);
     let broken = w.broken_text.clone();
     let base_text = w.base_text.clone();
     let provider = w.provider;
@@ -1190,10 +1206,7 @@ fn finish(state: &mut State, fx: &mut Vec<Effect>) {
         Backend::Unavailable(_) => String::new(),
     };
     fx.push(Effect::Log(Level::Info, format!("wizard: done: {} with model {model}, settings saved", provider.label())));
-    let mut text = format!("Set up: {} \u{b7} {model}. Type a message and press Enter.", provider.label());
-    if static_changed {
-        text.push_str(" The static address takes effect at the next boot.");
-    }
+    let text = format!("Set up: {} \u{b7} {model}. Type a message and press Enter.", provider.label());
     fx.push(Effect::Console(format!("moteOS: {text}\n")));
     state.set_notice(text, NoticeKind::Info);
 }

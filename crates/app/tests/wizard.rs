@@ -149,6 +149,18 @@ fn esc_goes_back_through_every_step_and_keeps_what_was_typed() {
     h.type_text("10.0.2.3");
     h.key(Key::Enter);
     assert_eq!(step(&h), Step::Provider);
+    // The static address is put into effect at once (the test request goes over it).
+    let applied: Vec<_> = h
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ConfigureNetwork(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0].mode, config::NetworkMode::Static);
+    assert_eq!(applied[0].address.unwrap().to_string(), "10.0.2.99/24");
     // OpenAI-compatible with a URL.
     for _ in 0..4 {
         h.key(Key::Down);
@@ -205,7 +217,9 @@ fn esc_goes_back_through_every_step_and_keeps_what_was_typed() {
         (compatible.base_url.as_str(), compatible.api_key.as_deref(), compatible.model.as_str()),
         ("http://10.0.2.2:8080/v1", Some("local-key"), "llama3.2")
     );
-    assert!(h.state.notice().unwrap().0.contains("takes effect at the next boot"));
+    assert!(h.state.notice().unwrap().0.contains("Set up:"));
+    // Passing the network step again with the same settings changed nothing more.
+    assert_eq!(h.effects.iter().filter(|e| matches!(e, Effect::ConfigureNetwork(_))).count(), 1);
 }
 
 #[test]

@@ -100,6 +100,18 @@ impl Network {
         network
     }
 
+    /// Puts `settings` into effect now (the setup wizard's network step).
+    pub fn reconfigure(&mut self, settings: &config::NetworkConfig) {
+        let config = net_config(Some(settings), 0);
+        let mode = match config.mode {
+            AddressMode::Dhcp => String::from("DHCP"),
+            AddressMode::Static { address, .. } => format!("static {address}"),
+        };
+        info!("net: {} now uses {mode}", self.card);
+        self.stack.reconfigure(config);
+        self.refresh_status();
+    }
+
     /// Drives the stack; logs state changes. Returns whether anything happened.
     pub fn poll(&mut self) -> bool {
         let changed = self.stack.poll(time::now().as_millis()) == net::PollResult::Changed;

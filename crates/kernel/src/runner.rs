@@ -229,6 +229,10 @@ impl Runner {
                         warn!("storage: {path} not removed: {e}");
                     }
                 }
+                Effect::ConfigureNetwork(settings) => match network.as_deref_mut() {
+                    Some(net) => net.reconfigure(&settings),
+                    None => log::warn!("net: no network card to configure"),
+                },
                 Effect::SaveSettings { id, toml } => {
                     let started = time::now();
                     let outcome = self.storage.save_settings(&toml.0);

@@ -86,6 +86,11 @@ impl DhcpClient {
         }
     }
 
+    /// Takes the DHCP socket out of `sockets` (static addressing chosen while running).
+    pub(crate) fn remove(self, sockets: &mut SocketSet<'static>) {
+        sockets.remove(self.socket);
+    }
+
     pub(crate) fn restart(&mut self, sockets: &mut SocketSet<'static>, now_ms: u64) {
         sockets.get_mut::<dhcpv4::Socket<'_>>(self.socket).reset();
         if self.lease.is_none() {

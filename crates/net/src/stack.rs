@@ -105,15 +105,7 @@ impl<D: Device> NetStack<D> {
             dns: BTreeMap::new(),
             dns_sockets: Vec::new(),
         };
-        for server in config.dns_servers {
-            // Unusable entries (0.0.0.0, broadcast) would only make every query fail.
-            if server.is_unspecified() || server.is_broadcast() || server.is_multicast() {
-                continue;
-            }
-            if !stack.configured_dns.contains(&server) && stack.configured_dns.len() < crate::MAX_DNS_SERVERS {
-                stack.configured_dns.push(server);
-            }
-        }
+        stack.configured_dns = usable_dns(config.dns_servers);
         match config.mode {
             AddressMode::Static { address, gateway } => {
                 stack.become_configured(address, gateway, None);
@@ -124,6 +116,33 @@ impl<D: Device> NetStack<D> {
             }
         }
         stack
+    }
+
+    /// Switches the addressing while running (the setup wizard's network step): a static
+    /// address is taken at once (a [`NetEvent::Configured`] follows), DHCP starts asking for a
+    /// lease from scratch, and the configured DNS servers are replaced. Connections opened over
+    /// an old address are left to fail on their own. The same mode with the same address
+    /// only replaces the DNS servers (a DHCP lease is kept).
+    pub fn reconfigure(&mut self, config: NetConfig) {
+        self.configured_dns = usable_dns(config.dns_servers);
+        match config.mode {
+            AddressMode::Static { address, gateway } => {
+                if let Some(dhcp) = self.dhcp.take() {
+                    dhcp.remove(&mut self.sockets);
+                }
+                let gateway_now = self.iface.routes().get_default_ipv4_route().and_then(|r| ipv4_of(r.via_router));
+                if self.address() != Some(address) || gateway_now != gateway || self.state != NetState::Configured {
+                    self.become_configured(address, gateway, None);
+                }
+            }
+            AddressMode::Dhcp if self.dhcp.is_some() => {}
+            AddressMode::Dhcp => {
+                self.set_address(None, None);
+                self.state = NetState::WaitingForDhcp;
+                let client = DhcpClient::new(&mut self.sockets, config.hostname.as_deref(), self.now_ms);
+                self.dhcp = Some(client);
+            }
+        }
     }
 
     /// Drives the interface: receives and sends frames, runs DHCP, advances DNS queries and TCP
@@ -262,4 +281,20 @@ impl<D: Device> NetStack<D> {
         let linger = self.lingering.iter().map(Lingering::deadline_ms).min();
         [dhcp, dns, tcp, linger].into_iter().flatten().min()
     }
+}
+
+/// The configured DNS servers worth asking: unusable entries (0.0.0.0, broadcast,
+/// multicast) would only make every query fail; duplicates are dropped; at most
+/// [`crate::MAX_DNS_SERVERS`].
+fn usable_dns(servers: Vec<Ipv4Address>) -> Vec<Ipv4Address> {
+    let mut usable = Vec::new();
+    for server in servers {
+        if server.is_unspecified() || server.is_broadcast() || server.is_multicast() {
+            continue;
+        }
+        if !usable.contains(&server) && usable.len() < crate::MAX_DNS_SERVERS {
+            usable.push(server);
+        }
+    }
+    usable
 }

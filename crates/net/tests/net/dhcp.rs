@@ -143,3 +143,36 @@ fn restart_dhcp_asks_again() {
     assert!(matches!(events[..], [NetEvent::DhcpLost, NetEvent::Configured { .. }]), "{events:?}");
     assert_eq!(net.lan.dhcp.as_ref().unwrap().discovers, 2);
 }
+
+/// The setup wizard switches addressing while running: DHCP → static takes the address at
+/// once and stops DHCP traffic; static → DHCP asks for a lease from scratch.
+#[test]
+fn addressing_switches_while_running() {
+    let mut net = dhcp_net();
+    net.lan.dhcp = Some(DhcpServer::qemu_like());
+    assert!(net.run_until(2_000, configured), "no lease within 2 s");
+    net.stack.take_events();
+
+    let fixed = Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 77), 24);
+    net.stack.reconfigure(NetConfig::fixed(fixed, Some(HOST_IP), vec![DNS_IP], 0));
+    let status = net.stack.status();
+    assert_eq!((status.state, status.address, status.gateway), (NetState::Configured, Some(fixed), Some(HOST_IP)));
+    assert_eq!(status.lease_remaining_s, None, "the lease is gone with the DHCP client");
+    assert!(matches!(net.stack.take_events().as_slice(), [NetEvent::Configured { address, .. }] if *address == fixed));
+    // No DHCP traffic any more, even past the lease's renewal time.
+    let dhcp_frames = net.lan.dhcp_frames;
+    net.advance(50_000_000);
+    assert_eq!(net.lan.dhcp_frames, dhcp_frames, "DHCP kept talking after static addressing was chosen");
+    assert_eq!(net.stack.status().address, Some(fixed));
+
+    // The same static settings again change nothing (no second Configured event).
+    net.stack.reconfigure(NetConfig::fixed(fixed, Some(HOST_IP), vec![DNS_IP], 0));
+    assert!(net.stack.take_events().is_empty());
+
+    // Back to DHCP: no address until the server answers, then its lease.
+    net.stack.reconfigure(NetConfig::dhcp(0));
+    assert_eq!(net.stack.status().state, NetState::WaitingForDhcp);
+    assert_eq!(net.stack.status().address, None);
+    assert!(net.run_until(2_000, configured), "no new lease within 2 s");
+    assert_eq!(net.stack.status().address, Some(Ipv4Cidr::new(STACK_IP, 24)));
+}
