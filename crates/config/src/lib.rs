@@ -163,10 +163,16 @@ impl MoteConfig {
         let mut copy = self.clone();
         for kind in ProviderId::CLOUD {
             if let Some(Some(cloud)) = copy.providers.cloud_mut(kind) {
+                if validate::model_holds_key(cloud.model.as_deref(), Some(&cloud.api_key)) {
+                    cloud.model = Some(redact_key(&cloud.api_key));
+                }
                 cloud.api_key = redact_key(&cloud.api_key);
             }
         }
         if let Some(compatible) = &mut copy.providers.openai_compatible {
+            if validate::model_holds_key(Some(&compatible.model), compatible.api_key.as_deref()) {
+                compatible.model = redact_key(compatible.api_key.as_deref().unwrap_or_default());
+            }
             compatible.api_key = compatible.api_key.as_deref().map(redact_key);
         }
         copy.to_toml()

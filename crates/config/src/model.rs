@@ -102,7 +102,12 @@ impl fmt::Display for MoteConfig {
         write!(f, "provider {}", self.provider.active)?;
         match self.active_provider() {
             Some(ActiveProvider::Remote { base_url, api_key, model, .. }) => {
-                write!(f, " (model {model}, {}, key {})", RedactedUrl(base_url), Redacted(api_key.unwrap_or_default()))?
+                if crate::validate::model_holds_key(Some(model), api_key) {
+                    f.write_str(" (model hidden: it holds the API key")?;
+                } else {
+                    write!(f, " (model {model}")?;
+                }
+                write!(f, ", {}, key {})", RedactedUrl(base_url), Redacted(api_key.unwrap_or_default()))?
             }
             Some(ActiveProvider::Local { model_file }) => write!(f, " ({model_file})")?,
             None => f.write_str(" (not set up)")?,

@@ -224,6 +224,12 @@ pub enum ProblemKind {
         /// The provider.
         kind: ProviderId,
     },
+    /// A model name that holds the provider's API key (pasted into the wrong field): it
+    /// would travel in every request body and show wherever the model is named.
+    ModelHoldsApiKey {
+        /// The provider.
+        kind: ProviderId,
+    },
     /// An API key that looks like another provider's.
     ApiKeyLooksForeign {
         /// The provider whose table holds the key.
@@ -422,6 +428,10 @@ impl fmt::Display for ProblemKind {
             ProblemKind::ApiKeyWhitespace { kind } => write!(
                 f,
                 "[providers.{kind}] api_key contains spaces or line breaks, which API keys never do: paste it again"
+            ),
+            ProblemKind::ModelHoldsApiKey { kind } => write!(
+                f,
+                "[providers.{kind}] model holds the API key: write the model's name there (the key belongs in api_key)"
             ),
             ProblemKind::ApiKeyLooksForeign { kind } => {
                 write!(f, "[providers.{kind}] api_key does not look like an {} key", kind.display_name())?;

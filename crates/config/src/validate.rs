@@ -87,6 +87,9 @@ impl MoteConfig {
             if let Some(url) = &cloud.base_url {
                 check_url(problems, kind, kind == active, url, true);
             }
+            if model_holds_key(cloud.model.as_deref(), Some(key)) {
+                problems.error(format!("{table}.model"), ProblemKind::ModelHoldsApiKey { kind });
+            }
         }
 
         if let Some(compatible) = &self.providers.openai_compatible {
@@ -102,6 +105,9 @@ impl MoteConfig {
             }
             if compatible.model.trim().is_empty() && is_active {
                 problems.error("providers.openai-compatible.model".into(), missing(kind, "model"));
+            }
+            if model_holds_key(Some(&compatible.model), compatible.api_key.as_deref()) {
+                problems.error("providers.openai-compatible.model".into(), ProblemKind::ModelHoldsApiKey { kind });
             }
             if compatible.api_key.as_deref().is_some_and(|k| k.chars().any(char::is_whitespace)) {
                 problems.warning("providers.openai-compatible.api_key".into(), ProblemKind::ApiKeyWhitespace { kind });
@@ -259,5 +265,14 @@ impl Problems {
 
     fn warning(&mut self, field: String, kind: ProblemKind) {
         self.push(Severity::Warning, field, kind);
+    }
+}
+
+/// Whether a model name holds the API key (the shortest real keys are far longer than
+/// 8 characters; shorter "keys" are placeholders that may well be part of a name).
+pub(crate) fn model_holds_key(model: Option<&str>, key: Option<&str>) -> bool {
+    match (model, key.map(str::trim)) {
+        (Some(model), Some(key)) if key.len() >= 8 => model.contains(key),
+        _ => false,
     }
 }

@@ -129,3 +129,31 @@ fn oversized_configurations_are_not_saved() {
     // The in-memory value is still intact and parses from text.
     assert_eq!(parse(&config.to_toml()).unwrap(), config);
 }
+
+/// Found by the fuzzer: a key pasted into the `model` field was shown by the summary (and
+/// would have been sent as the model's name). The file is refused with a problem that names
+/// the field without the key, and a configuration holding it (set at run time) hides it in
+/// the summary and the redacted form.
+#[test]
+fn a_key_in_the_model_field_is_refused_and_hidden() {
+    let key = "sk-ant-api01-0123456789abcdef";
+    let text = format!(
+        "[provider]\nactive = \"anthropic\"\n\n[providers.anthropic]\napi_key = \"{key}\"\nmodel = \"{key}\"\n"
+    );
+    let err = parse_file(text.as_bytes()).unwrap_err();
+    let said = format!("{err} {err:?}");
+    assert!(said.contains("model holds the API key") && said.contains("line 6"), "{said}");
+    assert!(!said.contains(key), "the key is shown: {said}");
+
+    let mut config = MoteConfig::new(ProviderId::Anthropic);
+    config.providers.anthropic =
+        Some(CloudProvider { api_key: key.into(), model: Some(format!("prefix-{key}")), ..Default::default() });
+    assert!(config.validate().iter().any(|p| p.to_string().contains("model holds the API key")));
+    for shown in [config.to_string(), config.redacted()] {
+        assert!(!shown.contains(key), "the key is shown: {shown}");
+    }
+    // A short placeholder "key" inside a model's name is left alone.
+    let text = "[provider]\nactive = \"openai-compatible\"\n\n[providers.openai-compatible]\n\
+                base_url = \"http://10.0.0.2/v1\"\napi_key = \"none\"\nmodel = \"none-llama\"\n";
+    assert!(parse_file(text.as_bytes()).is_ok());
+}
