@@ -4,7 +4,10 @@
 //!
 //! Parsing is [`super::mdparse`]. A reply is split into chunks at blank lines outside code
 //! fences and each chunk is laid out on its own, so while a reply streams only its last
-//! chunk is parsed again.
+//! chunk is parsed again. While it streams, a plain paragraph longer than
+//! [`STREAMING_PIECE`] is also cut into pieces at spaces (each piece starts a new line until
+//! the reply ends and is laid out whole), so a reply written as one endless paragraph costs
+//! the same per frame as any other.
 
 use alloc::format;
 use alloc::string::String;
@@ -26,12 +29,31 @@ pub struct Chunk {
     lines: Vec<VLine>,
 }
 
+/// The longest piece of a plain paragraph laid out on its own while a reply streams, in
+/// bytes.
+pub const STREAMING_PIECE: usize = 2048;
+
 /// Lays `text` out in `cols` columns, reusing the layouts in `previous` whose chunk did not
 /// change; returns the new chunks (keep them for the next call) and the lines.
 pub fn layout_cached(text: &str, cols: u32, previous: &[Chunk]) -> (Vec<Chunk>, Vec<VLine>) {
+    layout_pieces(text, cols, previous, false)
+}
+
+/// [`layout_cached`] for a reply that is still streaming: long plain paragraphs are laid
+/// out in pieces (see the module documentation).
+pub fn layout_streaming(text: &str, cols: u32, previous: &[Chunk]) -> (Vec<Chunk>, Vec<VLine>) {
+    layout_pieces(text, cols, previous, true)
+}
+
+fn layout_pieces(text: &str, cols: u32, previous: &[Chunk], streaming: bool) -> (Vec<Chunk>, Vec<VLine>) {
     let mut chunks = Vec::new();
     let mut lines = Vec::new();
-    for (i, piece) in split_chunks(text).into_iter().enumerate() {
+    let pieces = split_chunks(text).into_iter().flat_map(|chunk| {
+        let long = streaming && chunk.len() > STREAMING_PIECE && is_plain_paragraph(chunk);
+        let pieces = if long { cut_paragraph(chunk) } else { alloc::vec![chunk] };
+        pieces.into_iter().enumerate().map(|(n, piece)| (piece, n > 0))
+    });
+    for (i, (piece, continues)) in pieces.enumerate() {
         let mut h = Fnv::new();
         (piece, cols).hash(&mut h);
         let key = h.finish();
@@ -39,7 +61,7 @@ pub fn layout_cached(text: &str, cols: u32, previous: &[Chunk]) -> (Vec<Chunk>, 
             Some(c) => c.clone(),
             None => Chunk { key, lines: layout_chunk(piece, cols) },
         };
-        if !lines.is_empty() && !chunk.lines.is_empty() {
+        if !lines.is_empty() && !chunk.lines.is_empty() && !continues {
             lines.push(VLine::default());
         }
         lines.extend(chunk.lines.iter().cloned());
@@ -51,6 +73,42 @@ pub fn layout_cached(text: &str, cols: u32, previous: &[Chunk]) -> (Vec<Chunk>, 
 /// Lays `text` out in `cols` columns.
 pub fn layout(text: &str, cols: u32) -> Vec<VLine> {
     layout_cached(text, cols, &[]).1
+}
+
+/// Whether a chunk is a paragraph of text only (no heading, list, quote, table, code or
+/// rule), which can be cut at a space without changing what its pieces are.
+fn is_plain_paragraph(chunk: &str) -> bool {
+    chunk.lines().all(|line| {
+        let t = line.trim_start();
+        let first = t.chars().next();
+        let numbered =
+            t.split_once(['.', ')']).is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        !(numbered
+            || matches!(first, Some('#' | '>' | '-' | '*' | '+' | '|' | '`' | '~' | '=' | '_'))
+            || line.starts_with("    "))
+    })
+}
+
+/// Cuts a long paragraph at spaces into pieces of at most [`STREAMING_PIECE`] bytes (a
+/// word longer than that is its own piece). The cuts depend only on the text before them,
+/// so the pieces stay the same while the paragraph grows.
+fn cut_paragraph(chunk: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = chunk;
+    while rest.len() > STREAMING_PIECE {
+        let window = &rest.as_bytes()[..STREAMING_PIECE];
+        let cut = match window.iter().rposition(|b| *b == b' ' || *b == b'\n') {
+            Some(at) if at > 0 => at + 1,
+            // One long word: up to the next space (spaces are ASCII: a char boundary).
+            _ => rest.bytes().position(|b| b == b' ' || b == b'\n').map_or(rest.len(), |at| at + 1),
+        };
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
 }
 
 /// Splits at blank lines that are outside fenced code blocks; blank-only chunks are
@@ -410,6 +468,42 @@ mod tests {
         assert_eq!(again[0].key, chunks[0].key);
         assert_ne!(again[2].key, chunks[2].key);
         assert_eq!(text_of(&lines).last().map(String::as_str), Some("Para two grows"));
+    }
+
+    #[test]
+    fn an_endless_paragraph_is_laid_out_in_pieces_while_it_streams() {
+        let mut text = String::new();
+        for w in 0..3000 {
+            text.push_str(&format!("w{w} "));
+        }
+        let (chunks, lines) = layout_streaming(&text, 60, &[]);
+        assert!(chunks.len() >= text.len() / STREAMING_PIECE, "{} pieces", chunks.len());
+        // No blank line between the pieces, every word kept, in order, within the width.
+        let shown = text_of(&lines);
+        assert!(shown.iter().all(|l| !l.trim().is_empty() && display_width(l) <= 60));
+        let words: Vec<&str> = shown.iter().flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(words.len(), 3000);
+        assert!(words.iter().enumerate().all(|(i, w)| *w == format!("w{i}")));
+        // Growing: every piece but the last is reused.
+        text.push_str("more words");
+        let (again, _) = layout_streaming(&text, 60, &chunks);
+        let reused = again.iter().zip(&chunks).filter(|(a, b)| a.key == b.key).count();
+        assert_eq!(reused, chunks.len() - 1);
+        // Once the reply ends it is laid out whole, as one paragraph.
+        let (whole, lines) = layout_cached(&text, 60, &again);
+        assert_eq!(whole.len(), 1);
+        assert!(text_of(&lines).iter().filter(|l| display_width(l) < 50).count() <= 1, "only the last line is short");
+    }
+
+    #[test]
+    fn long_lists_and_code_are_not_cut_while_streaming() {
+        let list: String = (0..400).map(|i| format!("- item number {i}\n")).collect();
+        let code = format!("```rust\n{}```\n", "let x = 1; // a comment\n".repeat(200));
+        for text in [list, code] {
+            assert!(text.len() > STREAMING_PIECE);
+            let (chunks, _) = layout_streaming(&text, 60, &[]);
+            assert_eq!(chunks.len(), 1, "{:.40}", text);
+        }
     }
 
     #[test]

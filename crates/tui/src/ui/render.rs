@@ -363,6 +363,7 @@ fn layout_block(block: &Block<'_>, cols: u32, previous: &[Chunk]) -> (Vec<Chunk>
     }
     let mut lines = head.finish();
     let (chunks, mut body) = match block.kind {
+        BlockKind::Assistant if block.streaming => markdown::layout_streaming(block.text, cols, previous),
         BlockKind::Assistant => markdown::layout_cached(block.text, cols, previous),
         BlockKind::User => (Vec::new(), layout::plain(block.text, cols, Role::Text, LineBack::User)),
         BlockKind::Error => (Vec::new(), layout::plain(block.text, cols, Role::Error, LineBack::Plain)),
