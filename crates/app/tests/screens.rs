@@ -200,3 +200,41 @@ fn wizard_broken_config_1024x768() {
     });
     check("wizard_broken_config_1024x768", &h.render(1024, 768));
 }
+
+/// Drawing only what changed (rows moved by a scroll instead of painted again, the
+/// scrollbar redrawn) ends with the same pixels as drawing everything: while a reply streams
+/// in line by line, after PgUp, after PgDn, and after the reply ends.
+#[test]
+fn incremental_drawing_matches_a_full_redraw() {
+    fn full(h: &mut Harness, width: u32, height: u32) -> tui::Canvas {
+        let mut fresh = tui::ui::Renderer::new();
+        let mut canvas = tui::Canvas::new(width, height);
+        let view = app::view(&h.state);
+        fresh.draw(&view.frame(), &mut canvas);
+        canvas
+    }
+    fn same(h: &mut Harness, width: u32, height: u32, when: &str) {
+        let incremental = h.render(width, height);
+        let whole = full(h, width, height);
+        let differ = incremental.pixels().iter().zip(whole.pixels()).filter(|(a, b)| a != b).count();
+        assert_eq!(differ, 0, "{differ} pixels differ from a full redraw {when}");
+    }
+    let mut h = Harness::new();
+    h.exchange("first question", &"An earlier answer line.\n\n".repeat(30));
+    same(&mut h, 1024, 768, "before the reply");
+    let job = h.send("stream a long answer").unwrap();
+    for i in 0..80 {
+        h.reply(job.id, llm::ReplyEvent::Text(format!("Line {i} of the streamed answer.\n\n")));
+        if i % 7 == 0 {
+            same(&mut h, 1024, 768, &format!("after streamed line {i}"));
+        } else {
+            h.render(1024, 768);
+        }
+    }
+    for key in [Key::PageUp, Key::PageUp, Key::PageDown, Key::Up, Key::Down] {
+        h.key(key);
+        same(&mut h, 1024, 768, &format!("after {key:?}"));
+    }
+    h.reply(job.id, llm::ReplyEvent::Finished(llm::FinishReason::Stop));
+    same(&mut h, 1024, 768, "after the reply ended");
+}

@@ -198,6 +198,34 @@ impl Canvas {
         self.add_damage(self.bounds());
     }
 
+    /// Moves the pixels inside `rect` (clipped) `dy` rows up (negative) or down (positive),
+    /// as a scroll does; the rows left behind keep their old pixels for the caller to
+    /// paint. The whole rectangle is damaged.
+    pub fn shift_rows(&mut self, rect: Rect, dy: i32) {
+        let clipped = rect.intersect(&self.bounds());
+        let by = dy.unsigned_abs();
+        if clipped.is_empty() || by == 0 || by >= clipped.h {
+            return;
+        }
+        let width = self.width as usize;
+        let (x0, x1) = (clipped.x as usize, clipped.right() as usize);
+        let moved = clipped.h - by;
+        let mut copy_row = |from: u32, to: u32| {
+            let (from, to) = (from as usize * width, to as usize * width);
+            self.pixels.copy_within(from + x0..from + x1, to + x0);
+        };
+        if dy < 0 {
+            for i in 0..moved {
+                copy_row(clipped.y + by + i, clipped.y + i);
+            }
+        } else {
+            for i in (0..moved).rev() {
+                copy_row(clipped.y + i, clipped.y + by + i);
+            }
+        }
+        self.add_damage(clipped);
+    }
+
     /// Paints `rect`, clipped to the canvas.
     pub fn fill_rect(&mut self, rect: Rect, color: Rgb) {
         let clipped = rect.intersect(&self.bounds());

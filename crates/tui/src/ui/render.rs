@@ -59,6 +59,10 @@ pub struct Renderer {
     notice: Option<u64>,
     overlay: Option<u64>,
     rows: Vec<Option<u64>>,
+    /// The transcript's first visible line when `rows` were drawn.
+    rows_top: Option<u32>,
+    /// The scrollbar drawn: (lines in all, lines visible, first visible line).
+    bar: Option<(u32, u32, u32)>,
     geometry: Geometry,
 }
 
@@ -152,7 +156,13 @@ impl Renderer {
                 self.notice = Some(notice_key);
                 touched = true;
             }
-            let (t, geometry) = draw_transcript(&mut p, regions.transcript, frame, &mut transcript, &mut rows);
+            let shown = Shown {
+                rows: &mut rows,
+                top: &mut self.rows_top,
+                bar: &mut self.bar,
+                may_shift: overlay_key.is_none(),
+            };
+            let (t, geometry) = draw_transcript(&mut p, regions.transcript, frame, &mut transcript, shown);
             touched |= t;
             self.geometry = geometry;
             if let Some(key) = overlay_key
@@ -174,8 +184,23 @@ impl Renderer {
         self.notice = None;
         self.overlay = None;
         self.rows.clear();
+        self.rows_top = None;
+        self.bar = None;
     }
 }
+
+/// What the transcript's rows on the canvas show: each row's key, the first visible line,
+/// and whether the pixels may be moved (not while a window covers part of them).
+struct Shown<'a> {
+    rows: &'a mut Vec<Option<u64>>,
+    top: &'a mut Option<u32>,
+    bar: &'a mut Option<(u32, u32, u32)>,
+    may_shift: bool,
+}
+
+/// Width of the scrollbar at the transcript's right edge, in pixels (inside the margin the
+/// text never reaches).
+const BAR_WIDTH: u32 = 4;
 
 /// Lays the transcript out and redraws the rows whose content changed. Returns whether
 /// anything was drawn, and the measurements.
@@ -184,8 +209,9 @@ fn draw_transcript(
     area: Rect,
     frame: &Frame<'_>,
     cache: &mut BTreeMap<u64, Cached>,
-    drawn: &mut Vec<Option<u64>>,
+    shown: Shown<'_>,
 ) -> (bool, Geometry) {
+    let Shown { rows: drawn, top: drawn_top, bar, may_shift } = shown;
     let body = p.sizes.body;
     let line_h = body.line;
     let pad = body.advance * 2;
@@ -227,7 +253,32 @@ fn draw_transcript(
     }
     if drawn.len() != visible as usize {
         *drawn = vec![None; visible as usize];
+        *drawn_top = None;
     }
+    // A scroll by a few lines (a streamed reply growing at the bottom): move the rows'
+    // pixels instead of painting them again; only the rows that came into view (and any
+    // whose look depends on its position) are painted below.
+    if let Some(before) = *drawn_top
+        && may_shift
+        && before != top
+        && before.abs_diff(top) < visible
+    {
+        let k = before.abs_diff(top) as usize;
+        let rows_area = Rect::new(area.x, area.y, area.w, visible * line_h);
+        let dy = (k as u32 * line_h) as i32;
+        if top > before {
+            p.canvas.shift_rows(rows_area, -dy);
+            drawn.copy_within(k.., 0);
+            let n = drawn.len();
+            drawn[n - k..].fill(None);
+        } else {
+            p.canvas.shift_rows(rows_area, dy);
+            let n = drawn.len();
+            drawn.copy_within(..n - k, k);
+            drawn[..k].fill(None);
+        }
+    }
+    *drawn_top = Some(top);
     let mut touched = false;
     let hint_row = visible as usize / 2;
     let empty_hint = blocks.is_empty().then_some(frame.transcript.empty_hint).filter(|h| !h.is_empty());
@@ -264,6 +315,25 @@ fn draw_transcript(
     // Below the last whole row.
     let rest = Rect::new(area.x, area.y + visible * line_h, area.w, area.h - visible * line_h);
     p.fill(rest, p.theme.background);
+    // The scrollbar: where the visible lines are in the whole conversation. Painted rows
+    // cover its strip, so it is drawn again after any row (or when it moves).
+    let bar_now = (total > visible).then_some((total, visible, top));
+    if touched || *bar != bar_now {
+        let track = Rect::new(area.right().saturating_sub(BAR_WIDTH + 2), area.y, BAR_WIDTH, visible * line_h);
+        if bar_now.is_none() && bar.is_some() {
+            p.fill(track, p.theme.background);
+        }
+        if bar_now.is_some() {
+            p.fill(track, p.theme.surface);
+            let thumb_h = (u64::from(track.h) * u64::from(visible) / u64::from(total)) as u32;
+            let thumb_h = thumb_h.max(line_h).min(track.h);
+            let travel = track.h - thumb_h;
+            let y = track.y + (u64::from(travel) * u64::from(top) / u64::from(max_top.max(1))) as u32;
+            p.round(Rect::new(track.x, y, BAR_WIDTH, thumb_h), BAR_WIDTH / 2, p.theme.muted);
+        }
+        *bar = bar_now;
+        touched = true;
+    }
     (touched, geometry)
 }
 
