@@ -519,21 +519,33 @@ fn ttft(arch: Arch, runs: usize) -> Result<()> {
         .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or(f64::NAN);
     let count = turns.split(" over ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or("?");
+    let mean_us = turns
+        .split("mean ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
     m.kill();
     println!(
-        "bench ttft {arch}: endless stream until Ctrl+C: longest main-loop turn {:.1} ms over {count} turns (target < 20 ms)",
-        longest_us / 1000.0
+        "bench ttft {arch}: endless stream until Ctrl+C: longest main-loop turn {:.1} ms over {count} turns, mean {:.1} ms \
+         (target: every turn < 20 ms)",
+        longest_us / 1000.0,
+        mean_us / 1000.0
     );
     let shown = numbers_after(&text, "(on screen after ");
     let decoded = numbers_after(&text, "tokens, first text after ");
-    anyhow::ensure!(shown.len() == runs, "found {} of {runs} screen timings", shown.len());
+    // A reply that arrives and ends within one turn of the main loop is logged before the
+    // frame that shows it ("on screen after ?"): such runs have no screen timing.
+    anyhow::ensure!(!shown.is_empty(), "no run has a screen timing");
     // The request body the guest sent, replayed by curl.
     let body = crate::mock_llm::recorded_body(&mock, 0)?;
     let host: Vec<f64> = (0..runs).map(|_| curl_first_text_ms(mock.port, &body)).collect::<Result<_>>()?;
+    let with_screen = shown.len();
     let (g_screen, g_text, h) = (median_f(shown), median_f(decoded), median_f(host));
     println!(
-        "bench ttft {arch}: Enter to first text on screen {g_screen:.0} ms (decoded {g_text:.0} ms) in the guest, host curl {h:.1} ms to the first text_delta (includes starting curl), ratio {:.1}x (median of {runs}; the mock waits 4 ms per piece)",
-        g_screen / h
+        "bench ttft {arch}: Enter to first text on screen {g_screen:.0} ms (decoded {g_text:.0} ms) in the guest, host curl {h:.1} ms to the first text_delta (includes starting curl), ratio {:.1}x (median of {} runs with a screen timing of {runs}; the mock waits 4 ms per piece)",
+        g_screen / h,
+        with_screen
     );
     Ok(())
 }

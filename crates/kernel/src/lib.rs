@@ -422,7 +422,7 @@ fn main_loop(devices: Devices) -> ! {
     let mut jitter = tls::csprng::JitterPool::new();
     // How long input and the screen waited for a turn while a reply streamed from a server:
     // the longest loop turn and how many there were (logged when the reply ends).
-    let mut streaming_turns: Option<(core::time::Duration, u64)> = None;
+    let mut streaming_turns: Option<(core::time::Duration, u64, core::time::Duration)> = None;
     loop {
         let turn_started = time::now();
         if let Some(batch) = jitter.add(arch::cycle_counter()) {
@@ -545,14 +545,17 @@ fn main_loop(devices: Devices) -> ! {
         }
         if runner.streams_remote_reply() {
             let turn = time::now().saturating_duration_since(turn_started);
-            let (longest, turns) = streaming_turns.get_or_insert((core::time::Duration::ZERO, 0));
+            let (longest, turns, total) =
+                streaming_turns.get_or_insert((core::time::Duration::ZERO, 0, core::time::Duration::ZERO));
             *longest = (*longest).max(turn);
             *turns += 1;
-        } else if let Some((longest, turns)) = streaming_turns.take() {
+            *total += turn;
+        } else if let Some((longest, turns, total)) = streaming_turns.take() {
             info!(
-                "main loop: longest turn while the reply streamed {} us over {turns} turns (input and screen \
-                 waited at most that long)",
-                longest.as_micros()
+                "main loop: longest turn while the reply streamed {} us over {turns} turns, mean {} us (input and \
+                 screen waited at most that long)",
+                longest.as_micros(),
+                total.as_micros() / u128::from(turns.max(1))
             );
         }
         if busy {
