@@ -13,7 +13,9 @@ use std::time::Duration;
 /// A comment of the user's that saving the settings must keep.
 const COMMENT: &str = "# my own note: keep this line";
 
-fn boot(ctx: &Ctx, slot: &mut Option<Machine>, disk: &Path, setup: &DiskSetup) -> Result<()> {
+/// Boots `disk` (replacing the machine in `slot`) with a virtio-net card and `setup`'s disk
+/// bus and firmware variables, and waits for `moteOS ready`.
+pub(crate) fn boot(ctx: &Ctx, slot: &mut Option<Machine>, disk: &Path, setup: &DiskSetup) -> Result<()> {
     if let Some(mut old) = slot.take() {
         old.kill();
     }

@@ -4,32 +4,15 @@
 //! with the problem shown (serial log and the screen, read by OCR).
 
 use crate::e2e::{BOOT_TIMEOUT, Ctx, EspEntry, keep_screenshot};
+use crate::e2e_persist::boot;
 use crate::image;
 use crate::mock_llm::{self, Dialect, MOCK_KEY, MockLlm};
-use crate::qemu::{self, DiskBus, DiskSetup, Display, Machine, Nic, QemuOptions};
+use crate::qemu::{self, DiskBus, DiskSetup, Display, Machine};
 use anyhow::{Context, Result, ensure};
-use std::path::Path;
 use std::time::Duration;
 
 /// Down arrow on the serial console.
 const DOWN: &[u8] = b"\x1b[B";
-
-fn boot(ctx: &Ctx, slot: &mut Option<Machine>, disk: &Path, setup: &DiskSetup) -> Result<()> {
-    if let Some(mut old) = slot.take() {
-        old.kill();
-    }
-    let options = QemuOptions {
-        arch: ctx.arch(),
-        disk: disk.to_path_buf(),
-        memory_mib: qemu::DEFAULT_MEMORY_MIB,
-        display: Display::Headless,
-        nic: Nic::VirtioNet,
-    };
-    let extras = qemu::Extras { disk: setup.clone(), ..qemu::Extras::default() };
-    let m = slot.insert(Machine::launch_with(&options, &extras)?);
-    m.wait_for("moteOS ready", BOOT_TIMEOUT)?;
-    Ok(())
-}
 
 /// Sends `bytes` and waits for the log line that says the wizard moved on.
 fn step(m: &mut Machine, bytes: &[u8], then: &str) -> Result<()> {

@@ -218,19 +218,23 @@ fn list_models(state: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
+/// A model list that can be offered, or why not (an empty list is a failure too).
+pub(crate) fn usable_models(result: Result<Vec<String>, String>) -> Result<Vec<String>, String> {
+    match result {
+        Ok(list) if list.is_empty() => Err(String::from("the list is empty")),
+        other => other,
+    }
+}
+
 /// A model list arrived (or failed).
 pub(crate) fn on_models(state: &mut State, id: RequestId, result: Result<Vec<String>, String>, fx: &mut Vec<Effect>) {
     let Some(request) = state.models.filter(|m| m.id == id) else { return };
     state.models = None;
     let provider = request.provider;
     let current = model_of(state, provider);
-    let (list, status) = match result {
-        Ok(list) if !list.is_empty() => (list, format!("{} offers these models", provider.label())),
-        outcome => {
-            let why = match outcome {
-                Err(why) => why,
-                Ok(_) => String::from("the list is empty"),
-            };
+    let (list, status) = match usable_models(result) {
+        Ok(list) => (list, format!("{} offers these models", provider.label())),
+        Err(why) => {
             fx.push(Effect::Log(
                 Level::Warn,
                 format!("chat: {} did not list its models: {why}", provider.display_name()),

@@ -1037,8 +1037,8 @@ pub(crate) fn take_models(
     let Some(w) = wizard_mut(state).filter(|w| w.models_request == Some(id)) else { return Some(result) };
     w.models_request = None;
     let provider = w.provider;
-    match result {
-        Ok(list) if !list.is_empty() => {
+    match crate::commands::usable_models(result) {
+        Ok(list) => {
             fx.push(Effect::Log(
                 Level::Info,
                 format!("wizard: {} listed {} models", provider.display_name(), list.len()),
@@ -1046,11 +1046,7 @@ pub(crate) fn take_models(
             w.models = list;
             w.status = Some((format!("{} offers these models.", provider.label()), NoticeKind::Info));
         }
-        outcome => {
-            let why = match outcome {
-                Err(why) => why,
-                Ok(_) => String::from("the list is empty"),
-            };
+        Err(why) => {
             fx.push(Effect::Log(
                 Level::Warn,
                 format!("wizard: {} did not list its models: {why}", provider.display_name()),
