@@ -10,9 +10,10 @@
 //! 4. rename `P.tmp` to `P`, flush.
 //!
 //! A power cut at any point leaves `P` with the old or the new content, or leaves
-//! `P` missing with the old content in `P.bak`; [`Volume::read_file`] falls back to
-//! `P.bak` when `P` is missing or unreadable (or fails the caller's check), so the
-//! reader always finds a complete version.
+//! `P` missing with the old content in `P.bak` (or, for a repair cut after it
+//! deleted the pair, in its flushed copy `P.fix`/`P.fx2`); [`Volume::read_file`]
+//! falls back in that order when `P` is missing or unreadable (or fails the
+//! caller's check), so the reader always finds a complete version.
 
 use crate::block::BlockDevice;
 use crate::error::StorageError;
@@ -64,10 +65,22 @@ impl<D: BlockDevice> Volume<D> {
             Err(e) => Err(e),
         };
         let backup = format!("{path}{BAK}");
-        match self.read_raw(&backup, limit) {
-            Ok(data) if accept(&data) => Ok(data),
-            _ => main,
+        if let Ok(data) = self.read_raw(&backup, limit)
+            && accept(&data)
+        {
+            return Ok(data);
         }
+        // A repair cut after it deleted the shared pair: its copy was complete (it is
+        // flushed before either delete), and a partial copy only ever exists while
+        // the pair, and so one of the two names above, is still readable.
+        for suffix in SCRATCH {
+            if let Ok(data) = self.read_raw(&format!("{path}{suffix}"), limit)
+                && accept(&data)
+            {
+                return Ok(data);
+            }
+        }
+        main
     }
 
     /// Replaces `path` with `data` so that a power cut at any moment leaves a complete
@@ -93,6 +106,13 @@ impl<D: BlockDevice> Volume<D> {
         }
         let fresh = self.find(&dir, &tmp, path)?.ok_or_else(|| StorageError::NotFound(format!("{path}{TMP}")))?;
         self.fs.rename(&fresh, &dir, name).map_err(|e| fat_error(e, path))?;
+        // The copy of a repair cut after its deletes is not needed once `P` holds the
+        // new version.
+        for suffix in SCRATCH {
+            if let Some(left) = self.find(&dir, &format!("{name}{suffix}"), path)? {
+                self.fs.delete(&left).map_err(|e| fat_error(e, path))?;
+            }
+        }
         self.fs.sync().map_err(|e| fat_error(e, path))
     }
 
@@ -128,8 +148,14 @@ impl<D: BlockDevice> Volume<D> {
     }
 
     /// Creates `name` in `dir` holding `data`, durable when this returns.
+    ///
+    /// The entry is created writing through; the content, its clusters' FAT entries
+    /// and the entry's final size are written back and reach the device merged, in
+    /// block order, at the flush (see [`crate::stream`]): a cut in between leaves a
+    /// scratch file that no reader takes, and at worst clusters allocated to it.
     fn write_new(&self, dir: &Dir<'_, D>, name: &str, data: &[u8], path: &str) -> Result<(), StorageError> {
         let entry = self.fs.create_file(dir, name).map_err(|e| fat_error(e, path))?;
+        self.write_mode.set_write_back(true);
         let written = (|| {
             let mut writer = self.fs.write_file(&entry)?;
             let mut done = 0;
@@ -139,6 +165,8 @@ impl<D: BlockDevice> Volume<D> {
             writer.finish()?;
             self.fs.sync()
         })();
+        // Anything still buffered after a failure goes out before the next write.
+        self.write_mode.set_write_back(false);
         if let Err(e) = written {
             // Leave no half-written file behind (best effort: the disk may be gone).
             if let Ok(Some(partial)) = self.find(dir, name, path) {

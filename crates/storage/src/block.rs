@@ -139,9 +139,9 @@ pub struct RamDisk {
     block_size: usize,
     data: Vec<u8>,
     read_only: bool,
-    /// Writes still allowed before the disk "loses power" (every later write fails
+    /// Blocks still written before the disk "loses power" (every later write fails
     /// with [`BlockError::NotPresent`]); `None` = unlimited. Lets tests cut the power
-    /// between two writes.
+    /// between any two block writes, also inside one multi-block request.
     writes_left: Option<usize>,
 }
 
@@ -162,9 +162,10 @@ impl RamDisk {
         self.read_only = read_only;
     }
 
-    /// Lets `writes` more block writes succeed, then fails every later one (a power cut).
-    pub fn cut_power_after(&mut self, writes: usize) {
-        self.writes_left = Some(writes);
+    /// Lets `blocks` more blocks be written, then fails every later write (a power
+    /// cut); a request that reaches past the cut writes its first blocks only.
+    pub fn cut_power_after(&mut self, blocks: usize) {
+        self.writes_left = Some(blocks);
     }
 
     /// The disk's bytes.
@@ -194,13 +195,19 @@ impl BlockDevice for RamDisk {
             return Err(BlockError::ReadOnly);
         }
         check_range(lba, buf.len(), self.block_size, self.block_count())?;
+        let start = lba as usize * self.block_size;
         if let Some(left) = self.writes_left.as_mut() {
-            if *left == 0 {
+            // A request of several blocks is cut between two of them, as a disk
+            // losing power in the middle of one transfer would leave it.
+            let blocks = buf.len() / self.block_size;
+            if blocks > *left {
+                let written = *left * self.block_size;
+                self.data[start..start + written].copy_from_slice(&buf[..written]);
+                *left = 0;
                 return Err(BlockError::NotPresent);
             }
-            *left -= 1;
+            *left -= blocks;
         }
-        let start = lba as usize * self.block_size;
         self.data[start..start + buf.len()].copy_from_slice(buf);
         Ok(())
     }
@@ -235,9 +242,11 @@ mod tests {
     #[test]
     fn read_only_and_power_cut() {
         let mut disk = RamDisk::new(512, 4);
-        disk.cut_power_after(1);
+        disk.cut_power_after(2);
         disk.write_blocks(0, &[1; 512]).unwrap();
-        assert_eq!(disk.write_blocks(1, &[1; 512]), Err(BlockError::NotPresent));
+        // The cut lands inside this two-block request: its first block is written.
+        assert_eq!(disk.write_blocks(1, &[2; 1024]), Err(BlockError::NotPresent));
+        assert_eq!(&disk.image()[512..1536], [[2u8; 512], [0u8; 512]].concat());
         disk.set_read_only(true);
         assert_eq!(disk.write_blocks(0, &[1; 512]), Err(BlockError::ReadOnly));
     }

@@ -5,7 +5,7 @@
 
 use crate::block::BlockDevice;
 use crate::error::StorageError;
-use crate::stream::BlockStream;
+use crate::stream::{BlockStream, WriteMode};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -31,6 +31,8 @@ pub struct FileInfo {
 pub struct Volume<D: BlockDevice> {
     pub(crate) fs: FatVolume<BlockStream<D>>,
     read_only: bool,
+    /// Switches the stream under the FAT crate between write-through and write-back.
+    pub(crate) write_mode: WriteMode,
     /// Bytes per cluster, from the boot sector (the FAT crate keeps it private).
     cluster_bytes: u64,
 }
@@ -85,11 +87,14 @@ impl<D: BlockDevice> Volume<D> {
     pub fn open(mut device: D) -> Result<Self, StorageError> {
         let read_only = device.is_read_only();
         let cluster_bytes = cluster_bytes(&mut device)?;
-        let fs = FatVolume::open(BlockStream::new(device)).map_err(|e| match fat_error(e, "the boot sector") {
-            StorageError::Block(b) => StorageError::Block(b),
-            other => StorageError::Corrupt(format!("not a usable FAT file system: {other}")),
+        let write_mode = WriteMode::default();
+        let fs = FatVolume::open(BlockStream::new(device, write_mode.clone())).map_err(|e| {
+            match fat_error(e, "the boot sector") {
+                StorageError::Block(b) => StorageError::Block(b),
+                other => StorageError::Corrupt(format!("not a usable FAT file system: {other}")),
+            }
         })?;
-        Ok(Volume { fs, read_only, cluster_bytes })
+        Ok(Volume { fs, read_only, write_mode, cluster_bytes })
     }
 
     /// Formats `device` as a fresh FAT volume (FAT32 when it is large enough) and opens it.
@@ -102,10 +107,13 @@ impl<D: BlockDevice> Volume<D> {
             if bytes >= 64 << 20 {
                 options = options.fat_type(FatTypeSelection::Fat32);
             }
-            hadris_fat::sync::format::FatVolumeFormatter::format(BlockStream::new(device), options)
-                .map_err(|e| fat_error(e, "the volume"))?
-                .into_inner()
-                .into_device()
+            hadris_fat::sync::format::FatVolumeFormatter::format(
+                BlockStream::new(device, WriteMode::default()),
+                options,
+            )
+            .map_err(|e| fat_error(e, "the volume"))?
+            .into_inner()
+            .into_device()
         };
         Self::open(device)
     }

@@ -67,7 +67,16 @@ pub fn fat_volume(blocks: usize) -> RamDisk {
 #[derive(Debug)]
 pub struct Counting<D> {
     pub inner: D,
+    /// Blocks written.
     pub writes: usize,
+    /// Write requests (a merged run of blocks is one).
+    pub requests: usize,
+}
+
+impl<D> Counting<D> {
+    pub fn new(inner: D) -> Self {
+        Counting { inner, writes: 0, requests: 0 }
+    }
 }
 
 impl<D: BlockDevice> BlockDevice for Counting<D> {
@@ -81,7 +90,8 @@ impl<D: BlockDevice> BlockDevice for Counting<D> {
         self.inner.read_blocks(lba, buf)
     }
     fn write_blocks(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
-        self.writes += 1;
+        self.writes += buf.len() / self.inner.block_size();
+        self.requests += 1;
         self.inner.write_blocks(lba, buf)
     }
 }

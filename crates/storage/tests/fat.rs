@@ -90,8 +90,9 @@ fn new() -> Vec<u8> {
 #[test]
 fn a_power_cut_at_any_block_write_leaves_a_readable_version() {
     let image = settled_image();
-    // How many block writes one replacement takes.
-    let mut counting = Counting { inner: RamDisk::from_image(512, image.clone()), writes: 0 };
+    // How many blocks one replacement writes (the cut also lands inside a merged
+    // multi-block request).
+    let mut counting = Counting::new(RamDisk::from_image(512, image.clone()));
     Volume::open(&mut counting).unwrap().write_file(CONFIG, &new()).unwrap();
     let total = counting.writes;
     assert!(total > 10, "only {total} writes");
@@ -204,17 +205,18 @@ fn a_read_only_disk_reads_and_refuses_writes() {
 #[test]
 fn a_second_cut_during_the_recovering_write_still_leaves_a_readable_version() {
     let image = settled_image();
-    let mut counting = Counting { inner: RamDisk::from_image(512, image.clone()), writes: 0 };
+    let mut counting = Counting::new(RamDisk::from_image(512, image.clone()));
     Volume::open(&mut counting).unwrap().write_file(CONFIG, &new()).unwrap();
     let total = counting.writes;
     let newer = b"newer settings".repeat(30);
-    // Every 5th first cut, then a second cut at every block write of the next save.
-    for first in (0..total).step_by(5) {
+    // A first cut at every block write, then a second cut at every block write of
+    // the next save.
+    for first in 0..total {
         let mut disk = RamDisk::from_image(512, image.clone());
         disk.cut_power_after(first);
         let _ = Volume::open(&mut disk).and_then(|v| v.write_file(CONFIG, &new()));
         let after_first = disk.image().to_vec();
-        let mut counting = Counting { inner: RamDisk::from_image(512, after_first.clone()), writes: 0 };
+        let mut counting = Counting::new(RamDisk::from_image(512, after_first.clone()));
         Volume::open(&mut counting).unwrap().write_file(CONFIG, &newer).unwrap();
         for second in 0..counting.writes {
             let mut disk = RamDisk::from_image(512, after_first.clone());
@@ -227,4 +229,18 @@ fn a_second_cut_during_the_recovering_write_still_leaves_a_readable_version() {
             assert_eq!(volume.read_file(CONFIG, LIMIT).unwrap(), b"final");
         }
     }
+}
+
+#[test]
+fn a_large_file_reaches_the_disk_in_a_few_merged_requests() {
+    // A 50-turn conversation is about 100 KB; written through, the FAT crate's
+    // cluster-by-cluster writes were about 500 requests.
+    let image = settled_image();
+    let big: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut counting = Counting::new(RamDisk::from_image(512, image));
+    Volume::open(&mut counting).unwrap().write_file(CONFIG, &big).unwrap();
+    assert!(counting.writes >= big.len() / 512, "{} blocks", counting.writes);
+    assert!(counting.requests < 40, "{} requests for {} blocks", counting.requests, counting.writes);
+    let volume = Volume::open(counting.inner).unwrap();
+    assert_eq!(volume.read_file(CONFIG, LIMIT).unwrap(), big);
 }
