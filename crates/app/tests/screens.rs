@@ -237,4 +237,15 @@ fn incremental_drawing_matches_a_full_redraw() {
     }
     h.reply(job.id, llm::ReplyEvent::Finished(llm::FinishReason::Stop));
     same(&mut h, 1024, 768, "after the reply ended");
+    // What sits below the transcript changes height: the transcript keeps its rows.
+    h.key(Key::End);
+    h.input(app::Input::Notice("A notice above the input line.".into()));
+    same(&mut h, 1024, 768, "after a notice appeared");
+    h.type_text(&"a question long enough to wrap onto more input lines ".repeat(6));
+    same(&mut h, 1024, 768, "after the input grew");
+    let job = h.send("").unwrap();
+    same(&mut h, 1024, 768, "after the input shrank again");
+    h.reply(job.id, llm::ReplyEvent::Text("A short answer.".into()));
+    h.reply(job.id, llm::ReplyEvent::Finished(llm::FinishReason::Stop));
+    same(&mut h, 1024, 768, "after the next reply");
 }

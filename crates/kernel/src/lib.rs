@@ -422,7 +422,7 @@ fn main_loop(devices: Devices) -> ! {
     let mut jitter = tls::csprng::JitterPool::new();
     // How long input and the screen waited for a turn while a reply streamed from a server:
     // the longest loop turn and how many there were (logged when the reply ends).
-    let mut streaming_turns: Option<(core::time::Duration, u64, core::time::Duration)> = None;
+    let mut streaming_turns: Option<TurnStats> = None;
     loop {
         let turn_started = time::now();
         if let Some(batch) = jitter.add(arch::cycle_counter()) {
@@ -480,6 +480,7 @@ fn main_loop(devices: Devices) -> ! {
             );
         }
 
+        let input_done = time::now();
         let mut wake = input.next_deadline().map(|d| d.saturating_duration_since(time::now()));
         let mut busy = false;
         if let Some(net) = network.as_mut() {
@@ -503,6 +504,7 @@ fn main_loop(devices: Devices) -> ! {
             net_info = Some(info.clone());
             runner.input(app::Input::Network(info), None);
         }
+        let network_done = time::now();
         runner.step(network.as_mut());
         if let Some(net) = network.as_mut() {
             // What the reply step queued goes out now rather than at the next wake-up.
@@ -523,6 +525,7 @@ fn main_loop(devices: Devices) -> ! {
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
 
+        let step_done = time::now();
         if let Some(display) = display.as_mut() {
             let started = time::now();
             if runner.draw(display, network.as_mut())
@@ -544,19 +547,10 @@ fn main_loop(devices: Devices) -> ! {
             power.switch_off();
         }
         if runner.streams_remote_reply() {
-            let turn = time::now().saturating_duration_since(turn_started);
-            let (longest, turns, total) =
-                streaming_turns.get_or_insert((core::time::Duration::ZERO, 0, core::time::Duration::ZERO));
-            *longest = (*longest).max(turn);
-            *turns += 1;
-            *total += turn;
-        } else if let Some((longest, turns, total)) = streaming_turns.take() {
-            info!(
-                "main loop: longest turn while the reply streamed {} us over {turns} turns, mean {} us (input and \
-                 screen waited at most that long)",
-                longest.as_micros(),
-                total.as_micros() / u128::from(turns.max(1))
-            );
+            let marks = [turn_started, input_done, network_done, step_done, time::now()];
+            streaming_turns.get_or_insert_default().add(&marks);
+        } else if let Some(stats) = streaming_turns.take() {
+            stats.report();
         }
         if busy {
             continue;
@@ -565,6 +559,45 @@ fn main_loop(devices: Devices) -> ! {
             arch::arm_timer(after);
         }
         arch::wait_for_work(|| !events::is_empty());
+    }
+}
+
+/// How long input and the screen waited for a turn of the main loop while a reply streamed
+/// from a server, logged when the reply ends.
+#[derive(Default)]
+struct TurnStats {
+    longest: core::time::Duration,
+    /// The longest turn's parts: input, network, reply step, drawing.
+    longest_parts: [core::time::Duration; 4],
+    turns: u64,
+    total: core::time::Duration,
+}
+
+impl TurnStats {
+    /// Adds a turn from its five time marks (start, after input, after the network, after
+    /// the reply step, end).
+    fn add(&mut self, marks: &[hal::clock::Instant; 5]) {
+        let turn = marks[4].saturating_duration_since(marks[0]);
+        if turn > self.longest {
+            self.longest = turn;
+            for (i, part) in self.longest_parts.iter_mut().enumerate() {
+                *part = marks[i + 1].saturating_duration_since(marks[i]);
+            }
+        }
+        self.turns += 1;
+        self.total += turn;
+    }
+
+    fn report(&self) {
+        let [input, network, step, draw] = self.longest_parts.map(|d| d.as_micros());
+        info!(
+            "main loop: longest turn while the reply streamed {} us over {} turns, mean {} us (input and screen \
+             waited at most that long; that turn: input {input} us, network {network} us, reply {step} us, \
+             drawing {draw} us)",
+            self.longest.as_micros(),
+            self.turns,
+            self.total.as_micros() / u128::from(self.turns.max(1))
+        );
     }
 }
 

@@ -113,12 +113,27 @@ impl Renderer {
         }
         let sizes = self.sizes.unwrap_or_else(|| Sizes::for_screen(&self.glyphs, w, h, self.scale));
         let regions = regions(w, h, sizes, frame);
-        if regions != self.regions {
-            self.regions = regions;
-            self.forget();
-            canvas.fill(theme.background);
-        }
         let overlay_key = frame.overlay.as_ref().map(super::overlay::key);
+        if regions != self.regions {
+            let before = core::mem::replace(&mut self.regions, regions);
+            let (old, new) = (before.transcript, regions.transcript);
+            if before.header == regions.header
+                && (old.x, old.y, old.w) == (new.x, new.y, new.w)
+                && overlay_key.is_none()
+                && self.overlay.is_none()
+            {
+                // Only what is below the transcript moved (a notice came or went, the input
+                // line grew or shrank): the transcript keeps its rows, which the scroll
+                // below moves if the first visible line changed; the rest is painted again.
+                let from = old.bottom().min(new.bottom());
+                canvas.fill_rect(Rect::new(0, from, w, h.saturating_sub(from)), theme.background);
+                self.input = None;
+                self.notice = None;
+            } else {
+                self.forget();
+                canvas.fill(theme.background);
+            }
+        }
         if overlay_key.is_none() && self.overlay.is_some() {
             // The window closed: what it covered must come back.
             self.forget();
@@ -251,10 +266,8 @@ fn draw_transcript(
             line_no += 1;
         }
     }
-    if drawn.len() != visible as usize {
-        *drawn = vec![None; visible as usize];
-        *drawn_top = None;
-    }
+    // The area grew or shrank at the bottom: rows added there are painted, rows cut off go.
+    drawn.resize(visible as usize, None);
     // A scroll by a few lines (a streamed reply growing at the bottom): move the rows'
     // pixels instead of painting them again; only the rows that came into view (and any
     // whose look depends on its position) are painted below.
