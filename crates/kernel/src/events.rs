@@ -2,7 +2,7 @@
 //! pops it. Handlers do as little as possible (read the byte, push it); decoding
 //! happens in the main loop.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use hal::queue::EventQueue;
 use spin::Mutex;
 
@@ -17,8 +17,6 @@ pub enum Event {
     InputKey(u16, i32),
     /// The timer fired (a deadline may have passed).
     Timer,
-    /// A device signalled through MSI-X (the network card has work).
-    Device,
 }
 
 const CAPACITY: usize = 512;
@@ -94,9 +92,33 @@ pub fn pop() -> Option<Event> {
     crate::arch::without_interrupts(|| QUEUE.lock().pop())
 }
 
+/// Set by a device interrupt (MSI/MSI-X: a network card, a USB controller, a virtio
+/// keyboard has work), cleared by the main loop when a turn starts.
+///
+/// A flag rather than a queued event: the main loop polls the devices before it drains
+/// the queue (so their keys are handled in the same turn), and an interrupt raised between
+/// a device's poll and the drain would be drained without its work being seen. An edge
+/// (MSI) is not raised again while the work waits (an xHCI controller holds its next
+/// interrupt until the event ring is acknowledged), so the loop would sleep for good; it
+/// did, for hot-plugged USB keyboards on AArch64. Taken before the polls, the flag stays
+/// set for anything that arrives during them, and the loop goes round again.
+static DEVICE_SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// Notes a device interrupt (from its handler).
+pub fn signal_device() {
+    stamp_input();
+    DEVICE_SIGNALLED.store(true, Ordering::Release);
+}
+
+/// Clears the device-interrupt flag; the main loop calls it when a turn starts, before it
+/// polls the devices. Returns whether a device had signalled.
+pub fn take_device_signal() -> bool {
+    DEVICE_SIGNALLED.swap(false, Ordering::AcqRel)
+}
+
 /// Whether nothing is waiting (checked with interrupts off before sleeping).
 pub fn is_empty() -> bool {
-    QUEUE.lock().is_empty() && SERIAL.lock().is_empty()
+    !DEVICE_SIGNALLED.load(Ordering::Acquire) && QUEUE.lock().is_empty() && SERIAL.lock().is_empty()
 }
 
 /// Events and serial bytes lost to a full queue since boot.

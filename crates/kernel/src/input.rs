@@ -76,7 +76,7 @@ impl Input {
                     out(key);
                 }
             }
-            Event::Timer | Event::Device => {}
+            Event::Timer => {}
         }
     }
 

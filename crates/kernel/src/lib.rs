@@ -434,6 +434,8 @@ fn main_loop(devices: Devices) -> ! {
                 );
             }
         }
+        // Before any device is polled: an interrupt during the polls keeps the loop awake.
+        events::take_device_signal();
         for keyboard in &mut keyboards {
             keyboard.poll();
         }

@@ -237,7 +237,7 @@ fn handle(intid: IntId) {
     } else if raw == DEVICE_INTID.load(Ordering::Relaxed)
         || (its::LPI_BASE..its::LPI_BASE + LPIS.load(Ordering::Relaxed)).contains(&raw)
     {
-        events::push(Event::Device);
+        events::signal_device();
     } else if raw == UART_INTID.load(Ordering::Relaxed) {
         while let Some(byte) = super::serial::read_byte() {
             events::push_serial(byte);

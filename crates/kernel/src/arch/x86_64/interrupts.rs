@@ -162,7 +162,7 @@ extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
 }
 
 extern "x86-interrupt" fn device(_frame: InterruptStackFrame) {
-    events::push(Event::Device);
+    events::signal_device();
     apic::end_of_interrupt();
 }
 

@@ -196,7 +196,7 @@ pub fn enable_simd() -> &'static str {
 }
 
 /// The message a PCI device sends (MSI-X) to raise the kernel's device interrupt, which
-/// becomes [`Event::Device`](crate::events::Event::Device).
+/// sets the device flag ([`crate::events::signal_device`]).
 pub fn device_msi() -> Option<super::MsiMessage> {
     apic::msi_message(interrupts::vector::DEVICE)
 }
