@@ -20,6 +20,11 @@ use crate::tensor::{ActFormat, DotFn, Kernels};
 /// of rows see the same groups as on one thread.
 const ROW_ALIGN: usize = 16;
 
+/// Jobs per thread a split aims for: workers claim jobs as they come free, so a worker that
+/// starts late or is preempted (another process on its core) leaves its share to the others
+/// instead of holding everyone up at the end of the split.
+const JOBS_PER_THREAD: usize = 4;
+
 /// Activations of a batch quantised for whichever formats the next matrices need.
 #[derive(Debug, Default)]
 pub(super) struct ActBatch {
@@ -153,8 +158,8 @@ pub(super) fn matmul(
         }
     }
     let b = acts.b;
-    let jobs = pool.threads().min(w.rows / ROW_ALIGN).max(1);
-    if jobs == 1 {
+    let jobs = (pool.threads() * JOBS_PER_THREAD).min(w.rows / ROW_ALIGN).max(1);
+    if pool.threads() == 1 || jobs == 1 {
         return rows_into(w, x, acts, out, precision);
     }
     let chunk = w.rows.div_ceil(jobs).next_multiple_of(ROW_ALIGN);
@@ -236,6 +241,32 @@ fn silu(x: f32) -> f32 {
 fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
+}
+
+/// `gate[i] = act(gate[i]) · up[i]`, split over `pool` in chunks of whole vector widths (each
+/// element is computed the same way whatever the split).
+fn gated_activation(gate: &mut [f32], up: &[f32], activation: Activation, pool: &dyn WorkPool) {
+    // One loop per activation (not a function pointer) so the compiler inlines and vectorises.
+    fn apply(gate: &mut [f32], up: &[f32], activation: Activation) {
+        match activation {
+            Activation::Silu => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = silu(*g) * u),
+            Activation::GeluTanh => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = gelu_tanh(*g) * u),
+        }
+    }
+    // Below this many elements a split costs more than it saves.
+    const MIN_CHUNK: usize = 4096;
+    let jobs = (pool.threads() * JOBS_PER_THREAD).min(gate.len() / MIN_CHUNK);
+    if pool.threads() == 1 || jobs <= 1 {
+        return apply(gate, up, activation);
+    }
+    let chunk = gate.len().div_ceil(jobs).next_multiple_of(16);
+    let parts: Vec<Mutex<(&mut [f32], &[f32])>> =
+        gate.chunks_mut(chunk).zip(up.chunks(chunk)).map(Mutex::new).collect();
+    pool.run(parts.len(), &|j| {
+        let mut part = parts[j].lock();
+        let (g, u) = &mut *part;
+        apply(g, u, activation);
+    });
 }
 
 /// The mutable state of a forward pass: KV cache and work buffers, sized once.
@@ -465,8 +496,8 @@ impl Model<'_> {
                 b,
                 window: c.sliding_window.filter(|_| layer.local),
             };
-            let jobs = pool.threads().min(c.n_heads);
-            if jobs <= 1 {
+            let jobs = (pool.threads() * JOBS_PER_THREAD).min(c.n_heads);
+            if pool.threads() == 1 || jobs <= 1 {
                 self.attend(&a, 0, c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
             } else {
                 let per = c.n_heads.div_ceil(jobs);
@@ -522,13 +553,7 @@ impl Model<'_> {
                     }
                 }
             }
-            let act = match fam.activation {
-                Activation::Silu => silu,
-                Activation::GeluTanh => gelu_tanh,
-            };
-            for (g, &u) in s.gate[..b * f].iter_mut().zip(&s.up[..b * f]) {
-                *g = act(*g) * u;
-            }
+            gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
             s.acts.reset(f, b);
             matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
             if let Some(norm) = &layer.ffn_post_norm {
