@@ -206,6 +206,7 @@ fn rmsnorm_heads(x: &mut [f32], weight: &[f32], eps: f32) {
 /// and the libm call (one at a time, with its special-case branches) was 7.6 % of prompt time.
 /// Range reduction x = k·ln2 + r (|r| ≤ ln2/2), then a degree-7 Taylor polynomial for e^r
 /// (truncation error < 2e-8 relative) scaled by 2^k built in the exponent bits.
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     // Below -87 the result is denormal or 0 (0 is what the callers need); above 88 it overflows.
     let x = x.clamp(-87.0, 88.0);
@@ -233,6 +234,7 @@ fn sum_f32(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }
