@@ -146,6 +146,14 @@ fn peer_speed(script: Option<&Path>, file: &Path, name: &str, args: &[String], t
     })
 }
 
+/// The host's 1-minute load average (Linux), or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// `cargo xtask bench infer --threads 1,2`: prompt and generation speed of each variant of the
 /// bundled model and of a synthetic ~0.5B model per family, at each thread count, against
 /// llama.cpp on the same file with the same threads in the same run (and, on one thread, against
@@ -170,6 +178,7 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
         }
     };
     let bw = memcpy_bandwidth();
+    let load_before = load_average();
     println!(
         "bench infer: threads {threads:?}, {PROMPT}-token prompt then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
          (a copy reads and writes every byte: streaming reads alone can beat this bound)",
@@ -233,7 +242,9 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
     }
     // The same numbers as one table (tokens/s; ratio = moteOS / llama.cpp).
     println!(
-        "bench infer summary: file | threads | prompt moteOS / llama.cpp (ratio) | generation moteOS / llama.cpp (ratio)"
+        "bench infer summary (host load average {load_before} before, {} after: other processes on the cores skew \
+         multi-thread results): file | threads | prompt moteOS / llama.cpp (ratio) | generation moteOS / llama.cpp (ratio)",
+        load_average()
     );
     for (name, rows) in &table {
         for (n, ours, peer) in rows {
