@@ -169,9 +169,12 @@ pub(super) fn matmul(
     pool.run(jobs, &|j| {
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
         let mut local = slots_ref[j].lock();
-        local.clear();
-        local.resize(b * (end - start), 0.0);
-        rows_into(&w.rows_range(start, end), x, acts, &mut local, precision);
+        // Every element is written: grow the slot, never clear it (no zero fill per product).
+        let len = b * (end - start);
+        if local.len() < len {
+            local.resize(len, 0.0);
+        }
+        rows_into(&w.rows_range(start, end), x, acts, &mut local[..len], precision);
     });
     for (j, slot) in slots.iter_mut().take(jobs).enumerate() {
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
