@@ -7,6 +7,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use spin::Mutex;
 
@@ -369,18 +370,27 @@ struct AttentionInput<'s> {
     layer_k: &'s [f32],
     layer_v: &'s [f32],
     pos: usize,
-    b: usize,
     window: Option<usize>,
 }
 
 impl Model<'_> {
-    /// Attention of heads `h0..h1` for every token of the batch: writes `out[t][h - h0][..]`.
-    fn attend(&self, a: &AttentionInput<'_>, h0: usize, h1: usize, out: &mut [f32], scores: &mut Vec<f32>) {
+    /// Attention of heads `heads` for the batch's tokens `tokens`: writes
+    /// `out[t - tokens.start][h - heads.start][..]`.
+    fn attend(
+        &self,
+        a: &AttentionInput<'_>,
+        tokens: Range<usize>,
+        heads: Range<usize>,
+        out: &mut [f32],
+        scores: &mut Vec<f32>,
+    ) {
         let c = &self.config;
         let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
         let group = c.n_heads / c.n_kv_heads;
+        let (h0, h1) = (heads.start, heads.end);
         let width = (h1 - h0) * hd;
-        for t in 0..a.b {
+        let t0 = tokens.start;
+        for t in tokens {
             let n_pos = a.pos + t + 1;
             let first = a.window.map_or(0, |w| n_pos.saturating_sub(w));
             scores.resize(n_pos - first, 0.0);
@@ -398,7 +408,7 @@ impl Model<'_> {
                     *sc = exp(*sc - max);
                 }
                 let sum = sum_f32(scores);
-                let o = &mut out[t * width + (h - h0) * hd..t * width + (h - h0 + 1) * hd];
+                let o = &mut out[(t - t0) * width + (h - h0) * hd..(t - t0) * width + (h - h0 + 1) * hd];
                 o.fill(0.0);
                 for (i, &w) in scores.iter().enumerate() {
                     let p = first + i;
@@ -498,12 +508,24 @@ impl Model<'_> {
                 layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
                 layer_v: &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
                 pos,
-                b,
                 window: c.sliding_window.filter(|_| layer.local),
             };
             let jobs = (pool.threads() * JOBS_PER_THREAD).min(c.n_heads);
             if pool.threads() == 1 || jobs <= 1 {
-                self.attend(&a, 0, c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+                self.attend(&a, 0..b, 0..c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+            } else if b >= pool.threads() * JOBS_PER_THREAD {
+                // A prompt batch: split by tokens (every head), each job writing its own rows of
+                // the output in place. Later tokens attend to more positions, so the jobs are
+                // handed out last chunk first and the cheap ones fill in at the end.
+                let chunk = b.div_ceil(pool.threads() * JOBS_PER_THREAD);
+                let parts: Vec<Mutex<&mut [f32]>> =
+                    s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).map(Mutex::new).collect();
+                pool.run(parts.len(), &|j| {
+                    let k = parts.len() - 1 - j;
+                    let mut part = parts[k].lock();
+                    let mut scores = Vec::new();
+                    self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut part, &mut scores);
+                });
             } else {
                 let per = c.n_heads.div_ceil(jobs);
                 let jobs = c.n_heads.div_ceil(per);
@@ -516,7 +538,7 @@ impl Model<'_> {
                     local.clear();
                     local.resize(b * (h1 - h0) * hd, 0.0);
                     let mut scores = Vec::new();
-                    self.attend(&a, h0, h1, &mut local, &mut scores);
+                    self.attend(&a, 0..b, h0..h1, &mut local, &mut scores);
                 });
                 for (j, slot) in s.slots.iter_mut().take(jobs).enumerate() {
                     let (h0, h1) = heads(j);
