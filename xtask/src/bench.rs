@@ -27,8 +27,9 @@ pub enum Which {
     /// Key-to-echo latency of a USB keyboard beside PS/2 and virtio-input, and idle CPU with
     /// an xHCI controller and a USB keyboard attached, all in the same run.
     Input,
-    /// Local inference on the host, single thread: each model variant against llama.cpp on the
-    /// same file, and against the memory-bandwidth bound.
+    /// Local inference on the host at each `--threads` count: each variant of the bundled model
+    /// and a synthetic ~0.5B model per family against llama.cpp on the same file with the same
+    /// threads, and against the memory-bandwidth bound.
     Infer,
     /// GGUF reader on the host: 80,000 tensor descriptions against ten times 8,000.
     Gguf,
@@ -41,7 +42,7 @@ pub enum Which {
 }
 
 /// Runs a benchmark on each architecture.
-pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
+pub fn run(which: Which, arches: &[Arch], runs: usize, threads: &[usize]) -> Result<()> {
     match which {
         Which::Boot => {
             for &arch in arches {
@@ -76,7 +77,7 @@ pub fn run(which: Which, arches: &[Arch], runs: usize) -> Result<()> {
             }
             Ok(())
         }
-        Which::Infer => crate::infer::bench(runs.max(1)),
+        Which::Infer => crate::infer::bench(runs.max(1), threads),
         Which::Gguf => crate::bench_gguf::run(runs),
         Which::Storage => crate::bench_storage::run(arches, runs.max(1)),
         Which::Ui => crate::bench_ui::run(arches, runs),

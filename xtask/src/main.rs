@@ -142,7 +142,7 @@ enum Cmd {
         /// Sampling temperature.
         #[arg(long)]
         temperature: Option<f32>,
-        /// Threads (the engine is single-threaded, as in the OS: only 1).
+        /// Threads the forward pass is split over (results are identical to one thread).
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
@@ -157,6 +157,9 @@ enum Cmd {
         /// Runs per measurement (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// `infer` only: thread counts to measure, comma-separated (e.g. `1,2`).
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        threads: Vec<usize>,
     },
 }
 
@@ -233,10 +236,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
             infer::run(&model, &args)
         }
-        Cmd::Bench { which, arch, runs } => {
+        Cmd::Bench { which, arch, runs, threads } => {
             setup::run()?;
             let arches: Vec<Arch> = arch.map(|a| vec![a]).unwrap_or_else(|| Arch::ALL.to_vec());
-            bench::run(which, &arches, runs)
+            bench::run(which, &arches, runs, &threads)
         }
     }
 }

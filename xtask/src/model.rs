@@ -152,3 +152,67 @@ pub fn quantize(force: bool) -> Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+/// Families of the synthetic bench models, in the order the bench lists them.
+pub const SYNTHETIC_FAMILIES: [&str; 5] = ["llama3", "qwen2", "qwen3", "gemma3", "phi3"];
+/// The writer the synthetic files are made with (llama.cpp's own GGUF package).
+const GGUF_PACKAGE: &str = "gguf==0.19.0";
+
+/// Makes sure `target/synthetic/<family>-bench.gguf` exists for every family: ~0.5B-parameter
+/// models shaped like Qwen2.5-0.5B with Q8_0 matrices and deterministic random weights, written
+/// by `crates/inference/reference/synthetic.py --shape bench` (about 40 s for all five) into a
+/// Python environment of their own under `target/synthetic/venv`. Files are regenerated when the
+/// script changes (its SHA-256 is kept beside them).
+pub fn synthetic_bench() -> Result<Vec<PathBuf>> {
+    let root = builder::root();
+    let dir = root.join("target/synthetic");
+    let script = root.join("crates/inference/reference/synthetic.py");
+    let files: Vec<PathBuf> = SYNTHETIC_FAMILIES.iter().map(|f| dir.join(format!("{f}-bench.gguf"))).collect();
+    let stamp = dir.join("bench.sha256");
+    let want = format!("{} {GGUF_PACKAGE}\n", sha256_hex(&script)?);
+    if files.iter().all(|f| f.exists()) && std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        println!("model: synthetic bench models present in {}", dir.display());
+        return Ok(files);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let _ = std::fs::remove_file(&stamp);
+    let python = dir.join("venv/bin/python");
+    let import = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import gguf, numpy, importlib.metadata as m; assert m.version('gguf') == '0.19.0'"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !import(&python) {
+        println!("model: installing {GGUF_PACKAGE} and numpy in {}", dir.join("venv").display());
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(dir.join("venv"))
+            .status()
+            .context("running python3 -m venv")?;
+        if !status.success() {
+            bail!("python3 -m venv failed (Debian: install python3-venv)");
+        }
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", GGUF_PACKAGE, "numpy"])
+            .status()
+            .context("running pip install")?;
+        if !status.success() || !import(&python) {
+            bail!("pip install {GGUF_PACKAGE} numpy failed (is PyPI reachable?)");
+        }
+    }
+    println!("model: writing the synthetic ~0.5B bench models (Q8_0) into {}", dir.display());
+    let start = std::time::Instant::now();
+    let status = Command::new(&python)
+        .arg(&script)
+        .arg(&dir)
+        .args(["--shape", "bench"])
+        .status()
+        .context("running synthetic.py")?;
+    if !status.success() {
+        bail!("synthetic.py --shape bench failed");
+    }
+    std::fs::write(&stamp, want)?;
+    println!("model: synthetic bench models written in {:.0} s", start.elapsed().as_secs_f64());
+    Ok(files)
+}

@@ -148,12 +148,12 @@ impl WorkPool for ScopedThreads {
     }
 }
 
-/// Logits of a prompt run in batches of 8 and of 8 generated tokens, with `pool`.
-fn run_quantized(bytes: &[u8], pool: &dyn WorkPool) -> Vec<Vec<f32>> {
-    let options = EngineOptions { context: 128, prefill_batch: 8, ..Default::default() };
+/// Logits of a 70-token prompt run in batches of `batch` and of 8 generated tokens, with `pool`.
+fn run_quantized(bytes: &[u8], pool: &dyn WorkPool, batch: usize) -> Vec<Vec<f32>> {
+    let options = EngineOptions { context: 128, prefill_batch: batch, ..Default::default() };
     let mut engine = inference::Engine::load(bytes, options).unwrap();
     engine.set_pool(pool);
-    let prompt: Vec<u32> = (0..20).map(|i| 3 + (i * 37) % 200).collect();
+    let prompt: Vec<u32> = (0..70).map(|i| 3 + (i * 37) % 200).collect();
     let mut out = Vec::new();
     engine
         .begin(&prompt, SamplingParams { max_tokens: 8, ignore_stop_tokens: true, ..SamplingParams::greedy() })
@@ -171,9 +171,18 @@ fn run_quantized(bytes: &[u8], pool: &dyn WorkPool) -> Vec<Vec<f32>> {
 fn work_pool_results_are_bit_identical_to_one_thread() {
     for family in FAMILIES {
         let bytes = read(&format!("synthetic/{family}-tiny.gguf"));
-        let one = run_quantized(&bytes, &SingleThread);
-        for threads in [2, 3, 4] {
-            assert!(run_quantized(&bytes, &ScopedThreads(threads)) == one, "{family}: {threads} threads differ");
+        // The float file (f32 dot products) and its Q8_0 re-quantisation (the batched integer
+        // kernels, whose token tiles and row pairs a split must not regroup); batches of 64 are
+        // large enough for the activation function to be split too.
+        let (q8, _) = inference::quantize::requantize(&bytes, inference::quantize::Target::Q8_0).unwrap();
+        for (file, what) in [(&bytes, "f32"), (&q8, "Q8_0")] {
+            for batch in [8, 64] {
+                let one = run_quantized(file, &SingleThread, batch);
+                for threads in [2, 3, 4] {
+                    let many = run_quantized(file, &ScopedThreads(threads), batch);
+                    assert!(many == one, "{family} {what}, batches of {batch}: {threads} threads differ");
+                }
+            }
         }
         let (.., float_one) = compare(family, &SingleThread);
         let (.., float_three) = compare(family, &ScopedThreads(3));

@@ -2,8 +2,10 @@
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
 //!        [--context N] [--batch N] [--isa scalar|sse2|avx2|avx512|neon] [--threads N]`
+//! `infer --model FILE --bench PROMPT_TOKENS GEN_TOKENS RUNS [--threads N] [--batch N] [--isa ..]`
 //!
-//! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s.
+//! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s;
+//! with `--bench`, prints one JSON line of median speeds instead (`cargo xtask bench infer`).
 
 mod pool;
 
@@ -198,8 +200,9 @@ fn drive(engine: &mut Engine<'_>, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Single-thread speed on a synthetic prompt of ordinary tokens (the same ids the llama.cpp
-/// side of `cargo xtask bench infer` uses), median of `runs`; one JSON line on stdout.
+/// Speed with the engine's pool of `threads` on a synthetic prompt of ordinary tokens (the same
+/// ids the llama.cpp side of `cargo xtask bench infer` uses), median of `runs`; one JSON line on
+/// stdout.
 fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize, threads: usize) -> Result<(), String> {
     let prompt: Vec<u32> = (0..n_prompt).map(|i| 1000 + (i as u32 * 7919) % 20000).collect();
     let params = SamplingParams { max_tokens: n_gen, ignore_stop_tokens: true, ..SamplingParams::greedy() };

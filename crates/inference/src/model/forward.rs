@@ -7,6 +7,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use spin::Mutex;
 
@@ -19,6 +20,11 @@ use crate::tensor::{ActFormat, DotFn, Kernels};
 /// Row chunks handed to workers start at multiples of this, so SIMD kernels that work on groups
 /// of rows see the same groups as on one thread.
 const ROW_ALIGN: usize = 16;
+
+/// Jobs per thread a split aims for: workers claim jobs as they come free, so a worker that
+/// starts late or is preempted (another process on its core) leaves its share to the others
+/// instead of holding everyone up at the end of the split.
+const JOBS_PER_THREAD: usize = 4;
 
 /// Activations of a batch quantised for whichever formats the next matrices need.
 #[derive(Debug, Default)]
@@ -153,8 +159,8 @@ pub(super) fn matmul(
         }
     }
     let b = acts.b;
-    let jobs = pool.threads().min(w.rows / ROW_ALIGN).max(1);
-    if jobs == 1 {
+    let jobs = (pool.threads() * JOBS_PER_THREAD).min(w.rows / ROW_ALIGN).max(1);
+    if pool.threads() == 1 || jobs == 1 {
         return rows_into(w, x, acts, out, precision);
     }
     let chunk = w.rows.div_ceil(jobs).next_multiple_of(ROW_ALIGN);
@@ -164,9 +170,12 @@ pub(super) fn matmul(
     pool.run(jobs, &|j| {
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
         let mut local = slots_ref[j].lock();
-        local.clear();
-        local.resize(b * (end - start), 0.0);
-        rows_into(&w.rows_range(start, end), x, acts, &mut local, precision);
+        // Every element is written: grow the slot, never clear it (no zero fill per product).
+        let len = b * (end - start);
+        if local.len() < len {
+            local.resize(len, 0.0);
+        }
+        rows_into(&w.rows_range(start, end), x, acts, &mut local[..len], precision);
     });
     for (j, slot) in slots.iter_mut().take(jobs).enumerate() {
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
@@ -201,6 +210,7 @@ fn rmsnorm_heads(x: &mut [f32], weight: &[f32], eps: f32) {
 /// and the libm call (one at a time, with its special-case branches) was 7.6 % of prompt time.
 /// Range reduction x = k·ln2 + r (|r| ≤ ln2/2), then a degree-7 Taylor polynomial for e^r
 /// (truncation error < 2e-8 relative) scaled by 2^k built in the exponent bits.
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     // Below -87 the result is denormal or 0 (0 is what the callers need); above 88 it overflows.
     let x = x.clamp(-87.0, 88.0);
@@ -228,6 +238,7 @@ fn sum_f32(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
 }
@@ -236,6 +247,32 @@ fn silu(x: f32) -> f32 {
 fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
+}
+
+/// `gate[i] = act(gate[i]) · up[i]`, split over `pool` in chunks of whole vector widths (each
+/// element is computed the same way whatever the split).
+fn gated_activation(gate: &mut [f32], up: &[f32], activation: Activation, pool: &dyn WorkPool) {
+    // One loop per activation (not a function pointer) so the compiler inlines and vectorises.
+    fn apply(gate: &mut [f32], up: &[f32], activation: Activation) {
+        match activation {
+            Activation::Silu => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = silu(*g) * u),
+            Activation::GeluTanh => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = gelu_tanh(*g) * u),
+        }
+    }
+    // Below this many elements a split costs more than it saves.
+    const MIN_CHUNK: usize = 4096;
+    let jobs = (pool.threads() * JOBS_PER_THREAD).min(gate.len() / MIN_CHUNK);
+    if pool.threads() == 1 || jobs <= 1 {
+        return apply(gate, up, activation);
+    }
+    let chunk = gate.len().div_ceil(jobs).next_multiple_of(16);
+    let parts: Vec<Mutex<(&mut [f32], &[f32])>> =
+        gate.chunks_mut(chunk).zip(up.chunks(chunk)).map(Mutex::new).collect();
+    pool.run(parts.len(), &|j| {
+        let mut part = parts[j].lock();
+        let (g, u) = &mut *part;
+        apply(g, u, activation);
+    });
 }
 
 /// The mutable state of a forward pass: KV cache and work buffers, sized once.
@@ -333,18 +370,27 @@ struct AttentionInput<'s> {
     layer_k: &'s [f32],
     layer_v: &'s [f32],
     pos: usize,
-    b: usize,
     window: Option<usize>,
 }
 
 impl Model<'_> {
-    /// Attention of heads `h0..h1` for every token of the batch: writes `out[t][h - h0][..]`.
-    fn attend(&self, a: &AttentionInput<'_>, h0: usize, h1: usize, out: &mut [f32], scores: &mut Vec<f32>) {
+    /// Attention of heads `heads` for the batch's tokens `tokens`: writes
+    /// `out[t - tokens.start][h - heads.start][..]`.
+    fn attend(
+        &self,
+        a: &AttentionInput<'_>,
+        tokens: Range<usize>,
+        heads: Range<usize>,
+        out: &mut [f32],
+        scores: &mut Vec<f32>,
+    ) {
         let c = &self.config;
         let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
         let group = c.n_heads / c.n_kv_heads;
+        let (h0, h1) = (heads.start, heads.end);
         let width = (h1 - h0) * hd;
-        for t in 0..a.b {
+        let t0 = tokens.start;
+        for t in tokens {
             let n_pos = a.pos + t + 1;
             let first = a.window.map_or(0, |w| n_pos.saturating_sub(w));
             scores.resize(n_pos - first, 0.0);
@@ -362,7 +408,7 @@ impl Model<'_> {
                     *sc = exp(*sc - max);
                 }
                 let sum = sum_f32(scores);
-                let o = &mut out[t * width + (h - h0) * hd..t * width + (h - h0 + 1) * hd];
+                let o = &mut out[(t - t0) * width + (h - h0) * hd..(t - t0) * width + (h - h0 + 1) * hd];
                 o.fill(0.0);
                 for (i, &w) in scores.iter().enumerate() {
                     let p = first + i;
@@ -462,12 +508,24 @@ impl Model<'_> {
                 layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
                 layer_v: &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
                 pos,
-                b,
                 window: c.sliding_window.filter(|_| layer.local),
             };
-            let jobs = pool.threads().min(c.n_heads);
-            if jobs <= 1 {
-                self.attend(&a, 0, c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+            let jobs = (pool.threads() * JOBS_PER_THREAD).min(c.n_heads);
+            if pool.threads() == 1 || jobs <= 1 {
+                self.attend(&a, 0..b, 0..c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+            } else if b >= pool.threads() * JOBS_PER_THREAD {
+                // A prompt batch: split by tokens (every head), each job writing its own rows of
+                // the output in place. Later tokens attend to more positions, so the jobs are
+                // handed out last chunk first and the cheap ones fill in at the end.
+                let chunk = b.div_ceil(pool.threads() * JOBS_PER_THREAD);
+                let parts: Vec<Mutex<&mut [f32]>> =
+                    s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).map(Mutex::new).collect();
+                pool.run(parts.len(), &|j| {
+                    let k = parts.len() - 1 - j;
+                    let mut part = parts[k].lock();
+                    let mut scores = Vec::new();
+                    self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut part, &mut scores);
+                });
             } else {
                 let per = c.n_heads.div_ceil(jobs);
                 let jobs = c.n_heads.div_ceil(per);
@@ -480,7 +538,7 @@ impl Model<'_> {
                     local.clear();
                     local.resize(b * (h1 - h0) * hd, 0.0);
                     let mut scores = Vec::new();
-                    self.attend(&a, h0, h1, &mut local, &mut scores);
+                    self.attend(&a, 0..b, h0..h1, &mut local, &mut scores);
                 });
                 for (j, slot) in s.slots.iter_mut().take(jobs).enumerate() {
                     let (h0, h1) = heads(j);
@@ -522,13 +580,7 @@ impl Model<'_> {
                     }
                 }
             }
-            let act = match fam.activation {
-                Activation::Silu => silu,
-                Activation::GeluTanh => gelu_tanh,
-            };
-            for (g, &u) in s.gate[..b * f].iter_mut().zip(&s.up[..b * f]) {
-                *g = act(*g) * u;
-            }
+            gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
             s.acts.reset(f, b);
             matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
             if let Some(norm) = &layer.ffn_post_norm {
