@@ -902,6 +902,163 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
     }
 }
 
+/// P token pairs' activation block as [`q8_tile`] reads it: each pair's bytes with their top bit
+/// flipped (value + 128, unsigned), the first token's 32 bytes then the second's; and the tokens'
+/// scales in the lane order of the tile's reduced sums (see [`reduce`]).
+#[derive(Clone, Copy)]
+struct Group<const P: usize> {
+    q: [[u8; 64]; P],
+    d: [f32; 16],
+}
+
+/// Token (within a group of P pairs) whose sum lane `l` of a reduced vector holds.
+const fn lane_token(p: usize, l: usize) -> usize {
+    let (j, k) = (l / 4, l % 4);
+    let second = if j >= 2 { 1 } else { 0 };
+    if p == 4 { 2 * k + second } else { k / 2 * 2 + second }
+}
+
+/// Packs tokens `2P·g..2P·(g + 1)` of `x` (`per` blocks each) into `out[g * per..]` for `groups`
+/// groups starting at token `first`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn pack<const P: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize) -> alloc::vec::Vec<Group<P>> {
+    let flip = _mm256_set1_epi8(-128);
+    let mut out = alloc::vec::Vec::with_capacity(groups * per);
+    for g in 0..groups {
+        let t0 = first + 2 * P * g;
+        for i in 0..per {
+            let a = |t: usize| &x[(t0 + t) * per + i];
+            let mut pk = Group { q: [[0; 64]; P], d: [0.0; 16] };
+            for (l, d) in pk.d.iter_mut().enumerate() {
+                *d = a(lane_token(P, l)).d;
+            }
+            for (h, q) in pk.q.iter_mut().enumerate() {
+                let (lo, hi) = (
+                    _mm256_xor_si256(ld256_i8(&a(2 * h).qs), flip),
+                    _mm256_xor_si256(ld256_i8(&a(2 * h + 1).qs), flip),
+                );
+                // SAFETY: `q` is 64 bytes; two unaligned 32-byte stores at offsets 0 and 32.
+                unsafe {
+                    _mm256_storeu_si256(q.as_mut_ptr().cast(), lo);
+                    _mm256_storeu_si256(q[32..].as_mut_ptr().cast(), hi);
+                }
+            }
+            out.push(pk);
+        }
+    }
+    out
+}
+
+/// Adds the i32 lanes of two or four pair products (lanes 0-7 the pair's first token, 8-15 its
+/// second) down to one vector: 4 lanes per token for two pairs, 2 for four (order: [`lane_token`]).
+/// Exact integer sums, so one conversion, scale multiply and FMA serve all the tokens.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn reduce<const P: usize>(p: [__m512i; P]) -> __m512i {
+    let pair = |a: __m512i, b: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    let x = pair(p[0], p[1]);
+    if P == 2 {
+        return x;
+    }
+    let y = pair(p[2], p[3]);
+    let (xf, yf) = (_mm512_castsi512_ps(x), _mm512_castsi512_ps(y));
+    let even = _mm512_castps_si512(_mm512_shuffle_ps::<0x88>(xf, yf));
+    let odd = _mm512_castps_si512(_mm512_shuffle_ps::<0xDD>(xf, yf));
+    _mm512_add_epi32(even, odd)
+}
+
+/// Q8_0 weights times Q8 activations for R rows and one group of P token pairs (P = 2 or 4),
+/// two tokens per 512-bit register as in [`toks512`]. `vpdpbusd` multiplies unsigned by signed
+/// bytes: the activations (−127..=127) plus 128 are unsigned (packed once per call by [`pack`]),
+/// and the 128·Σw each lane then picks up is removed exactly by starting the lane at −128·Σw (one
+/// `vpdpbusd` of the weight block against 128s, once per weight block for all pairs). The pair
+/// products are then summed as integers ([`reduce`]) so the float scaling is one vector per row
+/// and block instead of one per row, pair and block.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn q8_tile<const R: usize, const P: usize>(w: [&[u8]; R], x: &[Group<P>]) -> [[f32; 16]; R] {
+    const BS: usize = 34;
+    let flip = _mm512_set1_epi8(-128);
+    let zero = _mm512_setzero_si512();
+    let mut acc = [_mm512_setzero_ps(); R];
+    let nb = w.iter().map(|w| w.len() / BS).chain([x.len()]).min().unwrap_or(0);
+    for (i, g) in x[..nb].iter().enumerate() {
+        // SAFETY: `g.d` is 16 floats; unaligned load.
+        let ad = unsafe { _mm512_loadu_ps(g.d.as_ptr()) };
+        // SAFETY: each `g.q[h]` is 64 bytes; unaligned load.
+        let au: [__m512i; P] = core::array::from_fn(|h| unsafe { _mm512_loadu_si512(g.q[h].as_ptr().cast()) });
+        for r in 0..R {
+            let b = &w[r][i * BS..(i + 1) * BS];
+            let wd = _mm512_cvtph_ps(_mm256_set1_epi16(i16::from_le_bytes([b[0], b[1]])));
+            let wq = _mm512_broadcast_i64x4(ld256(&b[2..]));
+            let start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, wq));
+            let s = reduce::<P>(au.map(|a| _mm512_dpbusd_epi32(start, a, wq)));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), _mm512_cvtepi32_ps(s), acc[r]);
+        }
+    }
+    let mut out = [[0.0f32; 16]; R];
+    for r in 0..R {
+        // SAFETY: `out[r]` has room for 16 floats.
+        unsafe { _mm512_storeu_ps(out[r].as_mut_ptr(), acc[r]) };
+    }
+    out
+}
+
+/// Each token's total of a [`q8_tile`] row (its lanes in ascending order), for tokens `t0..`.
+fn scatter<const P: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, out: &mut [f32]) {
+    let mut sum = [0.0f32; 8];
+    for (l, v) in lanes.iter().enumerate() {
+        sum[lane_token(P, l)] += v;
+    }
+    for (t, v) in sum[..2 * P].iter().enumerate() {
+        out[(t0 + t) * rows + r] = *v;
+    }
+}
+
+/// [`matmul512`] for Q8_0: R rows by eight tokens per tile, then four, then single tokens;
+/// leftover rows go through the same arithmetic one row at a time, so each output is the same
+/// whichever way the rows are split between threads.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+    if rows == 0 || b == 0 {
+        return;
+    }
+    if b < 4 {
+        return matmul::<Q8_0>(w, rows, x, b, out);
+    }
+    let rb = w.len() / rows;
+    let per = x.len() / b;
+    let row = |r: usize| &w[r * rb..(r + 1) * rb];
+    let (eights, four) = (b / 8, b % 8 >= 4);
+    let g8 = pack::<4>(x, per, 0, eights);
+    let g4 = pack::<2>(x, per, 8 * eights, usize::from(four));
+    let done = 8 * eights + if four { 4 } else { 0 };
+    let mut r = 0;
+    while r < rows {
+        let n = if r + R <= rows { R } else { 1 };
+        for g in 0..eights {
+            let x = &g8[g * per..(g + 1) * per];
+            if n == R {
+                let o = q8_tile::<R, 4>(core::array::from_fn(|i| row(r + i)), x);
+                for (i, o) in o.iter().enumerate() {
+                    scatter::<4>(o, r + i, rows, 8 * g, out);
+                }
+            } else {
+                scatter::<4>(&q8_tile::<1, 4>([row(r)], x)[0], r, rows, 8 * g, out);
+            }
+        }
+        for i in 0..n {
+            if four {
+                scatter::<2>(&q8_tile::<1, 2>([row(r + i)], &g4)[0], r + i, rows, 8 * eights, out);
+            }
+            for t in done..b {
+                out[t * rows + r + i] = dot1::<Q8_0>(row(r + i), &x[t * per..(t + 1) * per]);
+            }
+        }
+        r += n;
+    }
+}
+
 /// Safe entry points for the AVX-512 matrix kernels.
 macro_rules! avx512_matmul_entry {
     ($name:ident, $kernel:expr) => {
@@ -918,7 +1075,7 @@ avx512_matmul_entry!(matmul512_q4_0, matmul512::<Q4_0>);
 avx512_matmul_entry!(matmul512_q4_1, matmul512::<Q4_1>);
 avx512_matmul_entry!(matmul512_q5_0, matmul512::<Q5_0>);
 avx512_matmul_entry!(matmul512_q5_1, matmul512::<Q5_1>);
-avx512_matmul_entry!(matmul512_q8_0, matmul512::<Q8_0>);
+avx512_matmul_entry!(matmul512_q8_0, matmul512_q8::<4>);
 
 pub(super) fn avx512_matmul(ty: TensorType) -> Option<MatmulFn> {
     Some(match ty {
