@@ -902,97 +902,88 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
     }
 }
 
-/// P token pairs' activation block as [`q8_tile`] reads it: each pair's bytes with their top bit
-/// flipped (value + 128, unsigned), the first token's 32 bytes then the second's; and the tokens'
-/// scales in the lane order of the tile's reduced sums (see [`reduce`]).
+/// One 32-value block of G = 2V tokens (V = 4 or 2) as [`q8_tile`] reads it. Vector `v` holds
+/// bytes `c·v..c·(v + 1)` (c = 64 / G) of every token, token `t` at bytes `c·t..`, so each
+/// `vpdpbusd` lane sums four bytes of one token and the V products of a weight block add up
+/// lane-wise with no shuffles: token `t`'s sum ends up spread over lanes `l` with `l·G/16 = t`.
+/// Beside them, each lane's token scale, and 128 times the sum of the activation bytes that lane
+/// covers (what weights offset by +128 add to the exact sums).
 #[derive(Clone, Copy)]
-struct Group<const P: usize> {
-    q: [[u8; 64]; P],
+struct Group<const V: usize> {
+    q: [[u8; 64]; V],
     d: [f32; 16],
+    k: [i32; 16],
 }
 
-/// Token (within a group of P pairs) whose sum lane `l` of a reduced vector holds.
-const fn lane_token(p: usize, l: usize) -> usize {
-    let (j, k) = (l / 4, l % 4);
-    let second = if j >= 2 { 1 } else { 0 };
-    if p == 4 { 2 * k + second } else { k / 2 * 2 + second }
-}
-
-/// Packs tokens `2P·g..2P·(g + 1)` of `x` (`per` blocks each) into `out[g * per..]` for `groups`
-/// groups starting at token `first`.
+/// Packs tokens `first + 2V·g..` of `x` (`per` blocks each) into `out[g * per..]`, `groups` groups.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn pack<const P: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize) -> alloc::vec::Vec<Group<P>> {
-    let flip = _mm256_set1_epi8(-128);
+fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize) -> alloc::vec::Vec<Group<V>> {
+    let (g, c) = (2 * V, 32 / V);
+    let k128 = _mm512_set1_epi8(-128);
     let mut out = alloc::vec::Vec::with_capacity(groups * per);
-    for g in 0..groups {
-        let t0 = first + 2 * P * g;
+    for n in 0..groups {
+        let t0 = first + g * n;
         for i in 0..per {
             let a = |t: usize| &x[(t0 + t) * per + i];
-            let mut pk = Group { q: [[0; 64]; P], d: [0.0; 16] };
+            let mut pk = Group { q: [[0; 64]; V], d: [0.0; 16], k: [0; 16] };
             for (l, d) in pk.d.iter_mut().enumerate() {
-                *d = a(lane_token(P, l)).d;
+                *d = a(l * g / 16).d;
             }
-            for (h, q) in pk.q.iter_mut().enumerate() {
-                let (lo, hi) = (
-                    _mm256_xor_si256(ld256_i8(&a(2 * h).qs), flip),
-                    _mm256_xor_si256(ld256_i8(&a(2 * h + 1).qs), flip),
-                );
-                // SAFETY: `q` is 64 bytes; two unaligned 32-byte stores at offsets 0 and 32.
-                unsafe {
-                    _mm256_storeu_si256(q.as_mut_ptr().cast(), lo);
-                    _mm256_storeu_si256(q[32..].as_mut_ptr().cast(), hi);
+            let mut k = _mm512_setzero_si512();
+            for (v, q) in pk.q.iter_mut().enumerate() {
+                for t in 0..g {
+                    for (dst, src) in q[c * t..c * (t + 1)].iter_mut().zip(&a(t).qs[c * v..c * (v + 1)]) {
+                        *dst = *src as u8;
+                    }
                 }
+                // SAFETY: `q` is 64 bytes; unaligned load.
+                k = _mm512_dpbusd_epi32(k, k128, unsafe { _mm512_loadu_si512(q.as_ptr().cast()) });
             }
+            // SAFETY: `pk.k` is 16 i32; unaligned store.
+            unsafe { _mm512_storeu_si512(pk.k.as_mut_ptr().cast(), k) };
             out.push(pk);
         }
     }
     out
 }
 
-/// Adds the i32 lanes of two or four pair products (lanes 0-7 the pair's first token, 8-15 its
-/// second) down to one vector: 4 lanes per token for two pairs, 2 for four (order: [`lane_token`]).
-/// Exact integer sums, so one conversion, scale multiply and FMA serve all the tokens.
+/// Q8_0 weights times Q8 activations for R rows and one group of 2V tokens (see [`Group`]).
+/// `vpdpbusd` multiplies unsigned by signed bytes: the weights (−128..=127) plus 128 are unsigned
+/// (their top bit flipped), and the 128·Σa this adds is taken off exactly with the correction
+/// [`pack`] stored once per call. With the tokens' bytes interleaved by [`pack`], the V products
+/// of a weight block accumulate in one register and the float work (conversion, scale, FMA) is
+/// one vector per row and block for all 2V tokens.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn reduce<const P: usize>(p: [__m512i; P]) -> __m512i {
-    let pair = |a: __m512i, b: __m512i| _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-    let x = pair(p[0], p[1]);
-    if P == 2 {
-        return x;
-    }
-    let y = pair(p[2], p[3]);
-    let (xf, yf) = (_mm512_castsi512_ps(x), _mm512_castsi512_ps(y));
-    let even = _mm512_castps_si512(_mm512_shuffle_ps::<0x88>(xf, yf));
-    let odd = _mm512_castps_si512(_mm512_shuffle_ps::<0xDD>(xf, yf));
-    _mm512_add_epi32(even, odd)
-}
-
-/// Q8_0 weights times Q8 activations for R rows and one group of P token pairs (P = 2 or 4),
-/// two tokens per 512-bit register as in [`toks512`]. `vpdpbusd` multiplies unsigned by signed
-/// bytes: the activations (−127..=127) plus 128 are unsigned (packed once per call by [`pack`]),
-/// and the 128·Σw each lane then picks up is removed exactly by starting the lane at −128·Σw (one
-/// `vpdpbusd` of the weight block against 128s, once per weight block for all pairs). The pair
-/// products are then summed as integers ([`reduce`]) so the float scaling is one vector per row
-/// and block instead of one per row, pair and block.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn q8_tile<const R: usize, const P: usize>(w: [&[u8]; R], x: &[Group<P>]) -> [[f32; 16]; R] {
+fn q8_tile<const R: usize, const V: usize>(w: [&[u8]; R], x: &[Group<V>]) -> [[f32; 16]; R] {
     const BS: usize = 34;
-    let flip = _mm512_set1_epi8(-128);
-    let zero = _mm512_setzero_si512();
+    let c = 32 / V;
     let mut acc = [_mm512_setzero_ps(); R];
     let nb = w.iter().map(|w| w.len() / BS).chain([x.len()]).min().unwrap_or(0);
     for (i, g) in x[..nb].iter().enumerate() {
         // SAFETY: `g.d` is 16 floats; unaligned load.
         let ad = unsafe { _mm512_loadu_ps(g.d.as_ptr()) };
-        // SAFETY: each `g.q[h]` is 64 bytes; unaligned load.
-        let au: [__m512i; P] = core::array::from_fn(|h| unsafe { _mm512_loadu_si512(g.q[h].as_ptr().cast()) });
+        // SAFETY: `g.k` is 16 i32; unaligned load.
+        let k = unsafe { _mm512_loadu_si512(g.k.as_ptr().cast()) };
+        // SAFETY: each `g.q[v]` is 64 bytes; unaligned loads.
+        let au: [__m512i; V] = core::array::from_fn(|v| unsafe { _mm512_loadu_si512(g.q[v].as_ptr().cast()) });
         for r in 0..R {
             let b = &w[r][i * BS..(i + 1) * BS];
             let wd = _mm512_cvtph_ps(_mm256_set1_epi16(i16::from_le_bytes([b[0], b[1]])));
-            let wq = _mm512_broadcast_i64x4(ld256(&b[2..]));
-            let start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, wq));
-            let s = reduce::<P>(au.map(|a| _mm512_dpbusd_epi32(start, a, wq)));
+            let mut s = _mm512_setzero_si512();
+            for (v, a) in au.iter().enumerate() {
+                let piece = &b[2 + c * v..2 + c * (v + 1)];
+                let wq = if V == 4 {
+                    let u = u64::from_le_bytes([
+                        piece[0], piece[1], piece[2], piece[3], piece[4], piece[5], piece[6], piece[7],
+                    ]);
+                    _mm512_set1_epi64((u ^ 0x8080_8080_8080_8080) as i64)
+                } else {
+                    _mm512_xor_si512(_mm512_broadcast_i32x4(ld128(piece)), _mm512_set1_epi8(-128))
+                };
+                s = _mm512_dpbusd_epi32(s, wq, *a);
+            }
+            let s = _mm512_sub_epi32(s, k);
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), _mm512_cvtepi32_ps(s), acc[r]);
         }
     }
@@ -1004,13 +995,15 @@ fn q8_tile<const R: usize, const P: usize>(w: [&[u8]; R], x: &[Group<P>]) -> [[f
     out
 }
 
-/// Each token's total of a [`q8_tile`] row (its lanes in ascending order), for tokens `t0..`.
-fn scatter<const P: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, out: &mut [f32]) {
+/// Each token's total of a [`q8_tile`] row (its lanes in ascending order), for the 2V tokens
+/// from `t0`.
+fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, out: &mut [f32]) {
+    let g = 2 * V;
     let mut sum = [0.0f32; 8];
     for (l, v) in lanes.iter().enumerate() {
-        sum[lane_token(P, l)] += v;
+        sum[l * g / 16] += v;
     }
-    for (t, v) in sum[..2 * P].iter().enumerate() {
+    for (t, v) in sum[..g].iter().enumerate() {
         out[(t0 + t) * rows + r] = *v;
     }
 }
