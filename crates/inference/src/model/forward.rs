@@ -244,9 +244,14 @@ fn silu(x: f32) -> f32 {
 }
 
 /// GELU, tanh approximation: `0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))`.
+///
+/// As `x / (1 + e^(−2u))` (u the tanh argument; the same function, since
+/// `(1 + tanh u) / 2 = 1 / (1 + e^(−2u))`) with the vectorisable [`exp`]: `libm::tanhf` one
+/// element at a time was over a quarter of Gemma 3's prompt time.
+#[inline(always)]
 fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
+    x / (1.0 + exp(-2.0 * SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
 }
 
 /// `gate[i] = act(gate[i]) · up[i]`, split over `pool` in chunks of whole vector widths (each
