@@ -1029,10 +1029,11 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, 
     let mut r = 0;
     while r < rows {
         let n = if r + R <= rows { R } else { 1 };
+        let tile_rows: [&[u8]; R] = core::array::from_fn(|i| row((r + i).min(rows - 1)));
         for g in 0..eights {
             let x = &g8[g * per..(g + 1) * per];
             if n == R {
-                let o = q8_tile::<R, 4>(core::array::from_fn(|i| row(r + i)), x);
+                let o = q8_tile::<R, 4>(tile_rows, x);
                 for (i, o) in o.iter().enumerate() {
                     scatter::<4>(o, r + i, rows, 8 * g, out);
                 }
