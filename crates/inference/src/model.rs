@@ -18,7 +18,7 @@ use core::fmt;
 use crate::family::{self, AttentionScale, Family};
 use crate::gguf::{Gguf, GgufError, TensorInfo, Value};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
-use crate::tensor::{DotFn, Kernels, MatmulFn, MatmulKFn, TensorType, dequantize_row};
+use crate::tensor::{DotFn, Kernels, MatmulFn, MatmulKFn, PackedMatmul, TensorType, dequantize_row};
 
 pub use forward::{Precision, State};
 
@@ -166,6 +166,7 @@ pub struct Matrix<'a> {
     dot: DotFn,
     matmul: Option<MatmulFn>,
     matmul_k: Option<MatmulKFn>,
+    packed: Option<PackedMatmul>,
     row_bytes: usize,
 }
 
@@ -181,6 +182,7 @@ impl<'a> Matrix<'a> {
             dot,
             matmul: kernels.matmul(info.ty),
             matmul_k: kernels.matmul_k(info.ty),
+            packed: kernels.packed_matmul(info.ty),
             row_bytes: info.ty.row_bytes(info.row_len()),
         })
     }

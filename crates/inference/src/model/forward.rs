@@ -15,11 +15,16 @@ use super::{GateUp, LoadError, Matrix, Model, Qkv};
 use crate::family::{Activation, RopeStyle};
 use crate::pool::{SingleThread, WorkPool};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
-use crate::tensor::{ActFormat, DotFn, Kernels};
+use crate::tensor::{ActFormat, DotFn, Kernels, Packed};
 
 /// Row chunks handed to workers start at multiples of this, so SIMD kernels that work on groups
 /// of rows see the same groups as on one thread.
 const ROW_ALIGN: usize = 16;
+
+/// Token chunks handed to workers start at multiples of this (and a chunk holds at least this
+/// many tokens), so batched kernels, which take tokens in groups of up to eight, group them as
+/// on one thread.
+const TOKEN_ALIGN: usize = 8;
 
 /// Jobs per thread a split aims for: workers claim jobs as they come free, so a worker that
 /// starts late or is preempted (another process on its core) leaves its share to the others
@@ -33,8 +38,11 @@ pub(super) struct ActBatch {
     b: usize,
     q8: Vec<BlockQ8>,
     q8k: Vec<BlockQ8K>,
+    /// `q8` rearranged for a kernel that reads its own layout (see [`crate::tensor::PackedMatmul`]).
+    packed: Packed,
     have_q8: bool,
     have_q8k: bool,
+    have_packed: bool,
 }
 
 impl ActBatch {
@@ -43,15 +51,31 @@ impl ActBatch {
         self.b = b;
         self.have_q8 = false;
         self.have_q8k = false;
+        self.have_packed = false;
     }
 
-    /// Makes sure the activations `x` (b rows of n) exist in `format`.
-    fn prepare(&mut self, x: &[f32], format: ActFormat, kernels: Kernels) {
+    /// Makes sure the activations `x` (b rows of n) exist in `format`; a prompt batch's Q8
+    /// quantisation is split by tokens over `pool` (each block is quantised on its own, so the
+    /// result does not depend on the split).
+    fn prepare(&mut self, x: &[f32], format: ActFormat, kernels: Kernels, pool: &dyn WorkPool) {
         match format {
             ActFormat::F32 => {}
             ActFormat::Q8 if !self.have_q8 => {
-                self.q8.resize(self.b * self.n / QK, BlockQ8::default());
-                kernels.quantize_q8(&x[..self.b * self.n], &mut self.q8);
+                let (n, b) = (self.n, self.b);
+                self.q8.resize(b * n / QK, BlockQ8::default());
+                let jobs = pool.threads() * JOBS_PER_THREAD;
+                if pool.threads() == 1 || b < jobs {
+                    kernels.quantize_q8(&x[..b * n], &mut self.q8);
+                } else {
+                    let chunk = b.div_ceil(jobs);
+                    let parts: Vec<Mutex<&mut [BlockQ8]>> = self.q8.chunks_mut(chunk * n / QK).map(Mutex::new).collect();
+                    pool.run(parts.len(), &|j| {
+                        let start = j * chunk * n;
+                        let mut part = parts[j].lock();
+                        let len = part.len() * QK;
+                        kernels.quantize_q8(&x[start..start + len], &mut part);
+                    });
+                }
                 self.have_q8 = true;
             }
             ActFormat::Q8K if !self.have_q8k => {
@@ -60,6 +84,14 @@ impl ActBatch {
                 self.have_q8k = true;
             }
             _ => {}
+        }
+    }
+
+    /// Makes sure the Q8 activations (prepared already) are also packed by `pack`, once per batch.
+    fn prepare_packed(&mut self, pack: fn(&[BlockQ8], usize, &mut Packed)) {
+        if !self.have_packed {
+            pack(&self.q8[..self.b * self.n / QK], self.b, &mut self.packed);
+            self.have_packed = true;
         }
     }
 }
@@ -76,10 +108,13 @@ pub enum Precision {
     Float,
 }
 
-/// `out[t][r] = W[r] · x[t]` for all rows of `w` (out has `w.rows` per token); `acts` already
-/// holds `x` in the format `w` needs.
-fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precision: Precision) {
-    let (n, b) = (acts.n, acts.b);
+/// `out[t - tokens.start][r] = W[r] · x[t]` for all rows of `w` and the batch's tokens `tokens`
+/// (out has `w.rows` per token); `acts` already holds `x` in the format `w` needs. A range that
+/// is not the whole batch starts at a multiple of [`TOKEN_ALIGN`] and holds at least that many
+/// tokens, so batched kernels group its tokens as they group the whole batch's.
+fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, tokens: Range<usize>, out: &mut [f32], precision: Precision) {
+    let (n, t0, b) = (acts.n, tokens.start, tokens.len());
+    let x = &x[t0 * n..(t0 + b) * n];
     if precision == Precision::Float {
         let mut row = vec![0.0f32; n];
         for r in 0..w.rows {
@@ -101,7 +136,10 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precis
         }
         DotFn::Q8(f) => {
             let per = n / QK;
-            let q8 = &acts.q8[..b * per];
+            let q8 = &acts.q8[t0 * per..(t0 + b) * per];
+            if let (Some(m), true) = (w.packed, acts.have_packed) {
+                return (m.run)(w.data, w.rows, q8, &acts.packed, t0, b, out);
+            }
             if let Some(m) = w.matmul {
                 return m(w.data, w.rows, q8, b, out);
             }
@@ -114,7 +152,7 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precis
         }
         DotFn::Q8K(f) => {
             let per = n / QK_K;
-            let q8k = &acts.q8k[..b * per];
+            let q8k = &acts.q8k[t0 * per..(t0 + b) * per];
             if let Some(m) = w.matmul_k {
                 return m(w.data, w.rows, q8k, b, out);
             }
@@ -154,14 +192,46 @@ pub(super) fn matmul(
     if precision == Precision::Quantized {
         match w.dot {
             DotFn::F32(_) => {}
-            DotFn::Q8(_) => acts.prepare(x, ActFormat::Q8, kernels),
-            DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels),
+            DotFn::Q8(_) => {
+                acts.prepare(x, ActFormat::Q8, kernels, pool);
+                if let Some(m) = w.packed {
+                    acts.prepare_packed(m.pack);
+                }
+            }
+            DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels, pool),
         }
     }
     let b = acts.b;
+    if pool.threads() == 1 {
+        return rows_into(w, x, acts, 0..b, out, precision);
+    }
+    let token_jobs = pool.threads() * JOBS_PER_THREAD;
+    if b >= token_jobs * TOKEN_ALIGN {
+        // A prompt batch: split by tokens, every job writing its own tokens' rows of `out` in
+        // place (each job reads the whole matrix, which a row split would copy out instead).
+        let chunk = b.div_ceil(token_jobs).next_multiple_of(TOKEN_ALIGN);
+        let mut parts: Vec<(usize, Mutex<&mut [f32]>)> = Vec::new();
+        let mut rest = &mut out[..b * w.rows];
+        let mut t = 0;
+        while t < b {
+            // A short tail joins the chunk before it (see `rows_into`).
+            let len = if b - t < chunk + TOKEN_ALIGN { b - t } else { chunk };
+            let (part, tail) = rest.split_at_mut(len * w.rows);
+            parts.push((t, Mutex::new(part)));
+            (rest, t) = (tail, t + len);
+        }
+        let acts = &*acts;
+        pool.run(parts.len(), &|j| {
+            let (t, ref part) = parts[j];
+            let mut part = part.lock();
+            let len = part.len() / w.rows;
+            rows_into(w, x, acts, t..t + len, &mut part, precision);
+        });
+        return;
+    }
     let jobs = (pool.threads() * JOBS_PER_THREAD).min(w.rows / ROW_ALIGN).max(1);
-    if pool.threads() == 1 || jobs == 1 {
-        return rows_into(w, x, acts, out, precision);
+    if jobs == 1 {
+        return rows_into(w, x, acts, 0..b, out, precision);
     }
     let chunk = w.rows.div_ceil(jobs).next_multiple_of(ROW_ALIGN);
     let jobs = w.rows.div_ceil(chunk);
@@ -175,7 +245,7 @@ pub(super) fn matmul(
         if local.len() < len {
             local.resize(len, 0.0);
         }
-        rows_into(&w.rows_range(start, end), x, acts, &mut local[..len], precision);
+        rows_into(&w.rows_range(start, end), x, acts, 0..b, &mut local[..len], precision);
     });
     for (j, slot) in slots.iter_mut().take(jobs).enumerate() {
         let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
@@ -402,24 +472,22 @@ impl Model<'_> {
             for h in h0..h1 {
                 let kvh = h / group;
                 let q = &a.q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
-                for (i, sc) in scores.iter_mut().enumerate() {
-                    let p = first + i;
-                    let k = &a.layer_k[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                    *sc = self.kernels.dot_f32(q, k) * c.attention_scale;
-                }
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                // This head's key and value at position `first`, the next ones `kv_dim` apart.
+                let at = first * kv_dim + kvh * hd;
+                self.kernels.dots_f32(q, &a.layer_k[at..], kv_dim, scores);
+                let scale = c.attention_scale;
+                let max = scores.iter_mut().fold(f32::NEG_INFINITY, |m, v| {
+                    *v *= scale;
+                    m.max(*v)
+                });
                 // Separate loops so the exponentials vectorise (a running sum would chain them).
                 for sc in scores.iter_mut() {
                     *sc = exp(*sc - max);
                 }
-                let sum = sum_f32(scores);
+                let inv = 1.0 / sum_f32(scores);
+                scores.iter_mut().for_each(|v| *v *= inv);
                 let o = &mut out[(t - t0) * width + (h - h0) * hd..(t - t0) * width + (h - h0 + 1) * hd];
-                o.fill(0.0);
-                for (i, &w) in scores.iter().enumerate() {
-                    let p = first + i;
-                    let v = &a.layer_v[p * kv_dim + kvh * hd..p * kv_dim + (kvh + 1) * hd];
-                    self.kernels.axpy_f32(o, w / sum, v);
-                }
+                self.kernels.weighted_sum_f32(o, scores, &a.layer_v[at..], kv_dim);
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Each kernel computes exactly what its portable twin in `tensor::scalar` computes (up to float
 //! summation order) and is tested against it on random data.
 
-use crate::tensor::{DotFn, MatmulFn, MatmulKFn, TensorType};
+use crate::tensor::{DotFn, MatmulFn, MatmulKFn, PackedMatmul, TensorType};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -109,6 +109,28 @@ pub(crate) fn matmul(isa: Isa, ty: TensorType) -> Option<MatmulFn> {
     }
 }
 
+/// A batch's activations rearranged once for a [`PackedMatmul`] kernel, which reads them in its
+/// own layout; every row chunk of a product split over several workers shares one packing.
+/// Opaque outside this module; empty where no kernel packs.
+#[derive(Debug, Default)]
+pub struct Packed {
+    #[cfg(target_arch = "x86_64")]
+    q8: x86::PackedQ8,
+}
+
+/// The whole-matrix kernel for `ty` on `isa` that reads activations packed once per batch, if
+/// there is one.
+pub(crate) fn packed_matmul(isa: Isa, ty: TensorType) -> Option<PackedMatmul> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::avx512_packed_matmul(ty),
+        _ => {
+            let _ = ty;
+            None
+        }
+    }
+}
+
 /// The whole-matrix K-quant kernel for `ty` on `isa`, if there is one.
 pub(crate) fn matmul_k(isa: Isa, ty: TensorType) -> Option<MatmulKFn> {
     match isa {
@@ -127,6 +149,33 @@ pub(crate) fn f32_dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => x86::f32_dot(a, b),
         _ => crate::tensor::scalar::f32_dot(a, b),
+    }
+}
+
+/// `out[i] = q · keys[i·stride..][..q.len()]` with the best kernel for `isa`.
+pub(crate) fn f32_dots(isa: Isa, q: &[f32], keys: &[f32], stride: usize, out: &mut [f32]) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::f32_dots(q, keys, stride, out),
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = crate::tensor::scalar::f32_dot(q, &keys[i * stride..i * stride + q.len()]);
+            }
+        }
+    }
+}
+
+/// `out = Σ w[i] · values[i·stride..][..out.len()]` with the best kernel for `isa`.
+pub(crate) fn weighted_sum(isa: Isa, out: &mut [f32], w: &[f32], values: &[f32], stride: usize) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => x86::weighted_sum(out, w, values, stride),
+        _ => {
+            out.fill(0.0);
+            for (i, &wi) in w.iter().enumerate() {
+                crate::tensor::scalar::f32_axpy(out, wi, &values[i * stride..i * stride + out.len()]);
+            }
+        }
     }
 }
 

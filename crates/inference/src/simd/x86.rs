@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::tensor::quant::{BlockQ8, BlockQ8K};
 use crate::tensor::scalar::{k4_min_sum, q5_values, q6k_offset_sum, q6k_values, scales_mins_k4};
-use crate::tensor::{DotFn, MatmulFn, MatmulKFn, TensorType};
+use crate::tensor::{DotFn, MatmulFn, MatmulKFn, PackedMatmul, TensorType};
 
 // ---------------------------------------------------------------- detection
 
@@ -739,6 +739,95 @@ fn avx2_f32_axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     crate::tensor::scalar::f32_axpy(cy.into_remainder(), alpha, cx.remainder());
 }
 
+/// `out[i] = q · keys[i·stride..][..q.len()]`: one query's attention scores against a run of
+/// cached keys, four keys at a time sharing the query's loads, their four sums reduced together.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_f32_dots(q: &[f32], keys: &[f32], stride: usize, out: &mut [f32]) {
+    let n = q.len();
+    let full = n / 8 * 8;
+    let key = |i: usize| &keys[i * stride..i * stride + n];
+    let mut i = 0;
+    while i + 4 <= out.len() {
+        let k = [key(i), key(i + 1), key(i + 2), key(i + 3)];
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for c in (0..full).step_by(8) {
+            // SAFETY: `c + 8 <= full <= n`, the length of `q` and of each key.
+            let qv = unsafe { _mm256_loadu_ps(q[c..c + 8].as_ptr()) };
+            for (acc, k) in acc.iter_mut().zip(&k) {
+                // SAFETY: as above.
+                *acc = _mm256_fmadd_ps(qv, unsafe { _mm256_loadu_ps(k[c..c + 8].as_ptr()) }, *acc);
+            }
+        }
+        // Lanes [A01 A23 B01 B23 | A45 A67 B45 B67], the same for C, D; then [A B C D | A' B' C' D'].
+        let ab = _mm256_hadd_ps(acc[0], acc[1]);
+        let cd = _mm256_hadd_ps(acc[2], acc[3]);
+        let abcd = _mm256_hadd_ps(ab, cd);
+        let sums = _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+        let mut r = [0.0f32; 4];
+        // SAFETY: `r` has room for four floats.
+        unsafe { _mm_storeu_ps(r.as_mut_ptr(), sums) };
+        for (j, k) in k.iter().enumerate() {
+            out[i + j] = r[j] + crate::tensor::scalar::f32_dot(&q[full..], &k[full..]);
+        }
+        i += 4;
+    }
+    for (j, o) in out.iter_mut().enumerate().skip(i) {
+        *o = avx2_f32_dot(q, key(j));
+    }
+}
+
+/// `out[c0 + ..8W] = Σ w[i] · values[i·stride + c0..][..8W]`, the W vectors of sums held in
+/// registers across all the rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn weighted_block<const W: usize>(out: &mut [f32], c0: usize, w: &[f32], values: &[f32], stride: usize) {
+    let mut acc = [_mm256_setzero_ps(); W];
+    for (i, &wi) in w.iter().enumerate() {
+        let a = _mm256_set1_ps(wi);
+        let v = &values[i * stride + c0..i * stride + c0 + 8 * W];
+        for (j, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `v` is 8W floats; the load reads 8 of them from offset 8j.
+            *acc = _mm256_fmadd_ps(a, unsafe { _mm256_loadu_ps(v[8 * j..8 * j + 8].as_ptr()) }, *acc);
+        }
+    }
+    for (j, acc) in acc.iter().enumerate() {
+        // SAFETY: `out` has room for 8 floats at `c0 + 8j` (the caller's block is inside it).
+        unsafe { _mm256_storeu_ps(out[c0 + 8 * j..c0 + 8 * j + 8].as_mut_ptr(), *acc) };
+    }
+}
+
+/// `out = Σ w[i] · values[i·stride..][..out.len()]`: the attention-weighted sum of cached values,
+/// in blocks of 64 outputs kept in registers while the rows stream by.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn avx2_weighted_sum(out: &mut [f32], w: &[f32], values: &[f32], stride: usize) {
+    let n = out.len();
+    let full = n / 8 * 8;
+    let mut c0 = 0;
+    while c0 + 64 <= full {
+        weighted_block::<8>(out, c0, w, values, stride);
+        c0 += 64;
+    }
+    while c0 < full {
+        weighted_block::<1>(out, c0, w, values, stride);
+        c0 += 8;
+    }
+    for c in full..n {
+        out[c] = w.iter().enumerate().map(|(i, wi)| wi * values[i * stride + c]).sum();
+    }
+}
+
+/// AVX2 scores of one query against a run of keys (see [`avx2_f32_dots`]).
+pub(super) fn f32_dots(q: &[f32], keys: &[f32], stride: usize, out: &mut [f32]) {
+    // SAFETY: as for `f32_dot`.
+    unsafe { avx2_f32_dots(q, keys, stride, out) }
+}
+
+/// AVX2 weighted sum of a run of values (see [`avx2_weighted_sum`]).
+pub(super) fn weighted_sum(out: &mut [f32], w: &[f32], values: &[f32], stride: usize) {
+    // SAFETY: as for `f32_dot`.
+    unsafe { avx2_weighted_sum(out, w, values, stride) }
+}
+
 /// AVX2 f32 dot product (attention scores).
 pub(super) fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
     // SAFETY: called by `simd::f32_dot` only for `Isa::Avx2`, which `Kernels` holds only after
@@ -766,6 +855,7 @@ fn hsum_halves(v: __m512) -> (f32, f32) {
 /// [`toks`] with 512-bit registers, for R rows at once: two tokens per instruction (the weight
 /// block broadcast to both halves, the two tokens' activation blocks side by side),
 /// `vpdpbusd` doing the work of `maddubs` + `madd`, and the activation loads shared by the R rows.
+/// For the 4- and 5-bit formats, whose weights are unsigned; Q8_0 has [`matmul512_q8`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn toks512<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[BlockQ8]; T]) -> [[f32; T]; R] {
@@ -785,7 +875,6 @@ fn toks512<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[Blo
     for i in 0..nb {
         let mut ws = [_mm_setzero_ps(); R];
         let mut wq = [_mm512_setzero_si512(); R];
-        let mut negative = [0u64; R];
         for r in 0..R {
             let b = &w[r][i * bs..(i + 1) * bs];
             let sc = if with_min {
@@ -795,40 +884,24 @@ fn toks512<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[Blo
             };
             ws[r] = _mm_cvtph_ps(_mm_set1_epi32(sc));
             let (q, _, _) = decode::<K>(b);
-            let qq = _mm512_broadcast_i64x4(q);
-            // Q8_0 weights are signed: multiply |q| by the activations carrying q's sign.
-            (wq[r], negative[r]) = if K == Q8_0 { (_mm512_abs_epi8(qq), _mm512_movepi8_mask(qq)) } else { (qq, 0) };
+            wq[r] = _mm512_broadcast_i64x4(q);
         }
-        // Each row's scale in all sixteen lanes.
-        let wd = ws.map(|w| _mm512_broadcastss_ps(w));
         for h in 0..T / 2 {
             let (a0, a1) = (&x[2 * h][i], &x[2 * h + 1][i]);
             let ad = _mm_setr_ps(a0.d, a0.s, a1.d, a1.s);
-            // The two tokens' activation scales, eight lanes each: shared by the R rows.
-            let adz = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(ad));
             let av = _mm512_inserti64x4(_mm512_castsi256_si512(ld256_i8(&a0.qs)), ld256_i8(&a1.qs), 1);
             for r in 0..R {
-                // Q8_0 has no minimum term: one multiply of shared vectors gives the scales.
-                // The other formats need `ws · ad` for the minimum anyway, and spreading that
-                // product was measured faster for them.
-                let scale = if K == Q8_0 {
-                    _mm512_mul_ps(wd[r], adz)
-                } else {
-                    let prod = _mm_mul_ps(ws[r], ad);
-                    corr[r][h] = _mm_add_ps(corr[r][h], prod);
-                    _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(prod))
-                };
-                let a = if K == Q8_0 { _mm512_mask_sub_epi8(av, negative[r], _mm512_setzero_si512(), av) } else { av };
-                let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[r], a);
+                // `ws · ad` is needed for the minimum term anyway; spreading that product to the
+                // lanes was measured faster than a second multiply of broadcast scales.
+                let prod = _mm_mul_ps(ws[r], ad);
+                corr[r][h] = _mm_add_ps(corr[r][h], prod);
+                let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(prod));
+                let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[r], av);
                 acc[r][h] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[r][h]);
             }
         }
     }
-    let k = match K {
-        Q8_0 => 0.0,
-        _ if with_min => 1.0,
-        _ => offset,
-    };
+    let k = if with_min { 1.0 } else { offset };
     let mut out = [[0.0f32; T]; R];
     for r in 0..R {
         for h in 0..T / 2 {
@@ -915,12 +988,14 @@ struct Group<const V: usize> {
     k: [i32; 16],
 }
 
-/// Packs tokens `first + 2V·g..` of `x` (`per` blocks each) into `out[g * per..]`, `groups` groups.
+/// Packs tokens `first + 2V·g..` of `x` (`per` blocks each) into `out` (cleared first), `groups`
+/// groups of `per` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize) -> alloc::vec::Vec<Group<V>> {
+fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize, out: &mut alloc::vec::Vec<Group<V>>) {
     let (g, c) = (2 * V, 32 / V);
     let k128 = _mm512_set1_epi8(-128);
-    let mut out = alloc::vec::Vec::with_capacity(groups * per);
+    out.clear();
+    out.reserve(groups * per);
     for n in 0..groups {
         let t0 = first + g * n;
         for i in 0..per {
@@ -944,7 +1019,36 @@ fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize) 
             out.push(pk);
         }
     }
-    out
+}
+
+/// A batch of Q8 activations in the layout [`q8_tile`] reads: its whole groups of eight tokens,
+/// then a group of four if at least four are left (the rest stay in [`BlockQ8`] form). Built
+/// once per batch and shared by every row chunk of a split product, so the repacking is not
+/// repeated by each worker.
+#[derive(Default)]
+pub(super) struct PackedQ8 {
+    b: usize,
+    per: usize,
+    g8: alloc::vec::Vec<Group<4>>,
+    g4: alloc::vec::Vec<Group<2>>,
+}
+
+impl core::fmt::Debug for PackedQ8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PackedQ8").field("b", &self.b).field("per", &self.per).finish_non_exhaustive()
+    }
+}
+
+impl PackedQ8 {
+    /// Packs `b` tokens of `x` (all the same length).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    fn fill(&mut self, x: &[BlockQ8], b: usize) {
+        let per = x.len().checked_div(b).unwrap_or(0);
+        let (eights, four) = (b / 8, b % 8 >= 4);
+        pack::<4>(x, per, 0, eights, &mut self.g8);
+        pack::<2>(x, per, 8 * eights, usize::from(four), &mut self.g4);
+        (self.b, self.per) = (b, per);
+    }
 }
 
 /// Q8_0 weights times Q8 activations for R rows and one group of 2V tokens (see [`Group`]).
@@ -1008,11 +1112,12 @@ fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, 
     }
 }
 
-/// [`matmul512`] for Q8_0: R rows by eight tokens per tile, then four, then single tokens;
-/// leftover rows go through the same arithmetic one row at a time, so each output is the same
-/// whichever way the rows are split between threads.
+/// [`matmul512`] for Q8_0, with the activations also packed (`p`, built from a batch of which
+/// `x` holds tokens `first..first + b`, `first` a multiple of 8): R rows by eight tokens per
+/// tile, then four, then single tokens; leftover rows go through the same arithmetic one row at
+/// a time, so each output is the same whichever way rows or tokens are split between threads.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &PackedQ8, first: usize, b: usize, out: &mut [f32]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -1022,16 +1127,16 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, 
     let rb = w.len() / rows;
     let per = x.len() / b;
     let row = |r: usize| &w[r * rb..(r + 1) * rb];
-    let (eights, four) = (b / 8, b % 8 >= 4);
-    let g8 = pack::<4>(x, per, 0, eights);
-    let g4 = pack::<2>(x, per, 8 * eights, usize::from(four));
+    // Whole groups of eight inside this part, and the group of four at the batch's end.
+    let (g0, eights) = (first / 8, (first + b) / 8 - first / 8);
+    let four = first + b == p.b && p.b % 8 >= 4;
     let done = 8 * eights + if four { 4 } else { 0 };
     let mut r = 0;
     while r < rows {
         let n = if r + R <= rows { R } else { 1 };
         let tile_rows: [&[u8]; R] = core::array::from_fn(|i| row((r + i).min(rows - 1)));
         for g in 0..eights {
-            let x = &g8[g * per..(g + 1) * per];
+            let x = &p.g8[(g0 + g) * per..(g0 + g + 1) * per];
             if n == R {
                 let o = q8_tile::<R, 4>(tile_rows, x);
                 for (i, o) in o.iter().enumerate() {
@@ -1043,7 +1148,7 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, 
         }
         for i in 0..n {
             if four {
-                scatter::<2>(&q8_tile::<1, 2>([row(r + i)], &g4)[0], r + i, rows, 8 * eights, out);
+                scatter::<2>(&q8_tile::<1, 2>([row(r + i)], &p.g4)[0], r + i, rows, 8 * eights, out);
             }
             for t in done..b {
                 out[t * rows + r + i] = dot1::<Q8_0>(row(r + i), &x[t * per..(t + 1) * per]);
@@ -1051,6 +1156,16 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, 
         }
         r += n;
     }
+}
+
+/// [`matmul512_q8`] packing the activations itself (for callers without a shared packing).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+    let mut p = PackedQ8::default();
+    if b >= 4 {
+        p.fill(x, b);
+    }
+    matmul512_q8::<4>(w, rows, x, &p, 0, b, out)
 }
 
 /// Safe entry points for the AVX-512 matrix kernels.
@@ -1069,7 +1184,33 @@ avx512_matmul_entry!(matmul512_q4_0, matmul512::<Q4_0>);
 avx512_matmul_entry!(matmul512_q4_1, matmul512::<Q4_1>);
 avx512_matmul_entry!(matmul512_q5_0, matmul512::<Q5_0>);
 avx512_matmul_entry!(matmul512_q5_1, matmul512::<Q5_1>);
-avx512_matmul_entry!(matmul512_q8_0, matmul512_q8::<4>);
+avx512_matmul_entry!(matmul512_q8_0, matmul512_q8_own);
+
+fn pack512_q8_0(x: &[BlockQ8], b: usize, out: &mut super::Packed) {
+    if b >= 4 {
+        // SAFETY: as for `avx512_matmul_entry`: handed out only by `avx512_packed_matmul`, for
+        // `Isa::Avx512` only, which `Kernels` holds only once AVX-512 F/BW/VL and VNNI are usable.
+        unsafe { out.q8.fill(x, b) }
+    }
+}
+
+fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, first: usize, b: usize, out: &mut [f32]) {
+    let per = x.len().checked_div(b).unwrap_or(0);
+    if b >= 4 && (!first.is_multiple_of(8) || first + b > p.q8.b || per != p.q8.per) {
+        // Not a part of the packed batch: never handed in by the engine, but stay correct.
+        return matmul512_q8_0(w, rows, x, b, out);
+    }
+    // SAFETY: as for `avx512_matmul_entry` (see `pack512_q8_0`).
+    unsafe { matmul512_q8::<4>(w, rows, x, &p.q8, first, b, out) }
+}
+
+/// The AVX-512 kernel for `ty` that reads activations packed once per batch, if there is one.
+pub(super) fn avx512_packed_matmul(ty: TensorType) -> Option<PackedMatmul> {
+    match ty {
+        TensorType::Q8_0 => Some(PackedMatmul { pack: pack512_q8_0, run: packed512_q8_0 }),
+        _ => None,
+    }
+}
 
 pub(super) fn avx512_matmul(ty: TensorType) -> Option<MatmulFn> {
     Some(match ty {

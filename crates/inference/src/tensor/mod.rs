@@ -8,7 +8,7 @@ use core::fmt;
 
 use quant::{BlockQ8, BlockQ8K};
 
-pub use crate::simd::{Isa, detect_isa};
+pub use crate::simd::{Isa, Packed, detect_isa};
 
 /// A ggml tensor element encoding. Values are the ggml type ids stored in GGUF files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,6 +239,22 @@ pub enum DotFn {
 /// to back in `w` and the `b` activation rows back to back in `x`.
 pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [f32]);
 
+/// A whole-matrix kernel that reads its activations in a layout of its own, built once per batch
+/// by `pack` and shared by every part of a split product: `pack(x, b, p)` packs the `b`
+/// activation rows `x`; then `run(w, rows, x, p, first, n, out)` does what a [`MatmulFn`] does
+/// for the `n` activation rows `x`, which are rows `first..first + n` of the packed batch
+/// (`first` a multiple of 8).
+#[derive(Debug, Clone, Copy)]
+pub struct PackedMatmul {
+    /// Packs a batch.
+    pub pack: fn(&[BlockQ8], usize, &mut Packed),
+    /// The product with (part of) a packed batch.
+    pub run: PackedRunFn,
+}
+
+/// [`PackedMatmul::run`]: `(w, rows, x, packed, first, n, out)`.
+pub type PackedRunFn = fn(&[u8], usize, &[BlockQ8], &Packed, usize, usize, &mut [f32]);
+
 /// [`MatmulFn`] for K-quant weights, with activations quantised to [`BlockQ8K`].
 pub type MatmulKFn = fn(&[u8], usize, &[BlockQ8K], usize, &mut [f32]);
 
@@ -301,6 +317,17 @@ impl Kernels {
         crate::simd::f32_dot(self.isa, a, b)
     }
 
+    /// `out[i] = q · keys[i·stride..][..q.len()]`: one query against a run of keys `stride`
+    /// floats apart (attention scores).
+    pub fn dots_f32(&self, q: &[f32], keys: &[f32], stride: usize, out: &mut [f32]) {
+        crate::simd::f32_dots(self.isa, q, keys, stride, out)
+    }
+
+    /// `out = Σ w[i] · values[i·stride..][..out.len()]` (attention's weighted sum of values).
+    pub fn weighted_sum_f32(&self, out: &mut [f32], w: &[f32], values: &[f32], stride: usize) {
+        crate::simd::weighted_sum(self.isa, out, w, values, stride)
+    }
+
     /// `y += alpha · x` for float vectors.
     pub fn axpy_f32(&self, y: &mut [f32], alpha: f32, x: &[f32]) {
         crate::simd::f32_axpy(self.isa, y, alpha, x)
@@ -309,6 +336,12 @@ impl Kernels {
     /// A whole-matrix kernel for the K-quant type `ty`, where this instruction set has one.
     pub fn matmul_k(&self, ty: TensorType) -> Option<MatmulKFn> {
         crate::simd::matmul_k(self.isa, ty)
+    }
+
+    /// A whole-matrix kernel for `ty` reading activations packed once per batch, where this
+    /// instruction set has one (preferred to [`Kernels::matmul`] for batches).
+    pub fn packed_matmul(&self, ty: TensorType) -> Option<PackedMatmul> {
+        crate::simd::packed_matmul(self.isa, ty)
     }
 
     /// A whole-matrix kernel for `ty` (faster than one [`DotFn`] call per row), where this

@@ -275,6 +275,85 @@ fn matrix_kernels_match_single_dots() {
 }
 
 #[test]
+fn packed_kernels_match_their_matrix_kernels_on_any_row_split() {
+    let mut rng = Rng(27);
+    let mut checked = 0;
+    for k in all_isas() {
+        for &ty in &QUANT_TYPES[..5] {
+            let (Some(packed), Some(matmul)) = (k.packed_matmul(ty), k.matmul(ty)) else { continue };
+            let (n, rows) = (576, 23);
+            let rb = ty.row_bytes(n);
+            let w: Vec<u8> = (0..rows).flat_map(|_| random_row(&mut rng, ty, n)).collect();
+            let mut p = crate::tensor::Packed::default();
+            for b in [1, 4, 6, 8, 13, 21, 29] {
+                let x: Vec<BlockQ8> = (0..b).flat_map(|_| random_acts(&mut rng, n).q8).collect();
+                let mut want = vec![0.0; rows * b];
+                matmul(&w, rows, &x, b, &mut want);
+                // One packing (reused from the previous batch's buffer) for the whole matrix, then
+                // for row chunks and token chunks as workers see them: the same bits.
+                (packed.pack)(&x, b, &mut p);
+                let mut whole = vec![0.0; rows * b];
+                (packed.run)(&w, rows, &x, &p, 0, b, &mut whole);
+                assert_eq!(whole, want, "{} b={b}", ty.name());
+                for (start, end) in [(0, 16), (16, rows)] {
+                    let mut part = vec![0.0; (end - start) * b];
+                    (packed.run)(&w[start * rb..end * rb], end - start, &x, &p, 0, b, &mut part);
+                    for t in 0..b {
+                        assert_eq!(part[t * (end - start)..(t + 1) * (end - start)], want[t * rows + start..t * rows + end]);
+                    }
+                }
+                // Token chunks start at multiples of 8 and the last holds at least 8 tokens.
+                let mut first = 0;
+                while first < b {
+                    let len = if b - first < 16 { b - first } else { 8 };
+                    let per = x.len() / b;
+                    let mut part = vec![0.0; rows * len];
+                    (packed.run)(&w, rows, &x[first * per..(first + len) * per], &p, first, len, &mut part);
+                    assert_eq!(part, want[first * rows..(first + len) * rows], "{} b={b} first={first}", ty.name());
+                    first += len;
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Only AVX-512 machines have a packed kernel; elsewhere there is nothing to compare.
+    std::println!("packed kernels checked on {checked} batches");
+}
+
+#[test]
+fn attention_kernels_match_plain_loops() {
+    let mut rng = Rng(45);
+    // Head widths of the families (64, 80, 96, 128, 256) and odd ones for the tails; key counts
+    // around the groups of four.
+    for hd in [64, 80, 96, 128, 256, 12, 3] {
+        let stride = hd * 3 + 5;
+        for n in [1, 3, 4, 7, 9, 33] {
+            let q: Vec<f32> = (0..hd).map(|_| rng.f32(-1.0, 1.0)).collect();
+            let cache: Vec<f32> = (0..n * stride).map(|_| rng.f32(-1.0, 1.0)).collect();
+            let w: Vec<f32> = (0..n).map(|_| rng.f32(0.0, 1.0)).collect();
+            let want_dots: Vec<f64> = (0..n)
+                .map(|i| q.iter().zip(&cache[i * stride..]).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum())
+                .collect();
+            let want_sum: Vec<f64> = (0..hd)
+                .map(|c| w.iter().enumerate().map(|(i, wi)| f64::from(*wi) * f64::from(cache[i * stride + c])).sum())
+                .collect();
+            for k in all_isas() {
+                let mut dots = vec![0.0; n];
+                k.dots_f32(&q, &cache, stride, &mut dots);
+                for (got, want) in dots.iter().zip(&want_dots) {
+                    assert!((f64::from(*got) - want).abs() < 1e-4, "{} hd={hd} n={n}: {got} vs {want}", k.isa().name());
+                }
+                let mut sum = vec![f32::NAN; hd];
+                k.weighted_sum_f32(&mut sum, &w, &cache, stride);
+                for (got, want) in sum.iter().zip(&want_sum) {
+                    assert!((f64::from(*got) - want).abs() < 1e-4, "{} hd={hd} n={n}: {got} vs {want}", k.isa().name());
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn simd_activation_quantisation_is_identical() {
     let mut rng = Rng(33);
     let x: Vec<f32> = (0..1024).map(|_| rng.f32(-5.0, 5.0)).chain([0.0; 32]).collect();
