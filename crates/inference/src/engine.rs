@@ -18,8 +18,15 @@ pub struct EngineOptions {
     pub context: usize,
     /// Seed of the sampler's random generator.
     pub seed: u64,
-    /// Prompt tokens processed per [`Engine::step`] (larger is faster, smaller more responsive).
+    /// Prompt tokens processed per [`Engine::step`] (larger is faster, smaller more responsive);
+    /// with a [`EngineOptions::prefill_budget_micros`], the most per step.
     pub prefill_batch: usize,
+    /// With a clock, how long one prompt step may take, in microseconds: steps start at
+    /// [`MIN_ADAPTIVE_BATCH`] tokens, the batch doubles (up to `prefill_batch`) after a full step
+    /// that took under half of this and halves (down to [`MIN_ADAPTIVE_BATCH`]) after one that
+    /// took longer. A fast machine gets large batches (weights read once for many tokens), a slow
+    /// one stays responsive. 0 (the default): every step is `prefill_batch` tokens.
+    pub prefill_budget_micros: u64,
     /// Kernels to use; `None` picks the best this CPU supports.
     pub kernels: Option<Kernels>,
     /// A monotonic clock in microseconds, for the tokens-per-second figures; `None` disables timing.
@@ -30,9 +37,22 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { context: 2048, seed: 0, prefill_batch: 32, kernels: None, clock: None, precision: Precision::Quantized }
+        Self {
+            context: 2048,
+            seed: 0,
+            prefill_batch: 32,
+            prefill_budget_micros: 0,
+            kernels: None,
+            clock: None,
+            precision: Precision::Quantized,
+        }
     }
 }
+
+/// The smallest prompt step an adaptive batch goes down to: the width of the 4-token tile kernels
+/// (a smaller batch costs more per token and is no more responsive on a machine where four tokens
+/// already take longer than the budget).
+pub const MIN_ADAPTIVE_BATCH: usize = 4;
 
 /// What one [`Engine::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +180,8 @@ pub struct Engine<'a> {
     stats: Stats,
     kernel_fallback: Option<Isa>,
     pool: PoolRef<'a>,
+    /// Prompt tokens the next prompt step takes (see [`EngineOptions::prefill_budget_micros`]).
+    batch: usize,
 }
 
 /// The pool in use (printed as its thread count).
@@ -195,6 +217,7 @@ impl<'a> Engine<'a> {
         options.prefill_batch = options.prefill_batch.clamp(1, options.context);
         model.set_context(options.context);
         let state = State::new(&model.config, options.context, options.prefill_batch)?;
+        let adaptive = options.prefill_budget_micros > 0 && options.clock.is_some();
 
         let mut stop_tokens = Vec::new();
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
@@ -222,7 +245,6 @@ impl<'a> Engine<'a> {
             model,
             state,
             sampler: Sampler::new(options.seed),
-            options,
             params: SamplingParams::default(),
             phase: Phase::Idle,
             tokens: Vec::new(),
@@ -232,6 +254,8 @@ impl<'a> Engine<'a> {
             stats: Stats::default(),
             kernel_fallback,
             pool: PoolRef(&SingleThread),
+            batch: if adaptive { MIN_ADAPTIVE_BATCH.min(options.prefill_batch) } else { options.prefill_batch },
+            options,
         })
     }
 
@@ -324,6 +348,27 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// Prompt tokens the next prompt step takes.
+    pub fn prefill_batch(&self) -> usize {
+        self.batch
+    }
+
+    /// After a prompt step of `tokens` that took `micros`: the next step's batch (see
+    /// [`EngineOptions::prefill_budget_micros`]).
+    fn adapt_batch(&mut self, tokens: usize, micros: u64) {
+        let budget = self.options.prefill_budget_micros;
+        if budget == 0 || self.options.clock.is_none() {
+            return;
+        }
+        let floor = MIN_ADAPTIVE_BATCH.min(self.state.max_batch);
+        if micros > budget {
+            self.batch = (self.batch / 2).max(floor);
+        } else if tokens == self.batch && micros.saturating_mul(2) < budget {
+            // Only a full step says how long a full batch takes (a prompt's last is shorter).
+            self.batch = (self.batch * 2).min(self.state.max_batch);
+        }
+    }
+
     /// Makes the next `step` end the request with [`FinishReason::Cancelled`].
     pub fn cancel(&mut self) {
         if !matches!(self.phase, Phase::Idle | Phase::Finished(_)) {
@@ -342,11 +387,13 @@ impl<'a> Engine<'a> {
             Phase::Finished(r) => Ok(Step::Finished(r)),
             Phase::Prefill { done } => {
                 let start = self.now();
-                let end = (done + self.state.max_batch).min(self.prompt_len);
+                let end = (done + self.batch).min(self.prompt_len);
                 self.model.forward_with(&mut self.state, &self.tokens[done..end], done, self.pool.0);
                 self.cached = end;
                 self.stats.prompt_tokens += end - done;
-                self.stats.prompt_micros += self.now().saturating_sub(start);
+                let took = self.now().saturating_sub(start);
+                self.stats.prompt_micros += took;
+                self.adapt_batch(end - done, took);
                 self.phase = if end == self.prompt_len {
                     Phase::Generate { pending: None }
                 } else {

@@ -48,7 +48,7 @@ pub mod tensor;
 pub mod tokenizer;
 
 pub use chat::{ChatEngine, ChatError, ChatStep};
-pub use engine::{Engine, EngineError, EngineOptions, FinishReason, Stats, Step};
+pub use engine::{Engine, EngineError, EngineOptions, FinishReason, MIN_ADAPTIVE_BATCH, Stats, Step};
 pub use family::Family;
 pub use model::LoadError;
 pub use pool::{SingleThread, WorkPool};

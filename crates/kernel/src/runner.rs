@@ -142,8 +142,15 @@ impl Runner {
                 }
             },
         };
+        let local = matches!(source, Source::Local);
         match activity {
-            Activity::Done => self.reply = None,
+            Activity::Done => {
+                if local && let Some(engine) = self.local.as_deref() {
+                    // The adaptive prompt batch this machine settled on (4 under emulation).
+                    info!("chat: local model: prompt steps of {} tokens at the end", engine.engine().prefill_batch());
+                }
+                self.reply = None;
+            }
             Activity::Busy => self.busy = true,
             Activity::Waiting => {}
         }
