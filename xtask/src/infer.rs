@@ -37,28 +37,43 @@ pub fn run(model: &Path, args: &[String]) -> Result<()> {
 /// llama.cpp's side of the benchmark: prebuilt binaries from npm, driven through their JS API.
 const NODE_LLAMA_CPP: &str = "node-llama-cpp@3.21.1";
 const PEER_SCRIPT: &str = r#"// Written by `cargo xtask bench infer`: llama.cpp's speed on one GGUF file with N threads.
-// node bench.mjs MODEL PROMPT_TOKENS GEN_TOKENS RUNS THREADS -> {"prompt_tps":..,"gen_tps":..}
+// node bench.mjs MODEL PROMPT_TOKENS GEN_TOKENS RUNS THREADS[,THREADS..] -> one JSON line per thread count
+// One context per thread count; one unmeasured run each, then RUNS rounds of one run per context
+// in turn, as the moteOS side does.
 import {getLlama} from "node-llama-cpp";
-const [modelPath, nPrompt, nGen, runs, threads] = process.argv.slice(2).map((v, i) => i ? Number(v) : v);
-const llama = await getLlama({gpu: false, build: "never", maxThreads: threads});
+const [modelPath, nPrompt, nGen, runs, threadList] = process.argv.slice(2).map((v, i) => i && i < 4 ? Number(v) : v);
+const counts = threadList.split(",").map(Number);
+const llama = await getLlama({gpu: false, build: "never", maxThreads: Math.max(...counts)});
 const model = await llama.loadModel({modelPath});
-const context = await model.createContext({contextSize: 1024, threads, batchSize: 512});
-const seq = context.getSequence();
+const contexts = [];
+for (const threads of counts) {
+  contexts.push(await model.createContext({contextSize: 1024, threads, batchSize: 512}));
+}
 // The same synthetic prompt of ordinary tokens as the moteOS side.
 const prompt = Array.from({length: nPrompt}, (_, i) => 1000 + (i * 7919) % 20000);
-const ptps = [], gtps = [];
-for (let r = 0; r < runs; r++) {
+const seqs = contexts.map((c) => c.getSequence());
+async function once(seq) {
   await seq.clearHistory();
   let t0 = performance.now();
   await seq.evaluateWithoutGeneratingNewTokens(prompt);
-  ptps.push(nPrompt / ((performance.now() - t0) / 1000));
+  const p = nPrompt / ((performance.now() - t0) / 1000);
   t0 = performance.now();
   let n = 0;
   for await (const t of seq.evaluate([prompt[0]], {temperature: 0})) { if (++n >= nGen) break; }
-  gtps.push(n / ((performance.now() - t0) / 1000));
+  const g = n / ((performance.now() - t0) / 1000);
+  return [p, g];
+}
+for (const seq of seqs) await once(seq);
+const speeds = counts.map(() => []);
+for (let r = 0; r < runs; r++) {
+  for (let i = 0; i < seqs.length; i++) speeds[i].push(await once(seqs[i]));
 }
 const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-console.log(JSON.stringify({prompt_tps: med(ptps), gen_tps: med(gtps)}));
+counts.forEach((threads, i) => {
+  const vs = (k) => med(speeds[i].map((s, r) => s[k] / speeds[0][r][k]));
+  console.log(JSON.stringify({threads, prompt_tps: med(speeds[i].map((s) => s[0])), gen_tps: med(speeds[i].map((s) => s[1])),
+    prompt_vs_first: vs(0), gen_vs_first: vs(1)}));
+});
 process.exit(0);
 "#;
 
@@ -85,12 +100,38 @@ fn peer_script() -> Result<PathBuf> {
     Ok(script)
 }
 
-/// `(prompt tokens/s, generation tokens/s)` from a JSON line.
-fn speeds(stdout: &[u8]) -> Result<(f64, f64, serde_json::Value)> {
+/// One engine's measurement at one thread count, from its JSON line.
+#[derive(Clone, Copy)]
+struct Speed {
+    /// Median tokens/s.
+    prompt: f64,
+    generate: f64,
+    /// Median over rounds of this count's speed over the first count's in the same round.
+    prompt_gain: f64,
+    generate_gain: f64,
+}
+
+const MISSING: Speed = Speed { prompt: f64::NAN, generate: f64::NAN, prompt_gain: f64::NAN, generate_gain: f64::NAN };
+
+/// Every JSON line of `stdout`, by thread count, in order.
+fn speeds(stdout: &[u8]) -> Result<Vec<(usize, Speed, serde_json::Value)>> {
     let text = String::from_utf8_lossy(stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).context("no JSON result line")?;
-    let v: serde_json::Value = serde_json::from_str(line)?;
-    Ok((v["prompt_tps"].as_f64().unwrap_or(f64::NAN), v["gen_tps"].as_f64().unwrap_or(f64::NAN), v))
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let speed = Speed {
+            prompt: f("prompt_tps"),
+            generate: f("gen_tps"),
+            prompt_gain: f("prompt_vs_first"),
+            generate_gain: f("gen_vs_first"),
+        };
+        out.push((v["threads"].as_u64().context("a result line without its thread count")? as usize, speed, v));
+    }
+    if out.is_empty() {
+        bail!("no JSON result line");
+    }
+    Ok(out)
 }
 
 /// Bytes per second of a large `memcpy` (each byte read once and written once), best of 5.
@@ -108,40 +149,30 @@ fn memcpy_bandwidth() -> f64 {
     len as f64 / best
 }
 
-/// One engine's median speeds on one file at one thread count (NaN where it could not run).
-#[derive(Clone, Copy)]
-struct Speed {
-    prompt: f64,
-    generate: f64,
-}
-
 /// One file's measurements: (threads, moteOS, llama.cpp) per thread count.
 type Rows = Vec<(usize, Speed, Speed)>;
 
-const MISSING: Speed = Speed { prompt: f64::NAN, generate: f64::NAN };
-
-/// llama.cpp on `file` with `threads` threads through the node script (NaN when unavailable).
-fn peer_speed(script: Option<&Path>, file: &Path, name: &str, args: &[String], threads: usize) -> Result<Speed> {
-    let Some(script) = script else { return Ok(MISSING) };
+/// llama.cpp on `file` at each of `threads` through the node script, alternating between them
+/// as the moteOS side does (NaN when unavailable).
+fn peer_speeds(script: Option<&Path>, file: &Path, name: &str, args: &[String], threads: &str) -> Result<Vec<(usize, Speed)>> {
+    let missing = || threads.split(',').filter_map(|n| n.parse().ok()).map(|n| (n, MISSING)).collect();
+    let Some(script) = script else { return Ok(missing()) };
     let out = std::process::Command::new("node")
         .current_dir(script.parent().unwrap_or(Path::new(".")))
         .arg(script)
         .arg(file)
         .args(args)
-        .arg(threads.to_string())
+        .arg(threads)
         .output();
     Ok(match out {
-        Ok(out) if out.status.success() => {
-            let (prompt, generate, _) = speeds(&out.stdout)?;
-            Speed { prompt, generate }
-        }
+        Ok(out) if out.status.success() => speeds(&out.stdout)?.into_iter().map(|(n, s, _)| (n, s)).collect(),
         Ok(out) => {
             eprintln!("llama.cpp failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
-            MISSING
+            missing()
         }
         Err(e) => {
             eprintln!("llama.cpp could not run on {name}: {e}");
-            MISSING
+            missing()
         }
     })
 }
@@ -180,7 +211,8 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
     let bw = memcpy_bandwidth();
     let load_before = load_average();
     println!(
-        "bench infer: threads {threads:?}, {PROMPT}-token prompt then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
+        "bench infer: threads {threads:?} (each engine alternates between them run by run, after one unmeasured run each), \
+         {PROMPT}-token prompt then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
          (a copy reads and writes every byte: streaming reads alone can beat this bound)",
         bw / 1e9
     );
@@ -188,22 +220,24 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
     let mut table: Vec<(String, Rows)> = Vec::new();
     for file in &files {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let list = threads.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        let out = std::process::Command::new(&ours)
+            .arg("--model")
+            .arg(file)
+            .arg("--bench")
+            .args(&args)
+            .args(["--threads", &list])
+            .output()
+            .context("running the moteOS engine")?;
+        if !out.status.success() {
+            bail!("moteOS engine failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let results = speeds(&out.stdout)?;
+        let peers = peer_speeds(script.as_deref(), file, &name, &args, &list)?;
         let mut rows = Rows::new();
-        for &n in &threads {
-            let out = std::process::Command::new(&ours)
-                .arg("--model")
-                .arg(file)
-                .arg("--bench")
-                .args(&args)
-                .args(["--threads", &n.to_string()])
-                .output()
-                .context("running the moteOS engine")?;
-            if !out.status.success() {
-                bail!("moteOS engine failed on {name}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let (p, g, v) = speeds(&out.stdout)?;
-            let ours = Speed { prompt: p, generate: g };
-            let peer = peer_speed(script.as_deref(), file, &name, &args, n)?;
+        for (n, ours, v) in results {
+            let peer = peers.iter().find(|p| p.0 == n).map_or(MISSING, |p| p.1);
+            let (p, g) = (ours.prompt, ours.generate);
             let bytes = v["weight_bytes_per_token"].as_f64().unwrap_or(f64::NAN);
             let bound = if n == 1 {
                 format!(
@@ -226,17 +260,18 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
             );
             rows.push((n, ours, peer));
         }
-        if let Some(&(_, one, peer_one)) = rows.iter().find(|r| r.0 == 1) {
-            for &(n, ours, peer) in rows.iter().filter(|r| r.0 > 1) {
-                println!(
-                    "bench infer {name}: {n} threads / 1 thread: prompt moteOS {:.2}x (target >= {:.1}x), llama.cpp {:.2}x; generation moteOS {:.2}x, llama.cpp {:.2}x",
-                    ours.prompt / one.prompt,
-                    0.9 * n as f64,
-                    peer.prompt / peer_one.prompt,
-                    ours.generate / one.generate,
-                    peer.generate / peer_one.generate,
-                );
-            }
+        // Speed-ups from the rounds themselves: each round ran every count back to back, so a
+        // slow minute on the host slows both sides of the ratio.
+        let first = threads[0];
+        for &(n, ours, peer) in rows.iter().skip(1) {
+            println!(
+                "bench infer {name}: {n} threads / {first}: prompt moteOS {:.2}x (target >= {:.1}x), llama.cpp {:.2}x; generation moteOS {:.2}x, llama.cpp {:.2}x (median of the per-round ratios)",
+                ours.prompt_gain,
+                0.9 * n as f64 / first as f64,
+                peer.prompt_gain,
+                ours.generate_gain,
+                peer.generate_gain,
+            );
         }
         table.push((name, rows));
     }

@@ -2,10 +2,13 @@
 //!
 //! `infer --model FILE (--prompt TEXT | --chat TEXT) [-n N] [--greedy] [--temperature T] [--seed S]
 //!        [--context N] [--batch N] [--isa scalar|sse2|avx2|avx512|neon] [--threads N]`
-//! `infer --model FILE --bench PROMPT_TOKENS GEN_TOKENS RUNS [--threads N] [--batch N] [--isa ..]`
+//! `infer --model FILE --bench PROMPT_TOKENS GEN_TOKENS RUNS [--threads N[,N..]] [--batch N] [--isa ..]`
 //!
 //! Streams the continuation to stdout, then prints one line with prompt and generation tokens/s;
-//! with `--bench`, prints one JSON line of median speeds instead (`cargo xtask bench infer`).
+//! with `--bench`, prints one JSON line of median speeds per thread count instead (`cargo xtask
+//! bench infer`). With several thread counts the runs alternate between them, so each count sees
+//! the same host conditions, and each line also gives the median of the per-run speed-ups over
+//! the first count.
 
 mod pool;
 
@@ -16,7 +19,7 @@ use std::time::Instant;
 
 use inference::tensor::{Isa, Kernels};
 use inference::tokenizer::{Decoder, EncodeOptions, Message, Tokenizer};
-use inference::{Engine, EngineOptions, FinishReason, SamplingParams, Step};
+use inference::{Engine, EngineOptions, FinishReason, SamplingParams, Step, WorkPool};
 
 fn micros() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -35,7 +38,8 @@ struct Args {
     context: usize,
     batch: usize,
     isa: Option<Isa>,
-    threads: usize,
+    /// One count, or (with `--bench`) several to alternate between.
+    threads: Vec<usize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -51,7 +55,7 @@ fn parse() -> Result<Args, String> {
     let mut isa = None;
     let mut greedy = false;
     let mut bench = None;
-    let mut threads = 1;
+    let mut threads = vec![1];
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -74,8 +78,11 @@ fn parse() -> Result<Args, String> {
             "--context" => context = val()?.parse().map_err(|e| format!("--context: {e}"))?,
             "--batch" => batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--threads" => {
-                threads = val()?.parse().map_err(|e| format!("--threads: {e}"))?;
-                if threads == 0 {
+                threads = val()?
+                    .split(',')
+                    .map(|v| v.trim().parse::<usize>().map_err(|e| format!("--threads: {e}")))
+                    .collect::<Result<_, _>>()?;
+                if threads.contains(&0) {
                     return Err("--threads: at least 1".into());
                 }
             }
@@ -96,6 +103,9 @@ fn parse() -> Result<Args, String> {
         params = SamplingParams::greedy();
     }
     params.max_tokens = n;
+    if bench.is_none() && threads.len() != 1 {
+        return Err("--threads: several counts only with --bench".into());
+    }
     Ok(Args {
         model: model.ok_or("--model FILE is required")?,
         text: match (text, bench) {
@@ -130,23 +140,27 @@ fn run(args: Args) -> Result<(), String> {
         ..Default::default()
     };
     let mut engine = Engine::load(&bytes, opts).map_err(|e| e.to_string())?;
-    let pool = pool::HostPool::new(args.threads);
+    let pools: Vec<pool::HostPool> = args.threads.iter().map(|&n| pool::HostPool::new(n)).collect();
     std::thread::scope(|scope| {
-        for _ in 1..args.threads {
-            scope.spawn(|| pool.work());
+        for pool in &pools {
+            for _ in 1..pool.threads() {
+                scope.spawn(|| pool.work());
+            }
         }
-        engine.set_pool(&pool);
-        let result = drive(&mut engine, &args);
-        pool.stop();
+        let result = match args.bench {
+            Some((n_prompt, n_gen, runs)) => bench(&mut engine, &pools, n_prompt, n_gen, runs),
+            None => {
+                engine.set_pool(&pools[0]);
+                drive(&mut engine, &args)
+            }
+        };
+        pools.iter().for_each(pool::HostPool::stop);
         result
     })
 }
 
 fn drive(engine: &mut Engine<'_>, args: &Args) -> Result<(), String> {
-    let threads = args.threads;
-    if let Some((n_prompt, n_gen, runs)) = args.bench {
-        return bench(engine, n_prompt, n_gen, runs, threads);
-    }
+    let threads = args.threads[0];
     let tokenizer = Tokenizer::from_gguf(engine.gguf()).map_err(|e| e.to_string())?;
     let prompt = if args.chat {
         let template = tokenizer.chat_template().map_err(|e| e.to_string())?;
@@ -200,30 +214,53 @@ fn drive(engine: &mut Engine<'_>, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Speed with the engine's pool of `threads` on a synthetic prompt of ordinary tokens (the same
-/// ids the llama.cpp side of `cargo xtask bench infer` uses), median of `runs`; one JSON line on
-/// stdout.
-fn bench(engine: &mut Engine<'_>, n_prompt: usize, n_gen: usize, runs: usize, threads: usize) -> Result<(), String> {
+/// Speed with each of `pools` on a synthetic prompt of ordinary tokens (the same ids the
+/// llama.cpp side of `cargo xtask bench infer` uses): one unmeasured run per pool, then `runs`
+/// rounds of one run per pool in turn. One JSON line per pool on stdout: median speeds, and the
+/// median over rounds of the speed-up against the first pool in the same round.
+fn bench<'a>(
+    engine: &mut Engine<'a>,
+    pools: &'a [pool::HostPool],
+    n_prompt: usize,
+    n_gen: usize,
+    runs: usize,
+) -> Result<(), String> {
     let prompt: Vec<u32> = (0..n_prompt).map(|i| 1000 + (i as u32 * 7919) % 20000).collect();
     let params = SamplingParams { max_tokens: n_gen, ignore_stop_tokens: true, ..SamplingParams::greedy() };
-    let (mut p, mut g) = (Vec::new(), Vec::new());
-    for _ in 0..runs.max(1) {
+    let once = |engine: &mut Engine<'a>, pool: &'a pool::HostPool| -> Result<(f64, f64), String> {
+        engine.set_pool(pool);
         engine.reset();
         engine.generate(&prompt, params.clone()).map_err(|e| e.to_string())?;
-        p.push(engine.stats().prompt_tokens_per_second());
-        g.push(engine.stats().generation_tokens_per_second());
+        Ok((engine.stats().prompt_tokens_per_second(), engine.stats().generation_tokens_per_second()))
+    };
+    for pool in pools {
+        once(engine, pool)?;
+    }
+    // speeds[pool][round] = (prompt, generation)
+    let mut speeds = vec![Vec::new(); pools.len()];
+    for _ in 0..runs.max(1) {
+        for (pool, out) in pools.iter().zip(&mut speeds) {
+            out.push(once(engine, pool)?);
+        }
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    println!(
-        "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"weight_bytes_per_token\":{},\"isa\":\"{}\",\"threads\":{threads}}}",
-        median(p),
-        median(g),
-        engine.model().weight_bytes_per_token(),
-        engine.model().kernels().isa().name()
-    );
+    for (pool, runs) in pools.iter().zip(&speeds) {
+        let first = &speeds[0];
+        let ratio = |pick: fn(&(f64, f64)) -> f64| median(runs.iter().zip(first).map(|(r, f)| pick(r) / pick(f)).collect());
+        println!(
+            "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"prompt_vs_first\":{:.3},\"gen_vs_first\":{:.3},\"weight_bytes_per_token\":{},\"isa\":\"{}\",\"threads\":{}}}",
+            median(runs.iter().map(|r| r.0).collect()),
+            median(runs.iter().map(|r| r.1).collect()),
+            ratio(|r| r.0),
+            ratio(|r| r.1),
+            engine.model().weight_bytes_per_token(),
+            engine.model().kernels().isa().name(),
+            pool.threads(),
+        );
+    }
     Ok(())
 }
 
