@@ -47,7 +47,7 @@ const llama = await getLlama({gpu: false, build: "never", maxThreads: Math.max(.
 const model = await llama.loadModel({modelPath});
 const contexts = [];
 for (const threads of counts) {
-  contexts.push(await model.createContext({contextSize: 1024, threads, batchSize: 512}));
+  contexts.push(await model.createContext({contextSize: 1024, threads, batchSize: 512})); // BATCH in infer.rs
 }
 // The same synthetic prompt of ordinary tokens as the moteOS side.
 const prompt = Array.from({length: nPrompt}, (_, i) => 1000 + (i * 7919) % 20000);
@@ -192,6 +192,9 @@ fn load_average() -> String {
 pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
     const PROMPT: usize = 128;
     const GEN: usize = 64;
+    // Prompt tokens per forward pass on both sides: llama.cpp's context batch (`batchSize` in the
+    // script), so each engine takes the whole prompt in one batch.
+    const BATCH: usize = 512;
     let threads: Vec<usize> = if threads.is_empty() { vec![1] } else { threads.to_vec() };
     if threads.contains(&0) {
         bail!("--threads: every count must be at least 1");
@@ -212,7 +215,7 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
     let load_before = load_average();
     println!(
         "bench infer: threads {threads:?} (each engine alternates between them run by run, after one unmeasured run each), \
-         {PROMPT}-token prompt then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
+         {PROMPT}-token prompt (in batches of up to {BATCH} tokens on both sides) then {GEN} generated tokens, median of {runs}; memcpy {:.1} GB/s \
          (a copy reads and writes every byte: streaming reads alone can beat this bound)",
         bw / 1e9
     );
@@ -226,7 +229,7 @@ pub fn bench(runs: usize, threads: &[usize]) -> Result<()> {
             .arg(file)
             .arg("--bench")
             .args(&args)
-            .args(["--threads", &list])
+            .args(["--threads", &list, "--batch", &BATCH.to_string()])
             .output()
             .context("running the moteOS engine")?;
         if !out.status.success() {

@@ -22,6 +22,9 @@ pub struct HostPool {
     quit: AtomicBool,
     wake: Condvar,
     sleepers: Mutex<()>,
+    /// Workers about to wait or waiting on `wake`: a run signals the condition variable (a
+    /// system call) only when there are any.
+    sleeping: AtomicUsize,
 }
 
 impl HostPool {
@@ -35,6 +38,7 @@ impl HostPool {
             quit: AtomicBool::new(false),
             wake: Condvar::new(),
             sleepers: Mutex::new(()),
+            sleeping: AtomicUsize::new(0),
         }
     }
 
@@ -64,7 +68,14 @@ impl HostPool {
                     std::hint::spin_loop();
                 } else {
                     let guard = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = self.wake.wait_timeout(guard, std::time::Duration::from_millis(1));
+                    // Announce the sleep, then look again: a run that stored its ticket before
+                    // the announcement is seen here, one that stored it after sees the sleeper.
+                    // (SeqCst on both sides; a wake-up lost anyway costs the 1 ms timeout.)
+                    self.sleeping.fetch_add(1, Ordering::SeqCst);
+                    if self.ticket.load(Ordering::SeqCst) >> 32 == seen && !self.quit.load(Ordering::SeqCst) {
+                        let _ = self.wake.wait_timeout(guard, std::time::Duration::from_millis(1));
+                    }
+                    self.sleeping.fetch_sub(1, Ordering::SeqCst);
                 }
             }
             if self.quit.load(Ordering::Acquire) {
@@ -107,8 +118,10 @@ impl WorkPool for HostPool {
         let generation = (self.ticket.load(Ordering::Acquire) >> 32) + 1;
         self.remaining.store(jobs, Ordering::Release);
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, job_static, jobs));
-        self.ticket.store(generation << 32, Ordering::Release);
-        self.wake.notify_all();
+        self.ticket.store(generation << 32, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            self.wake.notify_all();
+        }
         self.claim(generation, job, jobs);
         while self.remaining.load(Ordering::Acquire) != 0 {
             std::hint::spin_loop();

@@ -175,8 +175,7 @@ fn ensure_slots(slots: &mut Slots, n: usize) {
     }
 }
 
-/// `out[t][r] = W[r] · x[t]` for the `b` activation rows in `acts` (from `x`), rows split over
-/// `pool`.
+/// `out[t][r] = W[r] · x[t]` for the `b` activation rows in `acts` (from `x`), split over `pool`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmul(
     w: &Matrix<'_>,
@@ -188,71 +187,106 @@ pub(super) fn matmul(
     pool: &dyn WorkPool,
     slots: &mut Slots,
 ) {
-    debug_assert_eq!(acts.n, w.cols);
-    if precision == Precision::Quantized {
-        match w.dot {
-            DotFn::F32(_) => {}
-            DotFn::Q8(_) => {
-                acts.prepare(x, ActFormat::Q8, kernels, pool);
-                if let Some(m) = w.packed {
-                    acts.prepare_packed(m.pack);
+    matmuls(&[w], x, acts, &mut [out], precision, kernels, pool, slots);
+}
+
+/// [`matmul`] for several matrices with the same input (q, k and v; gate and up), `outs[i]` for
+/// `ws[i]`, handed to the pool as one split: one hand-out instead of several, and the small
+/// matrices' pieces even out the large ones'.
+///
+/// A prompt batch with at least [`TOKEN_ALIGN`] tokens per job is split by tokens: each job
+/// computes every matrix for its tokens and writes its own rows of the outputs in place. Smaller
+/// batches are split by rows, in chunks of one size starting at multiples of [`ROW_ALIGN`]
+/// inside each matrix, each job writing its own slot, copied out afterwards.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmuls(
+    ws: &[&Matrix<'_>],
+    x: &[f32],
+    acts: &mut ActBatch,
+    outs: &mut [&mut [f32]],
+    precision: Precision,
+    kernels: Kernels,
+    pool: &dyn WorkPool,
+    slots: &mut Slots,
+) {
+    for w in ws {
+        debug_assert_eq!(acts.n, w.cols);
+        if precision == Precision::Quantized {
+            match w.dot {
+                DotFn::F32(_) => {}
+                DotFn::Q8(_) => {
+                    acts.prepare(x, ActFormat::Q8, kernels, pool);
+                    if let Some(m) = w.packed {
+                        acts.prepare_packed(m.pack);
+                    }
                 }
+                DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels, pool),
             }
-            DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels, pool),
         }
     }
     let b = acts.b;
+    let acts = &*acts;
     if pool.threads() == 1 {
-        return rows_into(w, x, acts, 0..b, out, precision);
+        for (w, out) in ws.iter().zip(outs.iter_mut()) {
+            rows_into(w, x, acts, 0..b, out, precision);
+        }
+        return;
     }
     let token_jobs = pool.threads() * JOBS_PER_THREAD;
     if b >= token_jobs * TOKEN_ALIGN {
-        // A prompt batch: split by tokens, every job writing its own tokens' rows of `out` in
-        // place (each job reads the whole matrix, which a row split would copy out instead).
+        // Each job reads every matrix whole, which a row split would copy out instead.
         let chunk = b.div_ceil(token_jobs).next_multiple_of(TOKEN_ALIGN);
-        let mut parts: Vec<(usize, Mutex<&mut [f32]>)> = Vec::new();
-        let mut rest = &mut out[..b * w.rows];
+        let mut rests: Vec<&mut [f32]> =
+            outs.iter_mut().zip(ws).map(|(out, w)| &mut out[..b * w.rows]).collect();
+        let mut parts: Vec<(usize, Mutex<Vec<&mut [f32]>>)> = Vec::new();
         let mut t = 0;
         while t < b {
             // A short tail joins the chunk before it (see `rows_into`).
             let len = if b - t < chunk + TOKEN_ALIGN { b - t } else { chunk };
-            let (part, tail) = rest.split_at_mut(len * w.rows);
-            parts.push((t, Mutex::new(part)));
-            (rest, t) = (tail, t + len);
+            let mut pieces = Vec::with_capacity(ws.len());
+            for (rest, w) in rests.iter_mut().zip(ws) {
+                let (piece, tail) = core::mem::take(rest).split_at_mut(len * w.rows);
+                pieces.push(piece);
+                *rest = tail;
+            }
+            parts.push((t, Mutex::new(pieces)));
+            t += len;
         }
-        let acts = &*acts;
         pool.run(parts.len(), &|j| {
-            let (t, ref part) = parts[j];
-            let mut part = part.lock();
-            let len = part.len() / w.rows;
-            rows_into(w, x, acts, t..t + len, &mut part, precision);
+            let (t, ref pieces) = parts[j];
+            for (w, piece) in ws.iter().zip(pieces.lock().iter_mut()) {
+                let len = piece.len() / w.rows;
+                rows_into(w, x, acts, t..t + len, piece, precision);
+            }
         });
         return;
     }
-    let jobs = (pool.threads() * JOBS_PER_THREAD).min(w.rows / ROW_ALIGN).max(1);
-    if jobs == 1 {
-        return rows_into(w, x, acts, 0..b, out, precision);
+    let total: usize = ws.iter().map(|w| w.rows).sum();
+    let chunk = total.div_ceil(pool.threads() * JOBS_PER_THREAD).next_multiple_of(ROW_ALIGN);
+    // (matrix, first row, end row) per job.
+    let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
+    for (m, w) in ws.iter().enumerate() {
+        jobs.extend((0..w.rows).step_by(chunk).map(|start| (m, start, (start + chunk).min(w.rows))));
     }
-    let chunk = w.rows.div_ceil(jobs).next_multiple_of(ROW_ALIGN);
-    let jobs = w.rows.div_ceil(chunk);
-    ensure_slots(slots, jobs);
-    let (acts, slots_ref) = (&*acts, &*slots);
-    pool.run(jobs, &|j| {
-        let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
+    if jobs.len() == 1 {
+        return rows_into(ws[0], x, acts, 0..b, outs[0], precision);
+    }
+    ensure_slots(slots, jobs.len());
+    let slots_ref = &*slots;
+    pool.run(jobs.len(), &|j| {
+        let (m, start, end) = jobs[j];
         let mut local = slots_ref[j].lock();
         // Every element is written: grow the slot, never clear it (no zero fill per product).
         let len = b * (end - start);
         if local.len() < len {
             local.resize(len, 0.0);
         }
-        rows_into(&w.rows_range(start, end), x, acts, 0..b, &mut local[..len], precision);
+        rows_into(&ws[m].rows_range(start, end), x, acts, 0..b, &mut local[..len], precision);
     });
-    for (j, slot) in slots.iter_mut().take(jobs).enumerate() {
-        let (start, end) = (j * chunk, ((j + 1) * chunk).min(w.rows));
-        let local = slot.get_mut();
+    for (&(m, start, end), slot) in jobs.iter().zip(slots.iter_mut()) {
+        let (rows, local) = (ws[m].rows, slot.get_mut());
         for t in 0..b {
-            out[t * w.rows + start..t * w.rows + end]
-                .copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
+            outs[m][t * rows + start..t * rows + end].copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
         }
     }
 }
@@ -538,9 +572,8 @@ impl Model<'_> {
             s.acts.reset(dim, b);
             match &layer.qkv {
                 Qkv::Separate { q, k, v } => {
-                    matmul(q, &s.xb, &mut s.acts, &mut s.q, prec, kern, pool, &mut s.slots);
-                    matmul(k, &s.xb, &mut s.acts, &mut s.k, prec, kern, pool, &mut s.slots);
-                    matmul(v, &s.xb, &mut s.acts, &mut s.v, prec, kern, pool, &mut s.slots);
+                    let outs: &mut [&mut [f32]] = &mut [&mut s.q, &mut s.k, &mut s.v];
+                    matmuls(&[q, k, v], &s.xb, &mut s.acts, outs, prec, kern, pool, &mut s.slots);
                 }
                 Qkv::Fused(m) => {
                     matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
@@ -642,8 +675,8 @@ impl Model<'_> {
             let f = c.ffn_dim;
             match &layer.gate_up {
                 GateUp::Separate { gate, up } => {
-                    matmul(gate, &s.xb, &mut s.acts, &mut s.gate, prec, kern, pool, &mut s.slots);
-                    matmul(up, &s.xb, &mut s.acts, &mut s.up, prec, kern, pool, &mut s.slots);
+                    let outs: &mut [&mut [f32]] = &mut [&mut s.gate, &mut s.up];
+                    matmuls(&[gate, up], &s.xb, &mut s.acts, outs, prec, kern, pool, &mut s.slots);
                 }
                 GateUp::Fused(m) => {
                     matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
