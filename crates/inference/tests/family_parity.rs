@@ -174,7 +174,7 @@ fn work_pool_results_are_bit_identical_to_one_thread() {
         // The float file (f32 dot products) and its Q8_0 re-quantisation (the batched integer
         // kernels, whose token tiles and row pairs a split must not regroup); batches of 64 are
         // large enough for the activation function to be split too, and the whole 70-token
-        // prompt in one batch for two threads to split the products by tokens.
+        // prompt in one batch (a tail of six tokens after the groups of eight).
         let (q8, _) = inference::quantize::requantize(&bytes, inference::quantize::Target::Q8_0).unwrap();
         for (file, what) in [(&bytes, "f32"), (&q8, "Q8_0")] {
             for batch in [8, 64, 128] {

@@ -21,11 +21,6 @@ use crate::tensor::{ActFormat, DotFn, Kernels, Packed};
 /// of rows see the same groups as on one thread.
 const ROW_ALIGN: usize = 16;
 
-/// Token chunks handed to workers start at multiples of this (and a chunk holds at least this
-/// many tokens), so batched kernels, which take tokens in groups of up to eight, group them as
-/// on one thread.
-const TOKEN_ALIGN: usize = 8;
-
 /// Jobs per thread a split aims for: workers claim jobs as they come free, so a worker that
 /// starts late or is preempted (another process on its core) leaves its share to the others
 /// instead of holding everyone up at the end of the split.
@@ -108,13 +103,10 @@ pub enum Precision {
     Float,
 }
 
-/// `out[t - tokens.start][r] = W[r] · x[t]` for all rows of `w` and the batch's tokens `tokens`
-/// (out has `w.rows` per token); `acts` already holds `x` in the format `w` needs. A range that
-/// is not the whole batch starts at a multiple of [`TOKEN_ALIGN`] and holds at least that many
-/// tokens, so batched kernels group its tokens as they group the whole batch's.
-fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, tokens: Range<usize>, out: &mut [f32], precision: Precision) {
-    let (n, t0, b) = (acts.n, tokens.start, tokens.len());
-    let x = &x[t0 * n..(t0 + b) * n];
+/// `out[t][r] = W[r] · x[t]` for all rows of `w` (out has `w.rows` per token); `acts` already
+/// holds `x` in the format `w` needs.
+fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precision: Precision) {
+    let (n, b) = (acts.n, acts.b);
     if precision == Precision::Float {
         let mut row = vec![0.0f32; n];
         for r in 0..w.rows {
@@ -136,9 +128,9 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, tokens: Range<usize>, o
         }
         DotFn::Q8(f) => {
             let per = n / QK;
-            let q8 = &acts.q8[t0 * per..(t0 + b) * per];
+            let q8 = &acts.q8[..b * per];
             if let (Some(m), true) = (w.packed, acts.have_packed) {
-                return (m.run)(w.data, w.rows, q8, &acts.packed, t0, b, out);
+                return (m.run)(w.data, w.rows, q8, &acts.packed, b, out);
             }
             if let Some(m) = w.matmul {
                 return m(w.data, w.rows, q8, b, out);
@@ -152,7 +144,7 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, tokens: Range<usize>, o
         }
         DotFn::Q8K(f) => {
             let per = n / QK_K;
-            let q8k = &acts.q8k[t0 * per..(t0 + b) * per];
+            let q8k = &acts.q8k[..b * per];
             if let Some(m) = w.matmul_k {
                 return m(w.data, w.rows, q8k, b, out);
             }
@@ -192,12 +184,10 @@ pub(super) fn matmul(
 
 /// [`matmul`] for several matrices with the same input (q, k and v; gate and up), `outs[i]` for
 /// `ws[i]`, handed to the pool as one split: one hand-out instead of several, and the small
-/// matrices' pieces even out the large ones'.
-///
-/// A prompt batch with at least [`TOKEN_ALIGN`] tokens per job is split by tokens: each job
-/// computes every matrix for its tokens and writes its own rows of the outputs in place. Smaller
-/// batches are split by rows, in chunks of one size starting at multiples of [`ROW_ALIGN`]
-/// inside each matrix, each job writing its own slot, copied out afterwards.
+/// matrices' pieces even out the large ones'. Rows are split in chunks of one size starting at
+/// multiples of [`ROW_ALIGN`] inside each matrix; each job writes its own slot, copied out
+/// afterwards. (Splitting a prompt batch by tokens instead, each job writing its tokens' rows in
+/// place, was measured: no faster on two cores, and every job reads every weight.)
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmuls(
     ws: &[&Matrix<'_>],
@@ -228,37 +218,8 @@ pub(super) fn matmuls(
     let acts = &*acts;
     if pool.threads() == 1 {
         for (w, out) in ws.iter().zip(outs.iter_mut()) {
-            rows_into(w, x, acts, 0..b, out, precision);
+            rows_into(w, x, acts, out, precision);
         }
-        return;
-    }
-    let token_jobs = pool.threads() * JOBS_PER_THREAD;
-    if b >= token_jobs * TOKEN_ALIGN {
-        // Each job reads every matrix whole, which a row split would copy out instead.
-        let chunk = b.div_ceil(token_jobs).next_multiple_of(TOKEN_ALIGN);
-        let mut rests: Vec<&mut [f32]> =
-            outs.iter_mut().zip(ws).map(|(out, w)| &mut out[..b * w.rows]).collect();
-        let mut parts: Vec<(usize, Mutex<Vec<&mut [f32]>>)> = Vec::new();
-        let mut t = 0;
-        while t < b {
-            // A short tail joins the chunk before it (see `rows_into`).
-            let len = if b - t < chunk + TOKEN_ALIGN { b - t } else { chunk };
-            let mut pieces = Vec::with_capacity(ws.len());
-            for (rest, w) in rests.iter_mut().zip(ws) {
-                let (piece, tail) = core::mem::take(rest).split_at_mut(len * w.rows);
-                pieces.push(piece);
-                *rest = tail;
-            }
-            parts.push((t, Mutex::new(pieces)));
-            t += len;
-        }
-        pool.run(parts.len(), &|j| {
-            let (t, ref pieces) = parts[j];
-            for (w, piece) in ws.iter().zip(pieces.lock().iter_mut()) {
-                let len = piece.len() / w.rows;
-                rows_into(w, x, acts, t..t + len, piece, precision);
-            }
-        });
         return;
     }
     let total: usize = ws.iter().map(|w| w.rows).sum();
@@ -269,7 +230,7 @@ pub(super) fn matmuls(
         jobs.extend((0..w.rows).step_by(chunk).map(|start| (m, start, (start + chunk).min(w.rows))));
     }
     if jobs.len() == 1 {
-        return rows_into(ws[0], x, acts, 0..b, outs[0], precision);
+        return rows_into(ws[0], x, acts, outs[0], precision);
     }
     ensure_slots(slots, jobs.len());
     let slots_ref = &*slots;
@@ -281,7 +242,7 @@ pub(super) fn matmuls(
         if local.len() < len {
             local.resize(len, 0.0);
         }
-        rows_into(&ws[m].rows_range(start, end), x, acts, 0..b, &mut local[..len], precision);
+        rows_into(&ws[m].rows_range(start, end), x, acts, &mut local[..len], precision);
     });
     for (&(m, start, end), slot) in jobs.iter().zip(slots.iter_mut()) {
         let (rows, local) = (ws[m].rows, slot.get_mut());

@@ -1115,12 +1115,12 @@ fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, 
     }
 }
 
-/// [`matmul512`] for Q8_0, with the activations also packed (`p`, built from a batch of which
-/// `x` holds tokens `first..first + b`, `first` a multiple of 8): R rows by eight tokens per
-/// tile, then four, then single tokens; leftover rows go through the same arithmetic one row at
-/// a time, so each output is the same whichever way rows or tokens are split between threads.
+/// [`matmul512`] for Q8_0, with the activations also packed (`p`, built from `x`): R rows by
+/// eight tokens per tile, then four, then single tokens; leftover rows go through the same
+/// arithmetic one row at a time, so each output is the same whichever way the rows are split
+/// between threads.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &PackedQ8, first: usize, b: usize, out: &mut [f32]) {
+fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &PackedQ8, b: usize, out: &mut [f32]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -1130,16 +1130,14 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &Packed
     let rb = w.len() / rows;
     let per = x.len() / b;
     let row = |r: usize| &w[r * rb..(r + 1) * rb];
-    // Whole groups of eight inside this part, and the group of four at the batch's end.
-    let (g0, eights) = (first / 8, (first + b) / 8 - first / 8);
-    let four = first + b == p.b && p.b % 8 >= 4;
+    let (eights, four) = (b / 8, b % 8 >= 4);
     let done = 8 * eights + if four { 4 } else { 0 };
     let mut r = 0;
     while r < rows {
         let n = if r + R <= rows { R } else { 1 };
         let tile_rows: [&[u8]; R] = core::array::from_fn(|i| row((r + i).min(rows - 1)));
         for g in 0..eights {
-            let x = &p.g8[(g0 + g) * per..(g0 + g + 1) * per];
+            let x = &p.g8[g * per..(g + 1) * per];
             if n == R {
                 let o = q8_tile::<R, 4>(tile_rows, x);
                 for (i, o) in o.iter().enumerate() {
@@ -1168,7 +1166,7 @@ fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f
     if b >= 4 {
         p.fill(x, b);
     }
-    matmul512_q8::<4>(w, rows, x, &p, 0, b, out)
+    matmul512_q8::<4>(w, rows, x, &p, b, out)
 }
 
 /// Safe entry points for the AVX-512 matrix kernels.
@@ -1197,14 +1195,14 @@ fn pack512_q8_0(x: &[BlockQ8], b: usize, out: &mut super::Packed) {
     }
 }
 
-fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, first: usize, b: usize, out: &mut [f32]) {
+fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, b: usize, out: &mut [f32]) {
     let per = x.len().checked_div(b).unwrap_or(0);
-    if b >= 4 && (!first.is_multiple_of(8) || first + b > p.q8.b || per != p.q8.per) {
-        // Not a part of the packed batch: never handed in by the engine, but stay correct.
+    if b >= 4 && (b != p.q8.b || per != p.q8.per) {
+        // A packing of another batch: never handed in by the engine, but stay correct.
         return matmul512_q8_0(w, rows, x, b, out);
     }
     // SAFETY: as for `avx512_matmul_entry` (see `pack512_q8_0`).
-    unsafe { matmul512_q8::<4>(w, rows, x, &p.q8, first, b, out) }
+    unsafe { matmul512_q8::<4>(w, rows, x, &p.q8, b, out) }
 }
 
 /// The AVX-512 kernel for `ty` that reads activations packed once per batch, if there is one.

@@ -240,20 +240,19 @@ pub enum DotFn {
 pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [f32]);
 
 /// A whole-matrix kernel that reads its activations in a layout of its own, built once per batch
-/// by `pack` and shared by every part of a split product: `pack(x, b, p)` packs the `b`
-/// activation rows `x`; then `run(w, rows, x, p, first, n, out)` does what a [`MatmulFn`] does
-/// for the `n` activation rows `x`, which are rows `first..first + n` of the packed batch
-/// (`first` a multiple of 8).
+/// by `pack` and shared by every row chunk of a split product: `pack(x, b, p)` packs the `b`
+/// activation rows `x`; then `run(w, rows, x, p, b, out)` does what a [`MatmulFn`] does, reading
+/// `p` (built from the same `x`).
 #[derive(Debug, Clone, Copy)]
 pub struct PackedMatmul {
     /// Packs a batch.
     pub pack: fn(&[BlockQ8], usize, &mut Packed),
-    /// The product with (part of) a packed batch.
+    /// The product with a packed batch.
     pub run: PackedRunFn,
 }
 
-/// [`PackedMatmul::run`]: `(w, rows, x, packed, first, n, out)`.
-pub type PackedRunFn = fn(&[u8], usize, &[BlockQ8], &Packed, usize, usize, &mut [f32]);
+/// [`PackedMatmul::run`]: `(w, rows, x, packed, b, out)`.
+pub type PackedRunFn = fn(&[u8], usize, &[BlockQ8], &Packed, usize, &mut [f32]);
 
 /// [`MatmulFn`] for K-quant weights, with activations quantised to [`BlockQ8K`].
 pub type MatmulKFn = fn(&[u8], usize, &[BlockQ8K], usize, &mut [f32]);
