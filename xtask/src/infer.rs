@@ -154,7 +154,13 @@ type Rows = Vec<(usize, Speed, Speed)>;
 
 /// llama.cpp on `file` at each of `threads` through the node script, alternating between them
 /// as the moteOS side does (NaN when unavailable).
-fn peer_speeds(script: Option<&Path>, file: &Path, name: &str, args: &[String], threads: &str) -> Result<Vec<(usize, Speed)>> {
+fn peer_speeds(
+    script: Option<&Path>,
+    file: &Path,
+    name: &str,
+    args: &[String],
+    threads: &str,
+) -> Result<Vec<(usize, Speed)>> {
     let missing = || threads.split(',').filter_map(|n| n.parse().ok()).map(|n| (n, MISSING)).collect();
     let Some(script) = script else { return Ok(missing()) };
     let out = std::process::Command::new("node")

@@ -125,11 +125,12 @@ pub fn reclaim_boot_services(
 ) -> usize {
     static DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     assert!(!DONE.swap(true, core::sync::atomic::Ordering::SeqCst), "boot-services memory reclaimed twice");
-    // SAFETY: a `TakeOver` exists only after `address_space::take_over` switched to the
-    // kernel's page tables, and the kernel's boot calls this after moving to its own stack
-    // and installing its own descriptor tables and vectors (`init_interrupts`), so nothing
-    // the firmware set up in boot-services memory is used any more; `keep` holds what still
-    // lives there (the framebuffer). The guard above makes this the only call.
+    // A `TakeOver` exists only after `address_space::take_over` switched to the kernel's page
+    // tables, and the kernel's boot calls this after moving to its own stack and installing its
+    // own descriptor tables and vectors (`init_interrupts`). The guard above makes this the
+    // only call.
+    // SAFETY: so nothing the firmware set up in boot-services memory is used any more; `keep`
+    // holds what still lives there (the framebuffer).
     unsafe { claim_boot_services(map, keep) }
 }
 
@@ -186,10 +187,10 @@ unsafe extern "C" {
 /// and data), from its own header's `SizeOfImage`.
 pub fn image_range() -> Range<u64> {
     let base = &raw const __ImageBase;
+    // The DOS header's e_lfanew (offset 0x3c) locates the PE signature, followed by the
+    // 20-byte COFF header and the optional header, whose SizeOfImage sits at offset 56.
     // SAFETY: the firmware loaded a valid PE32+ image at `__ImageBase` (it would not have
-    // started it otherwise): the DOS header's e_lfanew (offset 0x3c) locates the PE
-    // signature, followed by the 20-byte COFF header and the optional header, whose
-    // SizeOfImage sits at offset 56. All of it stays mapped for the kernel's life.
+    // started it otherwise), and all of it stays mapped for the kernel's life.
     let size = unsafe {
         let pe = base.add(core::ptr::read_unaligned(base.add(0x3c).cast::<u32>()) as usize);
         core::ptr::read_unaligned(pe.add(4 + 20 + 56).cast::<u32>())

@@ -249,7 +249,8 @@ fn bench<'a>(
     };
     for (pool, runs) in pools.iter().zip(&speeds) {
         let first = &speeds[0];
-        let ratio = |pick: fn(&(f64, f64)) -> f64| median(runs.iter().zip(first).map(|(r, f)| pick(r) / pick(f)).collect());
+        let ratio =
+            |pick: fn(&(f64, f64)) -> f64| median(runs.iter().zip(first).map(|(r, f)| pick(r) / pick(f)).collect());
         println!(
             "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"prompt_vs_first\":{:.3},\"gen_vs_first\":{:.3},\"weight_bytes_per_token\":{},\"isa\":\"{}\",\"threads\":{}}}",
             median(runs.iter().map(|r| r.0).collect()),

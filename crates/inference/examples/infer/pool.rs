@@ -109,11 +109,11 @@ impl WorkPool for HostPool {
             (0..jobs).for_each(job);
             return;
         }
-        // SAFETY: the reference is stored for workers only until this function returns. A worker
-        // calls it only after claiming an index of this run's generation, and this function does
-        // not return before every claimed job has finished (`remaining` reaches 0) and the slot
-        // is cleared; a worker holding a copy from a finished run fails the generation check
-        // before calling it. So no call outlives the borrow.
+        // The reference is stored for workers only until this function returns. A worker calls it
+        // only after claiming an index of this run's generation; a worker holding a copy from a
+        // finished run fails the generation check before calling it.
+        // SAFETY: this function returns only after every claimed job has finished (`remaining`
+        // reaches 0) and the slot is cleared, so no call outlives the borrow.
         let job_static: Job<'static> = unsafe { std::mem::transmute::<Job<'_>, Job<'static>>(job) };
         let generation = (self.ticket.load(Ordering::Acquire) >> 32) + 1;
         self.remaining.store(jobs, Ordering::Release);

@@ -63,7 +63,8 @@ impl ActBatch {
                     kernels.quantize_q8(&x[..b * n], &mut self.q8);
                 } else {
                     let chunk = b.div_ceil(jobs);
-                    let parts: Vec<Mutex<&mut [BlockQ8]>> = self.q8.chunks_mut(chunk * n / QK).map(Mutex::new).collect();
+                    let parts: Vec<Mutex<&mut [BlockQ8]>> =
+                        self.q8.chunks_mut(chunk * n / QK).map(Mutex::new).collect();
                     pool.run(parts.len(), &|j| {
                         let start = j * chunk * n;
                         let mut part = parts[j].lock();
@@ -247,7 +248,8 @@ pub(super) fn matmuls(
     for (&(m, start, end), slot) in jobs.iter().zip(slots.iter_mut()) {
         let (rows, local) = (ws[m].rows, slot.get_mut());
         for t in 0..b {
-            outs[m][t * rows + start..t * rows + end].copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
+            outs[m][t * rows + start..t * rows + end]
+                .copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
         }
     }
 }

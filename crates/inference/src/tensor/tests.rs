@@ -299,7 +299,10 @@ fn packed_kernels_match_their_matrix_kernels_on_any_row_split() {
                     let mut part = vec![0.0; (end - start) * b];
                     (packed.run)(&w[start * rb..end * rb], end - start, &x, &p, b, &mut part);
                     for t in 0..b {
-                        assert_eq!(part[t * (end - start)..(t + 1) * (end - start)], want[t * rows + start..t * rows + end]);
+                        assert_eq!(
+                            part[t * (end - start)..(t + 1) * (end - start)],
+                            want[t * rows + start..t * rows + end]
+                        );
                     }
                 }
                 checked += 1;

@@ -65,10 +65,11 @@ pub fn take_over(map: &[MemoryRegion], framebuffer: Option<Range<u64>>, cpus: us
         stacks.iter().flat_map(|s| [s.main.guard_range(), s.exception.guard_range()]).collect();
     let framebuffer = framebuffer.map(|f| (f.start & !0xfff)..f.end.next_multiple_of(0x1000));
     let layout = Layout { top, ram: &ram, framebuffer, guards: &guards };
-    // SAFETY: the layout maps every RAM range of the firmware's map (code, data, heap, the
-    // firmware's runtime services and ACPI tables), the framebuffer, and every other address
-    // up to the end of the physical address space as device memory; only the fresh guard
-    // regions, which nothing uses, are left out.
+    // The layout maps every RAM range of the firmware's map (code, data, heap, the firmware's
+    // runtime services and ACPI tables), the framebuffer, and every other address up to the
+    // end of the physical address space as device memory.
+    // SAFETY: so everything in use stays mapped; only the fresh guard regions, which nothing
+    // uses, are left out.
     unsafe { super::activate_page_tables(&layout) }?;
     let count = stacks.len();
     STACKS.call_once(|| stacks);

@@ -131,9 +131,9 @@ impl inference::WorkPool for KernelPool {
             return;
         }
         let _one_at_a_time = RUN.lock();
-        // SAFETY: only the lifetime is erased (the fat pointer's layout is the same); the
-        // pointer is published in BATCH and dereferenced by workers only while this function
-        // blocks below, which it does until BATCH is cleared and no worker is BUSY.
+        // Only the lifetime is erased (the fat pointer's layout is the same); the pointer is
+        // published in BATCH and dereferenced by workers only while this function blocks below.
+        // SAFETY: this function returns only once BATCH is cleared and no worker is BUSY.
         let erased: *const (dyn Fn(usize) + Sync + 'static) =
             unsafe { core::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(job as *const _) };
         NEXT.store(0, Ordering::SeqCst);
