@@ -62,14 +62,10 @@ impl ActBatch {
                 if pool.threads() == 1 || b < jobs {
                     kernels.quantize_q8(&x[..b * n], &mut self.q8);
                 } else {
-                    let chunk = b.div_ceil(jobs);
-                    let parts: Vec<Mutex<&mut [BlockQ8]>> =
-                        self.q8.chunks_mut(chunk * n / QK).map(Mutex::new).collect();
-                    pool.run(parts.len(), &|j| {
-                        let start = j * chunk * n;
-                        let mut part = parts[j].lock();
-                        let len = part.len() * QK;
-                        kernels.quantize_q8(&x[start..start + len], &mut part);
+                    let blocks = b.div_ceil(jobs) * n / QK;
+                    for_each_chunk(pool, &mut self.q8, blocks, &|j, part| {
+                        let start = j * blocks * QK;
+                        kernels.quantize_q8(&x[start..start + part.len() * QK], part);
                     });
                 }
                 self.have_q8 = true;
@@ -338,13 +334,14 @@ fn gated_activation(gate: &mut [f32], up: &[f32], activation: Activation, pool: 
         return apply(gate, up, activation);
     }
     let chunk = gate.len().div_ceil(jobs).next_multiple_of(16);
-    let parts: Vec<Mutex<(&mut [f32], &[f32])>> =
-        gate.chunks_mut(chunk).zip(up.chunks(chunk)).map(Mutex::new).collect();
-    pool.run(parts.len(), &|j| {
-        let mut part = parts[j].lock();
-        let (g, u) = &mut *part;
-        apply(g, u, activation);
-    });
+    for_each_chunk(pool, gate, chunk, &|j, g| apply(g, &up[j * chunk..j * chunk + g.len()], activation));
+}
+
+/// Calls `f(j, piece)` for the `j`-th `chunk`-long piece of `data` (the last may be shorter),
+/// the pieces spread over `pool`, each job owning its piece.
+fn for_each_chunk<T: Send>(pool: &dyn WorkPool, data: &mut [T], chunk: usize, f: &(dyn Fn(usize, &mut [T]) + Sync)) {
+    let parts: Vec<Mutex<&mut [T]>> = data.chunks_mut(chunk).map(Mutex::new).collect();
+    pool.run(parts.len(), &|j| f(j, &mut parts[j].lock()));
 }
 
 /// The mutable state of a forward pass: KV cache and work buffers, sized once.
