@@ -249,8 +249,11 @@ fn bench<'a>(
     };
     for (pool, runs) in pools.iter().zip(&speeds) {
         let first = &speeds[0];
-        let ratio =
-            |pick: fn(&(f64, f64)) -> f64| median(runs.iter().zip(first).map(|(r, f)| pick(r) / pick(f)).collect());
+        // 0 when there is nothing to compare (no generated tokens): JSON has no NaN.
+        let ratio = |pick: fn(&(f64, f64)) -> f64| {
+            let r = median(runs.iter().zip(first).map(|(r, f)| pick(r) / pick(f)).collect());
+            if r.is_finite() { r } else { 0.0 }
+        };
         println!(
             "{{\"prompt_tps\":{:.2},\"gen_tps\":{:.2},\"prompt_vs_first\":{:.3},\"gen_vs_first\":{:.3},\"weight_bytes_per_token\":{},\"isa\":\"{}\",\"threads\":{}}}",
             median(runs.iter().map(|r| r.0).collect()),
