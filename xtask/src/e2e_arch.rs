@@ -213,6 +213,16 @@ pub fn smp_pool_on_every_cpu(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
         ensure!(std::time::Instant::now() < deadline, "the Qwen3 model did not answer");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The adaptive prompt batch: between its floor (4) and the OS's cap (64), by doublings.
+    let batch = m.wait_for_line("chat: local prompt steps ended at ", Duration::from_secs(30))?;
+    println!("    {}", batch.trim());
+    let tokens: usize = batch
+        .split("ended at ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no batch size in {batch:?}"))?;
+    ensure!((4..=64).contains(&tokens) && tokens.is_power_of_two(), "prompt steps of {tokens} tokens");
     // Once the reply ends and the loop goes idle, it logs the jobs each processor ran.
     let spread = m.wait_for_line("pool: jobs run per processor", Duration::from_secs(30))?;
     println!("    {}", spread.trim());
