@@ -653,16 +653,7 @@ fn matrix_agrees(m: &Matrix<'_>, kernels: Kernels) -> bool {
     let mut acts = forward::ActBatch::default();
     for b in [1, B] {
         acts.reset(n, b);
-        forward::matmul(
-            &sub,
-            &x,
-            &mut acts,
-            &mut got,
-            Precision::Quantized,
-            kernels,
-            &crate::pool::SingleThread,
-            &mut Vec::new(),
-        );
+        forward::matmul(&sub, &x, &mut acts, &mut got, Precision::Quantized, kernels, &crate::pool::SingleThread);
         // The portable reference on the portable quantisation of the same activations.
         for t in 0..b {
             let xt = &x[t * n..(t + 1) * n];

@@ -100,16 +100,16 @@ pub enum Precision {
     Float,
 }
 
-/// `out[t][r] = W[r] · x[t]` for all rows of `w` (out has `w.rows` per token); `acts` already
-/// holds `x` in the format `w` needs.
-fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precision: Precision) {
+/// `out[t][r] = W[r] · x[t]` for all rows of `w` (`out` one slice per token, `w.rows` long);
+/// `acts` already holds `x` in the format `w` needs.
+fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [&mut [f32]], precision: Precision) {
     let (n, b) = (acts.n, acts.b);
     if precision == Precision::Float {
         let mut row = vec![0.0f32; n];
         for r in 0..w.rows {
             w.dequantize_row(r, &mut row);
-            for t in 0..b {
-                out[t * w.rows + r] = row.iter().zip(&x[t * n..(t + 1) * n]).map(|(a, b)| a * b).sum();
+            for (t, o) in out[..b].iter_mut().enumerate() {
+                o[r] = row.iter().zip(&x[t * n..(t + 1) * n]).map(|(a, b)| a * b).sum();
             }
         }
         return;
@@ -118,8 +118,8 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precis
         DotFn::F32(f) => {
             for r in 0..w.rows {
                 let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &x[t * n..(t + 1) * n]);
+                for (t, o) in out[..b].iter_mut().enumerate() {
+                    o[r] = f(row, &x[t * n..(t + 1) * n]);
                 }
             }
         }
@@ -134,8 +134,8 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precis
             }
             for r in 0..w.rows {
                 let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &q8[t * per..(t + 1) * per]);
+                for (t, o) in out[..b].iter_mut().enumerate() {
+                    o[r] = f(row, &q8[t * per..(t + 1) * per]);
                 }
             }
         }
@@ -147,8 +147,8 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [f32], precis
             }
             for r in 0..w.rows {
                 let row = w.row(r);
-                for t in 0..b {
-                    out[t * w.rows + r] = f(row, &q8k[t * per..(t + 1) * per]);
+                for (t, o) in out[..b].iter_mut().enumerate() {
+                    o[r] = f(row, &q8k[t * per..(t + 1) * per]);
                 }
             }
         }
@@ -174,17 +174,26 @@ pub(super) fn matmul(
     precision: Precision,
     kernels: Kernels,
     pool: &dyn WorkPool,
-    slots: &mut Slots,
 ) {
-    matmuls(&[w], x, acts, &mut [out], precision, kernels, pool, slots);
+    matmuls(&[w], x, acts, &mut [out], precision, kernels, pool);
+}
+
+/// One job of a split product: rows `start..` of `ws[matrix]`, written into `out`, that job's
+/// piece of each token's output row.
+struct RowJob<'o> {
+    matrix: usize,
+    start: usize,
+    out: Vec<&'o mut [f32]>,
 }
 
 /// [`matmul`] for several matrices with the same input (q, k and v; gate and up), `outs[i]` for
 /// `ws[i]`, handed to the pool as one split: one hand-out instead of several, and the small
 /// matrices' pieces even out the large ones'. Rows are split in chunks of one size starting at
-/// multiples of [`ROW_ALIGN`] inside each matrix; each job writes its own slot, copied out
-/// afterwards. (Splitting a prompt batch by tokens instead, each job writing its tokens' rows in
-/// place, was measured: no faster on two cores, and every job reads every weight.)
+/// multiples of [`ROW_ALIGN`] inside each matrix; each job writes its rows of every token's output in
+/// place (before, jobs wrote slots of their own that the calling thread then copied out: 4-7 % of
+/// a two-thread prompt's samples, all of it on the calling thread while the worker waited).
+/// Splitting a prompt batch by tokens instead was measured: no faster on two cores, and every job
+/// reads every weight.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmuls(
     ws: &[&Matrix<'_>],
@@ -194,7 +203,6 @@ pub(super) fn matmuls(
     precision: Precision,
     kernels: Kernels,
     pool: &dyn WorkPool,
-    slots: &mut Slots,
 ) {
     for w in ws {
         debug_assert_eq!(acts.n, w.cols);
@@ -215,39 +223,28 @@ pub(super) fn matmuls(
     let acts = &*acts;
     if pool.threads() == 1 {
         for (w, out) in ws.iter().zip(outs.iter_mut()) {
-            rows_into(w, x, acts, out, precision);
+            rows_into(w, x, acts, &mut out[..b * w.rows].chunks_exact_mut(w.rows).collect::<Vec<_>>(), precision);
         }
         return;
     }
     let total: usize = ws.iter().map(|w| w.rows).sum();
     let chunk = total.div_ceil(pool.threads() * JOBS_PER_THREAD).next_multiple_of(ROW_ALIGN);
-    // (matrix, first row, end row) per job.
-    let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
-    for (m, w) in ws.iter().enumerate() {
-        jobs.extend((0..w.rows).step_by(chunk).map(|start| (m, start, (start + chunk).min(w.rows))));
+    let mut jobs: Vec<RowJob<'_>> = Vec::new();
+    for (m, (w, out)) in ws.iter().zip(outs.iter_mut()).enumerate() {
+        let first = jobs.len();
+        jobs.extend((0..w.rows).step_by(chunk).map(|start| RowJob { matrix: m, start, out: Vec::with_capacity(b) }));
+        for token in out[..b * w.rows].chunks_exact_mut(w.rows) {
+            for (j, piece) in token.chunks_mut(chunk).enumerate() {
+                jobs[first + j].out.push(piece);
+            }
+        }
     }
-    if jobs.len() == 1 {
-        return rows_into(ws[0], x, acts, outs[0], precision);
-    }
-    ensure_slots(slots, jobs.len());
-    let slots_ref = &*slots;
+    let jobs: Vec<Mutex<RowJob<'_>>> = jobs.into_iter().map(Mutex::new).collect();
     pool.run(jobs.len(), &|j| {
-        let (m, start, end) = jobs[j];
-        let mut local = slots_ref[j].lock();
-        // Every element is written: grow the slot, never clear it (no zero fill per product).
-        let len = b * (end - start);
-        if local.len() < len {
-            local.resize(len, 0.0);
-        }
-        rows_into(&ws[m].rows_range(start, end), x, acts, &mut local[..len], precision);
+        let job = &mut *jobs[j].lock();
+        let end = job.start + job.out[0].len();
+        rows_into(&ws[job.matrix].rows_range(job.start, end), x, acts, &mut job.out, precision);
     });
-    for (&(m, start, end), slot) in jobs.iter().zip(slots.iter_mut()) {
-        let (rows, local) = (ws[m].rows, slot.get_mut());
-        for t in 0..b {
-            outs[m][t * rows + start..t * rows + end]
-                .copy_from_slice(&local[t * (end - start)..(t + 1) * (end - start)]);
-        }
-    }
 }
 
 fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
@@ -533,10 +530,10 @@ impl Model<'_> {
             match &layer.qkv {
                 Qkv::Separate { q, k, v } => {
                     let outs: &mut [&mut [f32]] = &mut [&mut s.q, &mut s.k, &mut s.v];
-                    matmuls(&[q, k, v], &s.xb, &mut s.acts, outs, prec, kern, pool, &mut s.slots);
+                    matmuls(&[q, k, v], &s.xb, &mut s.acts, outs, prec, kern, pool);
                 }
                 Qkv::Fused(m) => {
-                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
+                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool);
                     let w = m.rows;
                     for t in 0..b {
                         let row = &s.fused[t * w..(t + 1) * w];
@@ -615,7 +612,7 @@ impl Model<'_> {
                 }
             }
             s.acts.reset(q_dim, b);
-            matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
+            matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool);
             if let Some(norm) = &layer.attn_post_norm {
                 for t in 0..b {
                     let out = &mut s.att_out[t * dim..(t + 1) * dim];
@@ -636,10 +633,10 @@ impl Model<'_> {
             match &layer.gate_up {
                 GateUp::Separate { gate, up } => {
                     let outs: &mut [&mut [f32]] = &mut [&mut s.gate, &mut s.up];
-                    matmuls(&[gate, up], &s.xb, &mut s.acts, outs, prec, kern, pool, &mut s.slots);
+                    matmuls(&[gate, up], &s.xb, &mut s.acts, outs, prec, kern, pool);
                 }
                 GateUp::Fused(m) => {
-                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool, &mut s.slots);
+                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool);
                     for t in 0..b {
                         s.gate[t * f..(t + 1) * f].copy_from_slice(&s.fused[2 * t * f..(2 * t + 1) * f]);
                         s.up[t * f..(t + 1) * f].copy_from_slice(&s.fused[(2 * t + 1) * f..(2 * t + 2) * f]);
@@ -648,7 +645,7 @@ impl Model<'_> {
             }
             gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
             s.acts.reset(f, b);
-            matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool, &mut s.slots);
+            matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool);
             if let Some(norm) = &layer.ffn_post_norm {
                 for t in 0..b {
                     let out = &mut s.att_out[t * dim..(t + 1) * dim];
@@ -665,7 +662,7 @@ impl Model<'_> {
         let last = &s.x[(b - 1) * dim..b * dim];
         rmsnorm(&mut s.xb[..dim], last, &self.output_norm, c.norm_eps);
         s.acts.reset(dim, 1);
-        matmul(&self.output, &s.xb[..dim], &mut s.acts, &mut s.logits, prec, kern, pool, &mut s.slots);
+        matmul(&self.output, &s.xb[..dim], &mut s.acts, &mut s.logits, prec, kern, pool);
         if let Some(cap) = c.logit_softcap {
             s.logits.iter_mut().for_each(|v| *v = cap * libm::tanhf(*v / cap));
         }

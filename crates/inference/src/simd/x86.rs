@@ -532,7 +532,9 @@ fn toks4<const K: u8>(w: &[u8], x: [&[BlockQ8]; 4]) -> [f32; 4] {
 /// rows was measured slower: the extra memory streams cost more than the shared activation
 /// loads save). A batch: each weight row is decoded once for four tokens.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn matmul<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+// `r` picks a weight row and a column of every token's output row, not an element of `out`.
+#[allow(clippy::needless_range_loop)]
+fn matmul<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -541,7 +543,7 @@ fn matmul<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut
     let row = |r: usize| &w[r * rb..(r + 1) * rb];
     let tok = |t: usize| &x[t * per..(t + 1) * per];
     if b == 1 {
-        for (r, o) in out.iter_mut().enumerate().take(rows) {
+        for (r, o) in out[0].iter_mut().enumerate().take(rows) {
             *o = dot1::<K>(row(r), x);
         }
         return;
@@ -551,12 +553,12 @@ fn matmul<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut
         while t + 4 <= b {
             let o = toks4::<K>(row(r), [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
             for (k, v) in o.into_iter().enumerate() {
-                out[(t + k) * rows + r] = v;
+                out[t + k][r] = v;
             }
             t += 4;
         }
         while t < b {
-            out[t * rows + r] = tile::<K, 1, 1>([row(r)], [tok(t)])[0][0];
+            out[t][r] = tile::<K, 1, 1>([row(r)], [tok(t)])[0][0];
             t += 1;
         }
     }
@@ -687,7 +689,7 @@ pub(super) fn avx2_dot(ty: TensorType) -> Option<DotFn> {
 /// Safe entry points for the AVX2 matrix kernels.
 macro_rules! avx2_matmul_entry {
     ($name:ident, $kernel:expr) => {
-        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
             // SAFETY: handed out only by `avx2_matmul`, under the same guarantee as `avx2_entry`.
             unsafe { $kernel(w, rows, x, b, out) }
         }
@@ -919,7 +921,9 @@ fn toks512<const K: u8, const R: usize, const T: usize>(w: [&[u8]; R], x: [&[Blo
 /// [`matmul`] with the AVX-512 four-token tile for batches (single tokens keep the AVX2 dot:
 /// they are limited by memory, not arithmetic).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+// `r` picks a weight row and a column of every token's output row, not an element of `out`.
+#[allow(clippy::needless_range_loop)]
+fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -938,7 +942,7 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
             let o = toks512::<K, 2, 8>([row(r), row(r + 1)], toks);
             for (i, o) in o.into_iter().enumerate() {
                 for (k, v) in o.into_iter().enumerate() {
-                    out[(t + k) * rows + r + i] = v;
+                    out[t + k][r + i] = v;
                 }
             }
             t += 8;
@@ -947,14 +951,14 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
             let o = toks512::<K, 2, 4>([row(r), row(r + 1)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)]);
             for (i, o) in o.into_iter().enumerate() {
                 for (k, v) in o.into_iter().enumerate() {
-                    out[(t + k) * rows + r + i] = v;
+                    out[t + k][r + i] = v;
                 }
             }
             t += 4;
         }
         while t < b {
-            out[t * rows + r] = dot1::<K>(row(r), tok(t));
-            out[t * rows + r + 1] = dot1::<K>(row(r + 1), tok(t));
+            out[t][r] = dot1::<K>(row(r), tok(t));
+            out[t][r + 1] = dot1::<K>(row(r + 1), tok(t));
             t += 1;
         }
         r += 2;
@@ -964,12 +968,12 @@ fn matmul512<const K: u8>(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &
         while t + 4 <= b {
             let o = toks512::<K, 1, 4>([row(r)], [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)])[0];
             for (k, v) in o.into_iter().enumerate() {
-                out[(t + k) * rows + r] = v;
+                out[t + k][r] = v;
             }
             t += 4;
         }
         while t < b {
-            out[t * rows + r] = dot1::<K>(row(r), tok(t));
+            out[t][r] = dot1::<K>(row(r), tok(t));
             t += 1;
         }
     }
@@ -1104,14 +1108,14 @@ fn q8_tile<const R: usize, const V: usize>(w: [&[u8]; R], x: &[Group<V>]) -> [[f
 
 /// Each token's total of a [`q8_tile`] row (its lanes in ascending order), for the 2V tokens
 /// from `t0`.
-fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, out: &mut [f32]) {
+fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, t0: usize, out: &mut [&mut [f32]]) {
     let g = 2 * V;
     let mut sum = [0.0f32; 8];
     for (l, v) in lanes.iter().enumerate() {
         sum[l * g / 16] += v;
     }
     for (t, v) in sum[..g].iter().enumerate() {
-        out[(t0 + t) * rows + r] = *v;
+        out[t0 + t][r] = *v;
     }
 }
 
@@ -1120,7 +1124,7 @@ fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, rows: usize, t0: usize, 
 /// arithmetic one row at a time, so each output is the same whichever way the rows are split
 /// between threads.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &PackedQ8, b: usize, out: &mut [f32]) {
+fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &PackedQ8, b: usize, out: &mut [&mut [f32]]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -1141,18 +1145,18 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &Packed
             if n == R {
                 let o = q8_tile::<R, 4>(tile_rows, x);
                 for (i, o) in o.iter().enumerate() {
-                    scatter::<4>(o, r + i, rows, 8 * g, out);
+                    scatter::<4>(o, r + i, 8 * g, out);
                 }
             } else {
-                scatter::<4>(&q8_tile::<1, 4>([row(r)], x)[0], r, rows, 8 * g, out);
+                scatter::<4>(&q8_tile::<1, 4>([row(r)], x)[0], r, 8 * g, out);
             }
         }
         for i in 0..n {
             if four {
-                scatter::<2>(&q8_tile::<1, 2>([row(r + i)], &p.g4[..per])[0], r + i, rows, 8 * eights, out);
+                scatter::<2>(&q8_tile::<1, 2>([row(r + i)], &p.g4[..per])[0], r + i, 8 * eights, out);
             }
             for t in done..b {
-                out[t * rows + r + i] = dot1::<Q8_0>(row(r + i), &x[t * per..(t + 1) * per]);
+                out[t][r + i] = dot1::<Q8_0>(row(r + i), &x[t * per..(t + 1) * per]);
             }
         }
         r += n;
@@ -1161,7 +1165,7 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &Packed
 
 /// [`matmul512_q8`] packing the activations itself (for callers without a shared packing).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
     let mut p = PackedQ8::default();
     if b >= 4 {
         p.fill(x, b);
@@ -1172,7 +1176,7 @@ fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f
 /// Safe entry points for the AVX-512 matrix kernels.
 macro_rules! avx512_matmul_entry {
     ($name:ident, $kernel:expr) => {
-        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [f32]) {
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
             // SAFETY: handed out only by `avx512_matmul`, which `simd::matmul` calls only for
             // `Isa::Avx512`, which `Kernels` holds only after `detect_isa` found AVX-512 F/BW/VL,
             // VNNI, AVX2, FMA and F16C usable (ZMM state enabled in XCR0).
@@ -1195,7 +1199,7 @@ fn pack512_q8_0(x: &[BlockQ8], b: usize, out: &mut super::Packed) {
     }
 }
 
-fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, b: usize, out: &mut [f32]) {
+fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, b: usize, out: &mut [&mut [f32]]) {
     let per = x.len().checked_div(b).unwrap_or(0);
     if b >= 4 && (b != p.q8.b || per != p.q8.per) {
         // A packing of another batch: never handed in by the engine, but stay correct.
@@ -1364,7 +1368,9 @@ fn q6k_toks4(w: &[u8], x: [&[BlockQ8K]; 4]) -> [f32; 4] {
 /// Whole K-quant matrix times a batch (layout as for [`MatmulFn`], activations in Q8_K).
 /// KIND: 0 = Q4_K, 1 = Q5_K, 2 = Q6_K.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn matmul_k<const KIND: u8>(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [f32]) {
+// `r` picks a weight row and a column of every token's output row, not an element of `out`.
+#[allow(clippy::needless_range_loop)]
+fn matmul_k<const KIND: u8>(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [&mut [f32]]) {
     if rows == 0 || b == 0 {
         return;
     }
@@ -1387,12 +1393,12 @@ fn matmul_k<const KIND: u8>(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out
                 _ => q6k_toks4(row(r), toks),
             };
             for (k, v) in o.into_iter().enumerate() {
-                out[(t + k) * rows + r] = v;
+                out[t + k][r] = v;
             }
             t += 4;
         }
         while t < b {
-            out[t * rows + r] = one(row(r), tok(t));
+            out[t][r] = one(row(r), tok(t));
             t += 1;
         }
     }
@@ -1401,7 +1407,7 @@ fn matmul_k<const KIND: u8>(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out
 /// Safe entry points for the AVX2 K-quant matrix kernels.
 macro_rules! avx2_matmul_k_entry {
     ($name:ident, $kernel:expr) => {
-        fn $name(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [f32]) {
+        fn $name(w: &[u8], rows: usize, x: &[BlockQ8K], b: usize, out: &mut [&mut [f32]]) {
             // SAFETY: handed out only by `avx2_matmul_k`, under the same guarantee as `avx2_entry`.
             unsafe { $kernel(w, rows, x, b, out) }
         }

@@ -235,9 +235,11 @@ pub enum DotFn {
 }
 
 /// A whole matrix times a batch of activations quantised to [`BlockQ8`]:
-/// `f(w, rows, x, b, out)` sets `out[t·rows + r] = w[r] · x[t]` for the `rows` weight rows back
-/// to back in `w` and the `b` activation rows back to back in `x`.
-pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [f32]);
+/// `f(w, rows, x, b, out)` sets `out[t][r] = w[r] · x[t]` for the `rows` weight rows back to back
+/// in `w` and the `b` activation rows back to back in `x`. `out` holds one slice per token (at
+/// least `rows` long): a worker given some rows of a product writes its rows of each token's
+/// output in place.
+pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [&mut [f32]]);
 
 /// A whole-matrix kernel that reads its activations in a layout of its own, built once per batch
 /// by `pack` and shared by every row chunk of a split product: `pack(x, b, p)` packs the `b`
@@ -252,10 +254,10 @@ pub struct PackedMatmul {
 }
 
 /// [`PackedMatmul::run`]: `(w, rows, x, packed, b, out)`.
-pub type PackedRunFn = fn(&[u8], usize, &[BlockQ8], &Packed, usize, &mut [f32]);
+pub type PackedRunFn = fn(&[u8], usize, &[BlockQ8], &Packed, usize, &mut [&mut [f32]]);
 
 /// [`MatmulFn`] for K-quant weights, with activations quantised to [`BlockQ8K`].
-pub type MatmulKFn = fn(&[u8], usize, &[BlockQ8K], usize, &mut [f32]);
+pub type MatmulKFn = fn(&[u8], usize, &[BlockQ8K], usize, &mut [&mut [f32]]);
 
 /// The portable dot product for `ty`.
 pub fn scalar_dot(ty: TensorType) -> Option<DotFn> {

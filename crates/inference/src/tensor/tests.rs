@@ -247,6 +247,11 @@ fn q4_k_quantiser_is_accurate() {
     assert!((got - want).abs() < 2e-6 * mag);
 }
 
+/// `out` as the per-token output rows a matrix kernel writes (`rows` each).
+fn rows_of(out: &mut [f32], rows: usize) -> Vec<&mut [f32]> {
+    out.chunks_exact_mut(rows).collect()
+}
+
 #[test]
 fn matrix_kernels_match_single_dots() {
     let mut rng = Rng(21);
@@ -261,7 +266,7 @@ fn matrix_kernels_match_single_dots() {
                 let acts: Vec<Acts> = (0..b).map(|_| random_acts(&mut rng, n)).collect();
                 let x: Vec<BlockQ8> = acts.iter().flat_map(|a| a.q8.iter().copied()).collect();
                 let mut out = vec![0.0; rows * b];
-                matmul(&w, rows, &x, b, &mut out);
+                matmul(&w, rows, &x, b, &mut rows_of(&mut out, rows));
                 for t in 0..b {
                     for r in 0..rows {
                         let want = one(&w[r * rb..(r + 1) * rb], &acts[t].q8);
@@ -288,23 +293,25 @@ fn packed_kernels_match_their_matrix_kernels_on_any_row_split() {
             for b in [1, 4, 6, 8, 13, 21, 29] {
                 let x: Vec<BlockQ8> = (0..b).flat_map(|_| random_acts(&mut rng, n).q8).collect();
                 let mut want = vec![0.0; rows * b];
-                matmul(&w, rows, &x, b, &mut want);
+                matmul(&w, rows, &x, b, &mut rows_of(&mut want, rows));
                 // One packing (reused from the previous batch's buffer) for the whole matrix, then
                 // for row chunks as workers see them: the same bits.
                 (packed.pack)(&x, b, &mut p);
                 let mut whole = vec![0.0; rows * b];
-                (packed.run)(&w, rows, &x, &p, b, &mut whole);
+                (packed.run)(&w, rows, &x, &p, b, &mut rows_of(&mut whole, rows));
                 assert_eq!(whole, want, "{} b={b}", ty.name());
-                for (start, end) in [(0, 16), (16, rows)] {
-                    let mut part = vec![0.0; (end - start) * b];
-                    (packed.run)(&w[start * rb..end * rb], end - start, &x, &p, b, &mut part);
-                    for t in 0..b {
-                        assert_eq!(
-                            part[t * (end - start)..(t + 1) * (end - start)],
-                            want[t * rows + start..t * rows + end]
-                        );
-                    }
+                // Row chunks written in place, each into its own columns of every token's row.
+                let mut split = vec![0.0; rows * b];
+                let mut chunks: [Vec<&mut [f32]>; 2] = [Vec::new(), Vec::new()];
+                for token in split.chunks_exact_mut(rows) {
+                    let (a, rest) = token.split_at_mut(16);
+                    chunks[0].push(a);
+                    chunks[1].push(rest);
                 }
+                for ((start, end), part) in [(0, 16), (16, rows)].into_iter().zip(&mut chunks) {
+                    (packed.run)(&w[start * rb..end * rb], end - start, &x, &p, b, part);
+                }
+                assert_eq!(split, want, "{} b={b}, rows split at 16", ty.name());
                 checked += 1;
             }
         }
@@ -373,7 +380,7 @@ fn k_quant_matrix_kernels_match_single_dots() {
                 let acts: Vec<Acts> = (0..b).map(|_| random_acts(&mut rng, n)).collect();
                 let x: Vec<BlockQ8K> = acts.iter().flat_map(|a| a.q8k.iter().copied()).collect();
                 let mut out = vec![0.0; rows * b];
-                matmul(&w, rows, &x, b, &mut out);
+                matmul(&w, rows, &x, b, &mut rows_of(&mut out, rows));
                 for t in 0..b {
                     for r in 0..rows {
                         let want = one(&w[r * rb..(r + 1) * rb], &acts[t].q8k);
