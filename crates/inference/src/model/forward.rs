@@ -15,7 +15,7 @@ use super::{GateUp, LoadError, Matrix, Model, Qkv};
 use crate::family::{Activation, RopeStyle};
 use crate::pool::{SingleThread, WorkPool};
 use crate::tensor::quant::{BlockQ8, BlockQ8K, QK, QK_K, quantize_q8k};
-use crate::tensor::{ActFormat, DotFn, Kernels, Packed};
+use crate::tensor::{ActFormat, DotFn, Kernels, Packed, PackedPart};
 
 /// Row chunks handed to workers start at multiples of this, so SIMD kernels that work on groups
 /// of rows see the same groups as on one thread.
@@ -25,6 +25,9 @@ const ROW_ALIGN: usize = 16;
 /// starts late or is preempted (another process on its core) leaves its share to the others
 /// instead of holding everyone up at the end of the split.
 const JOBS_PER_THREAD: usize = 4;
+
+/// [`crate::tensor::PackedMatmul::pack`].
+type PackFn = fn(&[BlockQ8], &mut PackedPart<'_>);
 
 /// Activations of a batch quantised for whichever formats the next matrices need.
 #[derive(Debug, Default)]
@@ -49,26 +52,51 @@ impl ActBatch {
         self.have_packed = false;
     }
 
-    /// Makes sure the activations `x` (b rows of n) exist in `format`; a prompt batch's Q8
-    /// quantisation is split by tokens over `pool` (each block is quantised on its own, so the
-    /// result does not depend on the split).
-    fn prepare(&mut self, x: &[f32], format: ActFormat, kernels: Kernels, pool: &dyn WorkPool) {
+    /// Makes sure the activations `x` (b rows of n) exist in `format`, and for Q8 also packed by
+    /// `pack` if one is given. A prompt batch's Q8 quantisation and packing are split by tokens
+    /// over `pool`, in runs of whole packing groups (each block is quantised and each group
+    /// packed on its own, so the result does not depend on the split).
+    fn prepare(&mut self, x: &[f32], format: ActFormat, pack: Option<PackFn>, kernels: Kernels, pool: &dyn WorkPool) {
+        let (n, b) = (self.n, self.b);
+        // Packed kernels take batches of four tokens or more (smaller ones do not read a packing).
+        let pack = pack.filter(|_| b >= 4 && !self.have_packed);
         match format {
             ActFormat::F32 => {}
-            ActFormat::Q8 if !self.have_q8 => {
-                let (n, b) = (self.n, self.b);
-                self.q8.resize(b * n / QK, BlockQ8::default());
+            ActFormat::Q8 if !self.have_q8 || pack.is_some() => {
+                let per = n / QK;
+                self.q8.resize(b * per, BlockQ8::default());
                 let jobs = pool.threads() * JOBS_PER_THREAD;
-                if pool.threads() == 1 || b < jobs {
-                    kernels.quantize_q8(&x[..b * n], &mut self.q8);
+                let tokens = if pool.threads() == 1 || b < jobs { b } else { b.div_ceil(jobs) }.next_multiple_of(8);
+                let quantize = !self.have_q8;
+                let packing = match pack {
+                    Some(_) => self.packed.parts(b, per, tokens),
+                    None => Vec::new(),
+                };
+                // Per part: its blocks and its piece of the packing.
+                type Part<'a> = (&'a mut [BlockQ8], Option<PackedPart<'a>>);
+                let parts: Vec<Mutex<Part<'_>>> = self
+                    .q8
+                    .chunks_mut(tokens * per)
+                    .zip(packing.into_iter().map(Some).chain(core::iter::repeat_with(|| None)))
+                    .map(Mutex::new)
+                    .collect();
+                let job = |i: usize| {
+                    let (q8, packed) = &mut *parts[i].lock();
+                    if quantize {
+                        let start = i * tokens * n;
+                        kernels.quantize_q8(&x[start..start + q8.len() * QK], q8);
+                    }
+                    if let (Some(pack), Some(part)) = (pack, packed) {
+                        pack(q8, part);
+                    }
+                };
+                if parts.len() == 1 {
+                    job(0);
                 } else {
-                    let blocks = b.div_ceil(jobs) * n / QK;
-                    for_each_chunk(pool, &mut self.q8, blocks, &|j, part| {
-                        let start = j * blocks * QK;
-                        kernels.quantize_q8(&x[start..start + part.len() * QK], part);
-                    });
+                    pool.run(parts.len(), &job);
                 }
                 self.have_q8 = true;
+                self.have_packed |= pack.is_some();
             }
             ActFormat::Q8K if !self.have_q8k => {
                 self.q8k.resize(self.b * self.n / QK_K, BlockQ8K::default());
@@ -76,14 +104,6 @@ impl ActBatch {
                 self.have_q8k = true;
             }
             _ => {}
-        }
-    }
-
-    /// Makes sure the Q8 activations (prepared already) are also packed by `pack`, once per batch.
-    fn prepare_packed(&mut self, pack: fn(&[BlockQ8], usize, &mut Packed)) {
-        if !self.have_packed {
-            pack(&self.q8[..self.b * self.n / QK], self.b, &mut self.packed);
-            self.have_packed = true;
         }
     }
 }
@@ -209,13 +229,12 @@ pub(super) fn matmuls(
         if precision == Precision::Quantized {
             match w.dot {
                 DotFn::F32(_) => {}
+                // One packing for all of them, made with the quantisation (where any packs).
                 DotFn::Q8(_) => {
-                    acts.prepare(x, ActFormat::Q8, kernels, pool);
-                    if let Some(m) = w.packed {
-                        acts.prepare_packed(m.pack);
-                    }
+                    let pack = ws.iter().find_map(|w| w.packed.map(|m| m.pack));
+                    acts.prepare(x, ActFormat::Q8, pack, kernels, pool);
                 }
-                DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, kernels, pool),
+                DotFn::Q8K(_) => acts.prepare(x, ActFormat::Q8K, None, kernels, pool),
             }
         }
     }

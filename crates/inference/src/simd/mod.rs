@@ -118,6 +118,37 @@ pub struct Packed {
     q8: x86::PackedQ8,
 }
 
+/// The part of a [`Packed`] batch that holds one run of its tokens, packed by
+/// [`crate::tensor::PackedMatmul::pack`]: the parts of a batch are packed independently (by
+/// different workers), each from its own tokens' activations.
+pub struct PackedPart<'a> {
+    #[cfg(target_arch = "x86_64")]
+    q8: x86::PackedQ8Part<'a>,
+    #[cfg(not(target_arch = "x86_64"))]
+    _batch: core::marker::PhantomData<&'a mut Packed>,
+}
+
+impl core::fmt::Debug for PackedPart<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PackedPart").finish_non_exhaustive()
+    }
+}
+
+impl Packed {
+    /// Makes room for a batch of `b` tokens of `per` blocks each and hands out its parts,
+    /// `tokens` tokens each (a multiple of 8; the last part may be shorter), in token order.
+    pub fn parts(&mut self, b: usize, per: usize, tokens: usize) -> alloc::vec::Vec<PackedPart<'_>> {
+        assert!(tokens > 0 && tokens.is_multiple_of(8), "packing parts of {tokens} tokens");
+        #[cfg(target_arch = "x86_64")]
+        return self.q8.parts(b, per, tokens).into_iter().map(|q8| PackedPart { q8 }).collect();
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = per;
+            (0..b.div_ceil(tokens)).map(|_| PackedPart { _batch: core::marker::PhantomData }).collect()
+        }
+    }
+}
+
 /// The whole-matrix kernel for `ty` on `isa` that reads activations packed once per batch, if
 /// there is one.
 pub(crate) fn packed_matmul(isa: Isa, ty: TensorType) -> Option<PackedMatmul> {

@@ -5,6 +5,7 @@
 //! 63·127·2 = 16002, no saturation; Q8_0 uses the sign trick, at most 128·127·2 = 32512), then
 //! into i32 (`madd`), then scaled in f32. SSE2 has no `maddubs`, so it widens to i16 first.
 
+use alloc::vec::Vec;
 use core::arch::x86_64::*;
 
 use crate::tensor::quant::{BlockQ8, BlockQ8K};
@@ -992,23 +993,17 @@ struct Group<const V: usize> {
     k: [i32; 16],
 }
 
-/// Packs tokens `first + 2V·g..` of `x` (`per` blocks each) into `out`, `groups` groups of `per`
-/// blocks, each written in place (a group is 256 bytes or more: building one on the stack and
-/// pushing it cost a `memcpy` call per block, measured at 2 % of a prompt's time).
+/// Packs the tokens `first..` of `x` (`per` blocks each) into `out`, whole groups of 2V tokens,
+/// each written in place (a group is 256 bytes or more: building one on the stack and pushing it
+/// cost a `memcpy` call per block, measured at 2 % of a prompt's time).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize, out: &mut alloc::vec::Vec<Group<V>>) {
+fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, out: &mut [Group<V>]) {
     let (g, c) = (2 * V, 32 / V);
     let k128 = _mm512_set1_epi8(-128);
-    // Grown, never shrunk: products of different widths alternate, and growing copies each new
-    // group into place again.
-    if out.len() < groups * per {
-        out.resize(groups * per, Group { q: [[0; 64]; V], d: [0.0; 16], k: [0; 16] });
-    }
-    for n in 0..groups {
+    for (n, groups) in out.chunks_exact_mut(per).enumerate() {
         let t0 = first + g * n;
-        for i in 0..per {
+        for (i, pk) in groups.iter_mut().enumerate() {
             let a = |t: usize| &x[(t0 + t) * per + i];
-            let pk = &mut out[n * per + i];
             for (l, d) in pk.d.iter_mut().enumerate() {
                 *d = a(l * g / 16).d;
             }
@@ -1031,13 +1026,14 @@ fn pack<const V: usize>(x: &[BlockQ8], per: usize, first: usize, groups: usize, 
 /// A batch of Q8 activations in the layout [`q8_tile`] reads: its whole groups of eight tokens,
 /// then a group of four if at least four are left (the rest stay in [`BlockQ8`] form). Built
 /// once per batch and shared by every row chunk of a split product, so the repacking is not
-/// repeated by each worker.
+/// repeated by each worker; built in parts of whole groups (see [`PackedQ8::parts`]), so it can
+/// be split over workers too.
 #[derive(Default)]
 pub(super) struct PackedQ8 {
     b: usize,
     per: usize,
-    g8: alloc::vec::Vec<Group<4>>,
-    g4: alloc::vec::Vec<Group<2>>,
+    g8: Vec<Group<4>>,
+    g4: Vec<Group<2>>,
 }
 
 impl core::fmt::Debug for PackedQ8 {
@@ -1046,15 +1042,50 @@ impl core::fmt::Debug for PackedQ8 {
     }
 }
 
+/// The groups of one run of tokens of a [`PackedQ8`], packed by [`PackedQ8Part::fill`].
+pub(super) struct PackedQ8Part<'a> {
+    per: usize,
+    g8: &'a mut [Group<4>],
+    g4: &'a mut [Group<2>],
+}
+
 impl PackedQ8 {
-    /// Packs `b` tokens of `x` (all the same length).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    fn fill(&mut self, x: &[BlockQ8], b: usize) {
-        let per = x.len().checked_div(b).unwrap_or(0);
-        let (eights, four) = (b / 8, b % 8 >= 4);
-        pack::<4>(x, per, 0, eights, &mut self.g8);
-        pack::<2>(x, per, 8 * eights, usize::from(four), &mut self.g4);
+    /// Makes room for `b` tokens of `per` blocks and hands out the packing in parts of `tokens`
+    /// tokens (a multiple of 8; the last part may be shorter), in token order.
+    pub(super) fn parts(&mut self, b: usize, per: usize, tokens: usize) -> Vec<PackedQ8Part<'_>> {
+        debug_assert!(tokens.is_multiple_of(8) && tokens > 0);
+        let (eights, fours) = (b / 8, usize::from(b % 8 >= 4));
+        // Grown, never shrunk: products of different widths alternate, and growing copies each
+        // group into place again.
+        let blank4 = Group { q: [[0; 64]; 4], d: [0.0; 16], k: [0; 16] };
+        if self.g8.len() < eights * per {
+            self.g8.resize(eights * per, blank4);
+        }
+        if self.g4.len() < fours * per {
+            self.g4.resize(fours * per, Group { q: [[0; 64]; 2], d: [0.0; 16], k: [0; 16] });
+        }
         (self.b, self.per) = (b, per);
+        let mut g8 = &mut self.g8[..eights * per];
+        let mut parts = Vec::with_capacity(b.div_ceil(tokens));
+        for start in (0..b).step_by(tokens) {
+            let n = tokens.min(b - start);
+            let (mine, rest) = core::mem::take(&mut g8).split_at_mut(n / 8 * per);
+            g8 = rest;
+            parts.push(PackedQ8Part { per, g8: mine, g4: &mut [] });
+        }
+        if let Some(last) = parts.last_mut() {
+            last.g4 = &mut self.g4[..fours * per];
+        }
+        parts
+    }
+}
+
+impl PackedQ8Part<'_> {
+    /// Packs the part's tokens, `x` their Q8 blocks.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    fn fill(&mut self, x: &[BlockQ8]) {
+        pack::<4>(x, self.per, 0, self.g8);
+        pack::<2>(x, self.per, 8 * (self.g8.len() / self.per.max(1)), self.g4);
     }
 }
 
@@ -1167,8 +1198,9 @@ fn matmul512_q8<const R: usize>(w: &[u8], rows: usize, x: &[BlockQ8], p: &Packed
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn matmul512_q8_own(w: &[u8], rows: usize, x: &[BlockQ8], b: usize, out: &mut [&mut [f32]]) {
     let mut p = PackedQ8::default();
-    if b >= 4 {
-        p.fill(x, b);
+    let per = x.len().checked_div(b).unwrap_or(0);
+    for mut part in p.parts(b, per, b.next_multiple_of(8).max(8)) {
+        part.fill(x);
     }
     matmul512_q8::<4>(w, rows, x, &p, b, out)
 }
@@ -1191,12 +1223,10 @@ avx512_matmul_entry!(matmul512_q5_0, matmul512::<Q5_0>);
 avx512_matmul_entry!(matmul512_q5_1, matmul512::<Q5_1>);
 avx512_matmul_entry!(matmul512_q8_0, matmul512_q8_own);
 
-fn pack512_q8_0(x: &[BlockQ8], b: usize, out: &mut super::Packed) {
-    if b >= 4 {
-        // SAFETY: as for `avx512_matmul_entry`: handed out only by `avx512_packed_matmul`, for
-        // `Isa::Avx512` only, which `Kernels` holds only once AVX-512 F/BW/VL and VNNI are usable.
-        unsafe { out.q8.fill(x, b) }
-    }
+fn pack512_q8_0(x: &[BlockQ8], part: &mut super::PackedPart<'_>) {
+    // SAFETY: as for `avx512_matmul_entry`: handed out only by `avx512_packed_matmul`, for
+    // `Isa::Avx512` only, which `Kernels` holds only once AVX-512 F/BW/VL and VNNI are usable.
+    unsafe { part.q8.fill(x) }
 }
 
 fn packed512_q8_0(w: &[u8], rows: usize, x: &[BlockQ8], p: &super::Packed, b: usize, out: &mut [&mut [f32]]) {

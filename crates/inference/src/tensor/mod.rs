@@ -8,7 +8,7 @@ use core::fmt;
 
 use quant::{BlockQ8, BlockQ8K};
 
-pub use crate::simd::{Isa, Packed, detect_isa};
+pub use crate::simd::{Isa, Packed, PackedPart, detect_isa};
 
 /// A ggml tensor element encoding. Values are the ggml type ids stored in GGUF files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -242,13 +242,14 @@ pub enum DotFn {
 pub type MatmulFn = fn(&[u8], usize, &[BlockQ8], usize, &mut [&mut [f32]]);
 
 /// A whole-matrix kernel that reads its activations in a layout of its own, built once per batch
-/// by `pack` and shared by every row chunk of a split product: `pack(x, b, p)` packs the `b`
-/// activation rows `x`; then `run(w, rows, x, p, b, out)` does what a [`MatmulFn`] does, reading
-/// `p` (built from the same `x`).
+/// and shared by every row chunk of a split product. The batch's [`Packed::parts`] are packed one
+/// by one, possibly by different workers: `pack(x, part)` packs a part from its tokens' activation
+/// rows `x`. Then `run(w, rows, x, p, b, out)` does what a [`MatmulFn`] does, reading `p` (built
+/// from the same `x`).
 #[derive(Debug, Clone, Copy)]
 pub struct PackedMatmul {
-    /// Packs a batch.
-    pub pack: fn(&[BlockQ8], usize, &mut Packed),
+    /// Packs one part of a batch.
+    pub pack: fn(&[BlockQ8], &mut PackedPart<'_>),
     /// The product with a packed batch.
     pub run: PackedRunFn,
 }

@@ -294,9 +294,14 @@ fn packed_kernels_match_their_matrix_kernels_on_any_row_split() {
                 let x: Vec<BlockQ8> = (0..b).flat_map(|_| random_acts(&mut rng, n).q8).collect();
                 let mut want = vec![0.0; rows * b];
                 matmul(&w, rows, &x, b, &mut rows_of(&mut want, rows));
-                // One packing (reused from the previous batch's buffer) for the whole matrix, then
-                // for row chunks as workers see them: the same bits.
-                (packed.pack)(&x, b, &mut p);
+                // One packing (reused from the previous batch's buffer), packed in parts of 8 or 16
+                // tokens as workers do, for the whole matrix, then for row chunks as workers see
+                // them: the same bits.
+                let tokens = if b.is_multiple_of(2) { 8 } else { 16 };
+                for (i, mut part) in p.parts(b, n / 32, tokens).into_iter().enumerate() {
+                    let first = i * tokens * n / 32;
+                    (packed.pack)(&x[first..(first + tokens * n / 32).min(x.len())], &mut part);
+                }
                 let mut whole = vec![0.0; rows * b];
                 (packed.run)(&w, rows, &x, &p, b, &mut rows_of(&mut whole, rows));
                 assert_eq!(whole, want, "{} b={b}", ty.name());
