@@ -333,31 +333,103 @@ fn gelu_tanh(x: f32) -> f32 {
     x / (1.0 + exp(-2.0 * SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)))
 }
 
+/// `gate[i] = act(gate[i]) · up[i]`, one loop per activation (not a function pointer) so the
+/// compiler inlines and vectorises.
+fn apply_activation(gate: &mut [f32], up: &[f32], activation: Activation) {
+    match activation {
+        Activation::Silu => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = silu(*g) * u),
+        Activation::GeluTanh => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = gelu_tanh(*g) * u),
+    }
+}
+
 /// `gate[i] = act(gate[i]) · up[i]`, split over `pool` in chunks of whole vector widths (each
 /// element is computed the same way whatever the split).
 fn gated_activation(gate: &mut [f32], up: &[f32], activation: Activation, pool: &dyn WorkPool) {
-    // One loop per activation (not a function pointer) so the compiler inlines and vectorises.
-    fn apply(gate: &mut [f32], up: &[f32], activation: Activation) {
-        match activation {
-            Activation::Silu => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = silu(*g) * u),
-            Activation::GeluTanh => gate.iter_mut().zip(up).for_each(|(g, &u)| *g = gelu_tanh(*g) * u),
-        }
-    }
     // Below this many elements a split costs more than it saves.
     const MIN_CHUNK: usize = 4096;
     let jobs = (pool.threads() * JOBS_PER_THREAD).min(gate.len() / MIN_CHUNK);
     if pool.threads() == 1 || jobs <= 1 {
-        return apply(gate, up, activation);
+        return apply_activation(gate, up, activation);
     }
     let chunk = gate.len().div_ceil(jobs).next_multiple_of(16);
-    for_each_chunk(pool, gate, chunk, &|j, g| apply(g, &up[j * chunk..j * chunk + g.len()], activation));
+    for_each_chunk(pool, gate, chunk, &|j, g| apply_activation(g, &up[j * chunk..j * chunk + g.len()], activation));
+}
+
+/// [`gated_activation`] for a fused gate/up product of `f` values each: token `t`'s row of
+/// `fused` holds its gate values, then its up values; `gate` gets `act(gate) · up` per token.
+/// Split by tokens.
+fn fused_gated_activation(gate: &mut [f32], fused: &[f32], f: usize, activation: Activation, pool: &dyn WorkPool) {
+    let tokens = tokens_per_job(pool, gate.len() / f);
+    for_each_chunk(pool, gate, tokens * f, &|j, part| {
+        for (t, g) in part.chunks_exact_mut(f).enumerate() {
+            let row = &fused[2 * f * (j * tokens + t)..2 * f * (j * tokens + t + 1)];
+            g.copy_from_slice(&row[..f]);
+            apply_activation(g, &row[f..], activation);
+        }
+    });
 }
 
 /// Calls `f(j, piece)` for the `j`-th `chunk`-long piece of `data` (the last may be shorter),
 /// the pieces spread over `pool`, each job owning its piece.
 fn for_each_chunk<T: Send>(pool: &dyn WorkPool, data: &mut [T], chunk: usize, f: &(dyn Fn(usize, &mut [T]) + Sync)) {
-    let parts: Vec<Mutex<&mut [T]>> = data.chunks_mut(chunk).map(Mutex::new).collect();
-    pool.run(parts.len(), &|j| f(j, &mut parts[j].lock()));
+    run_each(pool, data.chunks_mut(chunk), &|j, part| f(j, part));
+}
+
+/// Calls `f(j, &mut part)` for the `j`-th of `parts`, spread over `pool` (inline for one part),
+/// each job owning its part.
+fn run_each<P: Send>(pool: &dyn WorkPool, parts: impl IntoIterator<Item = P>, f: &(dyn Fn(usize, &mut P) + Sync)) {
+    let parts: Vec<Mutex<P>> = parts.into_iter().map(Mutex::new).collect();
+    match parts.len() {
+        0 => {}
+        1 => f(0, &mut parts[0].lock()),
+        n => pool.run(n, &|j| f(j, &mut parts[j].lock())),
+    }
+}
+
+/// Tokens per job for per-token work on a batch of `b`: the whole batch on one thread or when
+/// it is too small to split.
+fn tokens_per_job(pool: &dyn WorkPool, b: usize) -> usize {
+    let jobs = pool.threads() * JOBS_PER_THREAD;
+    if pool.threads() == 1 || b < jobs { b.max(1) } else { b.div_ceil(jobs) }
+}
+
+/// For each of the `b` tokens (rows of `dim`) of `x` and `out`, split by tokens over `pool`:
+/// with `add`, the residual update `x += out` (`out` RMS-normalised by `post` first, where the
+/// family normalises a block's output); then, with `norm`, `out = rmsnorm(x) · norm`, the next
+/// block's input.
+#[allow(clippy::too_many_arguments)]
+fn residual_norm(
+    pool: &dyn WorkPool,
+    x: &mut [f32],
+    out: &mut [f32],
+    dim: usize,
+    b: usize,
+    add: bool,
+    post: Option<&[f32]>,
+    norm: Option<&[f32]>,
+    eps: f32,
+) {
+    let chunk = tokens_per_job(pool, b) * dim;
+    let parts = x[..b * dim].chunks_mut(chunk).zip(out[..b * dim].chunks_mut(chunk));
+    run_each(pool, parts, &|_, (x, out)| {
+        let mut normed = Vec::new();
+        for (x, out) in x.chunks_exact_mut(dim).zip(out.chunks_exact_mut(dim)) {
+            if add {
+                let delta: &[f32] = match post {
+                    Some(w) => {
+                        normed.resize(dim, 0.0);
+                        rmsnorm(&mut normed, out, w, eps);
+                        &normed
+                    }
+                    None => out,
+                };
+                x.iter_mut().zip(delta).for_each(|(x, d)| *x += d);
+            }
+            if let Some(w) = norm {
+                rmsnorm(out, x, w, eps);
+            }
+        }
+    });
 }
 
 /// The mutable state of a forward pass: KV cache and work buffers, sized once.
@@ -373,8 +445,6 @@ pub struct State {
     x: Vec<f32>,
     xb: Vec<f32>,
     q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
     fused: Vec<f32>,
     att_out: Vec<f32>,
     gate: Vec<f32>,
@@ -418,8 +488,6 @@ impl State {
             x: batch(c.dim)?,
             xb: batch(c.dim.max(q_dim).max(c.ffn_dim))?,
             q: batch(q_dim)?,
-            k: batch(kv_dim)?,
-            v: batch(kv_dim)?,
             fused: batch(fused)?,
             att_out: batch(q_dim.max(c.dim))?,
             gate: batch(c.ffn_dim)?,
@@ -540,51 +608,54 @@ impl Model<'_> {
             }
         }
 
+        let eps = c.norm_eps;
+        residual_norm(pool, &mut s.x, &mut s.xb, dim, b, false, None, Some(&self.layers[0].attn_norm), eps);
         for (l, layer) in self.layers.iter().enumerate() {
-            // Attention.
-            for t in 0..b {
-                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.attn_norm, c.norm_eps);
-            }
+            // Attention; `s.xb` holds the normalised input. The keys and values of the batch go
+            // straight into their places in the cache (positions `pos..pos + b` of layer `l`).
+            let cached = (l * s.context + pos) * kv_dim..(l * s.context + pos + b) * kv_dim;
+            let (k_new, v_new) = (&mut s.k_cache[cached.clone()], &mut s.v_cache[cached]);
             s.acts.reset(dim, b);
             match &layer.qkv {
                 Qkv::Separate { q, k, v } => {
-                    let outs: &mut [&mut [f32]] = &mut [&mut s.q, &mut s.k, &mut s.v];
+                    let outs: &mut [&mut [f32]] = &mut [&mut s.q, k_new, v_new];
                     matmuls(&[q, k, v], &s.xb, &mut s.acts, outs, prec, kern, pool);
                 }
-                Qkv::Fused(m) => {
-                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool);
-                    let w = m.rows;
-                    for t in 0..b {
-                        let row = &s.fused[t * w..(t + 1) * w];
-                        s.q[t * q_dim..(t + 1) * q_dim].copy_from_slice(&row[..q_dim]);
-                        s.k[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim..q_dim + kv_dim]);
-                        s.v[t * kv_dim..(t + 1) * kv_dim].copy_from_slice(&row[q_dim + kv_dim..]);
-                    }
-                }
+                Qkv::Fused(m) => matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool),
             }
+            // Biases, Q/K norms and the rotation, split by tokens (a fused product's rows are
+            // taken apart there too).
             let table = &s.rope[usize::from(layer.local)];
-            for t in 0..b {
-                let (q, k, v) = (
-                    &mut s.q[t * q_dim..(t + 1) * q_dim],
-                    &mut s.k[t * kv_dim..(t + 1) * kv_dim],
-                    &mut s.v[t * kv_dim..(t + 1) * kv_dim],
-                );
-                if let Some(bias) = &layer.qkv_bias {
-                    q.iter_mut().zip(&bias[..q_dim]).for_each(|(x, b)| *x += b);
-                    k.iter_mut().zip(&bias[q_dim..q_dim + kv_dim]).for_each(|(x, b)| *x += b);
-                    v.iter_mut().zip(&bias[q_dim + kv_dim..]).for_each(|(x, b)| *x += b);
+            let fused = matches!(layer.qkv, Qkv::Fused(_)).then_some(&s.fused[..b * (q_dim + 2 * kv_dim)]);
+            let chunk = tokens_per_job(pool, b);
+            let parts = s.q[..b * q_dim]
+                .chunks_mut(chunk * q_dim)
+                .zip(k_new.chunks_mut(chunk * kv_dim))
+                .zip(v_new.chunks_mut(chunk * kv_dim));
+            run_each(pool, parts, &|j, ((q, k), v)| {
+                let t0 = j * chunk;
+                let tokens = q.chunks_exact_mut(q_dim).zip(k.chunks_exact_mut(kv_dim)).zip(v.chunks_exact_mut(kv_dim));
+                for (t, ((q, k), v)) in tokens.enumerate() {
+                    if let Some(fused) = fused {
+                        let row = &fused[(t0 + t) * (q_dim + 2 * kv_dim)..(t0 + t + 1) * (q_dim + 2 * kv_dim)];
+                        q.copy_from_slice(&row[..q_dim]);
+                        k.copy_from_slice(&row[q_dim..q_dim + kv_dim]);
+                        v.copy_from_slice(&row[q_dim + kv_dim..]);
+                    }
+                    if let Some(bias) = &layer.qkv_bias {
+                        q.iter_mut().zip(&bias[..q_dim]).for_each(|(x, b)| *x += b);
+                        k.iter_mut().zip(&bias[q_dim..q_dim + kv_dim]).for_each(|(x, b)| *x += b);
+                        v.iter_mut().zip(&bias[q_dim + kv_dim..]).for_each(|(x, b)| *x += b);
+                    }
+                    if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                        rmsnorm_heads(q, qn, eps);
+                        rmsnorm_heads(k, kn, eps);
+                    }
+                    let cs = &table[(t0 + t) * pairs..(t0 + t + 1) * pairs];
+                    rotate(q, hd, cs, fam.rope);
+                    rotate(k, hd, cs, fam.rope);
                 }
-                if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
-                    rmsnorm_heads(q, qn, c.norm_eps);
-                    rmsnorm_heads(k, kn, c.norm_eps);
-                }
-                let cs = &table[t * pairs..(t + 1) * pairs];
-                rotate(q, hd, cs, fam.rope);
-                rotate(k, hd, cs, fam.rope);
-                let at = (l * s.context + pos + t) * kv_dim;
-                s.k_cache[at..at + kv_dim].copy_from_slice(k);
-                s.v_cache[at..at + kv_dim].copy_from_slice(v);
-            }
+            });
             let a = AttentionInput {
                 q: &s.q,
                 layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
@@ -632,49 +703,30 @@ impl Model<'_> {
             }
             s.acts.reset(q_dim, b);
             matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool);
-            if let Some(norm) = &layer.attn_post_norm {
-                for t in 0..b {
-                    let out = &mut s.att_out[t * dim..(t + 1) * dim];
-                    rmsnorm(out, &s.xb[t * dim..(t + 1) * dim], norm, c.norm_eps);
-                    s.xb[t * dim..(t + 1) * dim].copy_from_slice(out);
-                }
-            }
-            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
-                *x += d;
-            }
+            let post = layer.attn_post_norm.as_deref();
+            residual_norm(pool, &mut s.x, &mut s.xb, dim, b, true, post, Some(&layer.ffn_norm), eps);
 
             // Gated feed-forward.
-            for t in 0..b {
-                rmsnorm(&mut s.xb[t * dim..(t + 1) * dim], &s.x[t * dim..(t + 1) * dim], &layer.ffn_norm, c.norm_eps);
-            }
             s.acts.reset(dim, b);
             let f = c.ffn_dim;
             match &layer.gate_up {
                 GateUp::Separate { gate, up } => {
                     let outs: &mut [&mut [f32]] = &mut [&mut s.gate, &mut s.up];
                     matmuls(&[gate, up], &s.xb, &mut s.acts, outs, prec, kern, pool);
+                    gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
                 }
                 GateUp::Fused(m) => {
                     matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool);
-                    for t in 0..b {
-                        s.gate[t * f..(t + 1) * f].copy_from_slice(&s.fused[2 * t * f..(2 * t + 1) * f]);
-                        s.up[t * f..(t + 1) * f].copy_from_slice(&s.fused[(2 * t + 1) * f..(2 * t + 2) * f]);
-                    }
+                    fused_gated_activation(&mut s.gate[..b * f], &s.fused[..2 * b * f], f, fam.activation, pool);
                 }
             }
-            gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
             s.acts.reset(f, b);
             matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool);
-            if let Some(norm) = &layer.ffn_post_norm {
-                for t in 0..b {
-                    let out = &mut s.att_out[t * dim..(t + 1) * dim];
-                    rmsnorm(out, &s.xb[t * dim..(t + 1) * dim], norm, c.norm_eps);
-                    s.xb[t * dim..(t + 1) * dim].copy_from_slice(out);
-                }
-            }
-            for (x, d) in s.x[..b * dim].iter_mut().zip(&s.xb[..b * dim]) {
-                *x += d;
-            }
+            // The residual update, and the next layer's input (the last layer's is normalised
+            // below, for the last token only).
+            let post = layer.ffn_post_norm.as_deref();
+            let next = self.layers.get(l + 1).map(|n| &n.attn_norm[..]);
+            residual_norm(pool, &mut s.x, &mut s.xb, dim, b, true, post, next, eps);
         }
 
         // Only the last token's logits are needed.
