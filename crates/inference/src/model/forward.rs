@@ -274,12 +274,13 @@ fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
     }
 }
 
-/// RMS-normalises each `weight.len()`-wide head of `x` in place.
+/// RMS-normalises each `weight.len()`-wide head of `x` in place (the same arithmetic as
+/// [`rmsnorm`]).
 fn rmsnorm_heads(x: &mut [f32], weight: &[f32], eps: f32) {
-    let mut tmp = vec![0.0f32; weight.len()];
     for head in x.chunks_exact_mut(weight.len()) {
-        rmsnorm(&mut tmp, head, weight, eps);
-        head.copy_from_slice(&tmp);
+        let ss: f32 = crate::tensor::scalar::f32_dot(head, head) / head.len() as f32;
+        let scale = 1.0 / libm::sqrtf(ss + eps);
+        head.iter_mut().zip(weight).for_each(|(v, &w)| *v = *v * scale * w);
     }
 }
 
