@@ -1139,14 +1139,15 @@ fn q8_tile<const R: usize, const V: usize>(w: [&[u8]; R], x: &[Group<V>]) -> [[f
 
 /// Each token's total of a [`q8_tile`] row (its lanes in ascending order), for the 2V tokens
 /// from `t0`.
+#[inline(always)]
 fn scatter<const V: usize>(lanes: &[f32; 16], r: usize, t0: usize, out: &mut [&mut [f32]]) {
     let g = 2 * V;
     let mut sum = [0.0f32; 8];
     for (l, v) in lanes.iter().enumerate() {
         sum[l * g / 16] += v;
     }
-    for (t, v) in sum[..g].iter().enumerate() {
-        out[t0 + t][r] = *v;
+    for (o, v) in out[t0..t0 + g].iter_mut().zip(sum) {
+        o[r] = v;
     }
 }
 
