@@ -191,15 +191,6 @@ fn rows_into(w: &Matrix<'_>, x: &[f32], acts: &ActBatch, out: &mut [&mut [f32]],
     }
 }
 
-/// Per-worker scratch: each job locks only its own slot (never contended).
-pub(super) type Slots = Vec<Mutex<Vec<f32>>>;
-
-fn ensure_slots(slots: &mut Slots, n: usize) {
-    while slots.len() < n {
-        slots.push(Mutex::new(Vec::new()));
-    }
-}
-
 /// `out[t][r] = W[r] · x[t]` for the `b` activation rows in `acts` (from `x`), split over `pool`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmul(
@@ -470,7 +461,6 @@ pub struct State {
     /// cos/sin per (table, token, rotated pair).
     rope: [Vec<(f32, f32)>; 2],
     acts: ActBatch,
-    slots: Slots,
     /// Logits of the last token of the last batch.
     pub logits: Vec<f32>,
 }
@@ -512,7 +502,6 @@ impl State {
             scores: try_vec(context)?,
             rope: [Vec::new(), Vec::new()],
             acts: ActBatch::default(),
-            slots: Vec::new(),
             logits: try_vec(c.vocab)?,
         })
     }
@@ -544,21 +533,21 @@ struct AttentionInput<'s> {
 }
 
 impl Model<'_> {
-    /// Attention of heads `heads` for the batch's tokens `tokens`: writes
-    /// `out[t - tokens.start][h - heads.start][..]`.
+    /// Attention of heads `heads` for the batch's tokens `tokens`: writes head `h` of token `t`
+    /// at `out[t - tokens.start][(h - heads.start) · head_dim..]` (`out` one slice per token,
+    /// those heads wide).
     fn attend(
         &self,
         a: &AttentionInput<'_>,
         tokens: Range<usize>,
         heads: Range<usize>,
-        out: &mut [f32],
+        out: &mut [&mut [f32]],
         scores: &mut Vec<f32>,
     ) {
         let c = &self.config;
         let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
         let group = c.n_heads / c.n_kv_heads;
         let (h0, h1) = (heads.start, heads.end);
-        let width = (h1 - h0) * hd;
         let t0 = tokens.start;
         for t in tokens {
             let n_pos = a.pos + t + 1;
@@ -581,7 +570,7 @@ impl Model<'_> {
                 }
                 let inv = 1.0 / sum_f32(scores);
                 scores.iter_mut().for_each(|v| *v *= inv);
-                let o = &mut out[(t - t0) * width + (h - h0) * hd..(t - t0) * width + (h - h0 + 1) * hd];
+                let o = &mut out[t - t0][(h - h0) * hd..(h - h0 + 1) * hd];
                 self.kernels.weighted_sum_f32(o, scores, &a.layer_v[at..], kv_dim);
             }
         }
@@ -682,42 +671,36 @@ impl Model<'_> {
             };
             let split = jobs_for(pool, b);
             let jobs = split.min(c.n_heads);
+            let rows = s.att_out[..b * q_dim].chunks_exact_mut(q_dim);
             if pool.threads() == 1 || jobs <= 1 {
-                self.attend(&a, 0..b, 0..c.n_heads, &mut s.att_out[..b * q_dim], &mut s.scores);
+                self.attend(&a, 0..b, 0..c.n_heads, &mut rows.collect::<Vec<_>>(), &mut s.scores);
             } else if b >= split {
-                // A prompt batch: split by tokens (every head), each job writing its own rows of
-                // the output in place. Later tokens attend to more positions, so the jobs are
-                // handed out last chunk first and the cheap ones fill in at the end.
+                // A prompt batch: split by tokens (every head), each job writing its tokens' rows
+                // of the output. Later tokens attend to more positions, so the jobs are handed
+                // out last chunk first and the cheap ones fill in at the end.
                 let chunk = b.div_ceil(split);
-                let parts: Vec<Mutex<&mut [f32]>> =
-                    s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).map(Mutex::new).collect();
-                pool.run(parts.len(), &|j| {
-                    let k = parts.len() - 1 - j;
-                    let mut part = parts[k].lock();
+                let last = b.div_ceil(chunk) - 1;
+                let parts = s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).rev();
+                run_each(pool, parts, &|j, part| {
+                    let k = last - j;
                     let mut scores = Vec::new();
-                    self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut part, &mut scores);
+                    let mut rows: Vec<&mut [f32]> = part.chunks_exact_mut(q_dim).collect();
+                    self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut rows, &mut scores);
                 });
             } else {
+                // A few tokens: split by heads, each job writing its heads of every token's row.
                 let per = c.n_heads.div_ceil(jobs);
-                let jobs = c.n_heads.div_ceil(per);
-                ensure_slots(&mut s.slots, jobs);
-                let slots = &s.slots;
-                let heads = |j: usize| (j * per, ((j + 1) * per).min(c.n_heads));
-                pool.run(jobs, &|j| {
-                    let (h0, h1) = heads(j);
-                    let mut local = slots[j].lock();
-                    local.clear();
-                    local.resize(b * (h1 - h0) * hd, 0.0);
-                    let mut scores = Vec::new();
-                    self.attend(&a, 0..b, h0..h1, &mut local, &mut scores);
-                });
-                for (j, slot) in s.slots.iter_mut().take(jobs).enumerate() {
-                    let (h0, h1) = heads(j);
-                    let (w, local) = ((h1 - h0) * hd, slot.get_mut());
-                    for t in 0..b {
-                        s.att_out[t * q_dim + h0 * hd..t * q_dim + h1 * hd].copy_from_slice(&local[t * w..(t + 1) * w]);
+                let mut pieces: Vec<Vec<&mut [f32]>> =
+                    (0..c.n_heads.div_ceil(per)).map(|_| Vec::with_capacity(b)).collect();
+                for row in rows {
+                    for (piece, heads) in pieces.iter_mut().zip(row.chunks_mut(per * hd)) {
+                        piece.push(heads);
                     }
                 }
+                run_each(pool, pieces, &|j, rows| {
+                    let mut scores = Vec::new();
+                    self.attend(&a, 0..b, j * per..((j + 1) * per).min(c.n_heads), rows, &mut scores);
+                });
             }
             s.acts.reset(q_dim, b);
             matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool);

@@ -1051,15 +1051,14 @@ pub(super) struct PackedQ8Part<'a> {
 
 impl PackedQ8 {
     /// Makes room for `b` tokens of `per` blocks and hands out the packing in parts of `tokens`
-    /// tokens (a multiple of 8; the last part may be shorter), in token order.
+    /// tokens (a multiple of 8, checked by [`super::Packed::parts`]; the last part may be
+    /// shorter), in token order.
     pub(super) fn parts(&mut self, b: usize, per: usize, tokens: usize) -> Vec<PackedQ8Part<'_>> {
-        debug_assert!(tokens.is_multiple_of(8) && tokens > 0);
         let (eights, fours) = (b / 8, usize::from(b % 8 >= 4));
         // Grown, never shrunk: products of different widths alternate, and growing copies each
         // group into place again.
-        let blank4 = Group { q: [[0; 64]; 4], d: [0.0; 16], k: [0; 16] };
         if self.g8.len() < eights * per {
-            self.g8.resize(eights * per, blank4);
+            self.g8.resize(eights * per, Group { q: [[0; 64]; 4], d: [0.0; 16], k: [0; 16] });
         }
         if self.g4.len() < fours * per {
             self.g4.resize(fours * per, Group { q: [[0; 64]; 2], d: [0.0; 16], k: [0; 16] });
