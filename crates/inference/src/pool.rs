@@ -16,6 +16,10 @@ pub trait WorkPool: Sync {
 
     /// Calls `job(i)` once for every `i` in `0..jobs`, spread over the workers, and
     /// returns when every call has returned.
+    ///
+    /// With at most one job per thread (the engine's lanes of tokens), a pool should give job
+    /// `i` to the same worker on every call where it can: each job's data then stays in that
+    /// worker's caches from one call to the next.
     fn run(&self, jobs: usize, job: &(dyn Fn(usize) + Sync));
 }
 

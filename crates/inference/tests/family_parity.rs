@@ -172,12 +172,13 @@ fn work_pool_results_are_bit_identical_to_one_thread() {
     for family in FAMILIES {
         let bytes = read(&format!("synthetic/{family}-tiny.gguf"));
         // The float file (f32 dot products) and its Q8_0 re-quantisation (the batched integer
-        // kernels, whose token tiles and row pairs a split must not regroup); batches of 64 are
-        // large enough for the activation function to be split too, and the whole 70-token
-        // prompt in one batch (a tail of six tokens after the groups of eight).
+        // kernels, whose token tiles and row pairs a split must not regroup); batches of 8 (each
+        // stage split over the pool), of 32 and 64 (lanes of tokens, the second batch at a later
+        // position), and the whole 70-token prompt in one batch (lanes again, with a tail of six
+        // tokens after the groups of eight).
         let (q8, _) = inference::quantize::requantize(&bytes, inference::quantize::Target::Q8_0).unwrap();
         for (file, what) in [(&bytes, "f32"), (&q8, "Q8_0")] {
-            for batch in [8, 64, 128] {
+            for batch in [8, 32, 64, 128] {
                 let one = run_quantized(file, &SingleThread, batch);
                 for threads in [2, 3, 4] {
                     let many = run_quantized(file, &ScopedThreads(threads), batch);

@@ -143,8 +143,8 @@ fn run(args: Args) -> Result<(), String> {
     let pools: Vec<pool::HostPool> = args.threads.iter().map(|&n| pool::HostPool::new(n)).collect();
     std::thread::scope(|scope| {
         for pool in &pools {
-            for _ in 1..pool.threads() {
-                scope.spawn(|| pool.work());
+            for index in 1..pool.threads() {
+                scope.spawn(move || pool.work(index));
             }
         }
         let result = match args.bench {

@@ -1,7 +1,10 @@
 //! The host's [`WorkPool`]: `threads - 1` workers living in a `std::thread::scope` for the whole
 //! run, plus the calling thread. Jobs are claimed with one atomic ticket per run (generation in
 //! the high half, next job in the low half), so a worker that wakes late can never run a job of
-//! a finished run. Workers spin briefly between runs (a forward pass hands out a run every few
+//! a finished run. A run of at most one job per thread (the engine's lanes) is claimed by thread
+//! instead: the low half is a mask of jobs taken, and thread `i` (the caller is 0) takes job `i`
+//! first, then any another thread has not started, so lane `i` stays on one core from layer to
+//! layer. Workers spin briefly between runs (a forward pass hands out a run every few
 //! microseconds) and then sleep on a condition variable.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -14,7 +17,8 @@ type Job<'a> = &'a (dyn Fn(usize) + Sync);
 /// Shared between the caller and the workers.
 pub struct HostPool {
     threads: usize,
-    /// `generation << 32 | next job index`.
+    /// `generation << 32 | next job index` (or, for a run of one job per thread, a mask of the
+    /// jobs taken).
     ticket: AtomicU64,
     remaining: AtomicUsize,
     /// The current run's job (lifetime erased, see `run`) and its job count, with its generation.
@@ -42,8 +46,28 @@ impl HostPool {
         }
     }
 
-    /// Claims and runs jobs of generation `generation` until none is left.
-    fn claim(&self, generation: u64, job: Job<'_>, jobs: usize) {
+    /// Claims and runs jobs of generation `generation` until none is left; `me` is the claiming
+    /// thread's index.
+    fn claim(&self, generation: u64, job: Job<'_>, jobs: usize, me: usize) {
+        if jobs <= self.threads.min(32) {
+            for i in (me..jobs).chain(0..me.min(jobs)) {
+                loop {
+                    let t = self.ticket.load(Ordering::Acquire);
+                    if t >> 32 != generation {
+                        return;
+                    }
+                    if t & (1 << i) != 0 {
+                        break;
+                    }
+                    if self.ticket.compare_exchange(t, t | (1 << i), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        job(i);
+                        self.remaining.fetch_sub(1, Ordering::Release);
+                        break;
+                    }
+                }
+            }
+            return;
+        }
         loop {
             let t = self.ticket.load(Ordering::Acquire);
             let i = (t & 0xFFFF_FFFF) as usize;
@@ -57,8 +81,9 @@ impl HostPool {
         }
     }
 
-    /// A worker's loop (run it on `threads - 1` scoped threads); returns after [`HostPool::stop`].
-    pub fn work(&self) {
+    /// Worker `index`'s loop (run it on `threads - 1` scoped threads, indices 1 to `threads - 1`);
+    /// returns after [`HostPool::stop`].
+    pub fn work(&self, index: usize) {
         let mut seen = 0;
         loop {
             let mut spins = 0u32;
@@ -85,7 +110,7 @@ impl HostPool {
             match current {
                 Some((generation, job, jobs)) => {
                     seen = generation;
-                    self.claim(generation, job, jobs);
+                    self.claim(generation, job, jobs, index);
                 }
                 None => seen = self.ticket.load(Ordering::Acquire) >> 32,
             }
@@ -122,7 +147,7 @@ impl WorkPool for HostPool {
         if self.sleeping.load(Ordering::SeqCst) > 0 {
             self.wake.notify_all();
         }
-        self.claim(generation, job, jobs);
+        self.claim(generation, job, jobs, 0);
         while self.remaining.load(Ordering::Acquire) != 0 {
             std::hint::spin_loop();
         }

@@ -202,7 +202,13 @@ pub(super) fn matmul(
     kernels: Kernels,
     pool: &dyn WorkPool,
 ) {
-    matmuls(&[w], x, acts, &mut [out], precision, kernels, pool);
+    let rows = per_token(out, w.rows, acts.b);
+    matmuls(&[w], x, acts, &mut [rows], precision, kernels, pool);
+}
+
+/// The first `b` rows, `width` wide, of a buffer of rows: one slice per token.
+fn per_token(buf: &mut [f32], width: usize, b: usize) -> Vec<&mut [f32]> {
+    buf[..b * width].chunks_exact_mut(width).collect()
 }
 
 /// One job of a split product: rows `start..` of `ws[matrix]`, written into `out`, that job's
@@ -213,20 +219,20 @@ struct RowJob<'o> {
     out: Vec<&'o mut [f32]>,
 }
 
-/// [`matmul`] for several matrices with the same input (q, k and v; gate and up), `outs[i]` for
-/// `ws[i]`, handed to the pool as one split: one hand-out instead of several, and the small
+/// [`matmul`] for several matrices with the same input (q, k and v; gate and up), `outs[i]` (one
+/// slice per token, at least `ws[i].rows` long) for `ws[i]`, handed to the pool as one split: one hand-out instead of several, and the small
 /// matrices' pieces even out the large ones'. Rows are split in chunks of one size starting at
 /// multiples of [`ROW_ALIGN`] inside each matrix; each job writes its rows of every token's output in
 /// place (before, jobs wrote slots of their own that the calling thread then copied out: 4-7 % of
 /// a two-thread prompt's samples, all of it on the calling thread while the worker waited).
-/// Splitting a prompt batch by tokens instead was measured: no faster on two cores, and every job
-/// reads every weight.
+/// Prompt batches large enough for [`Lanes`] do not come here split: each lane runs its products
+/// on its own thread.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmuls(
     ws: &[&Matrix<'_>],
     x: &[f32],
     acts: &mut ActBatch,
-    outs: &mut [&mut [f32]],
+    outs: &mut [Vec<&mut [f32]>],
     precision: Precision,
     kernels: Kernels,
     pool: &dyn WorkPool,
@@ -249,7 +255,7 @@ pub(super) fn matmuls(
     let acts = &*acts;
     if pool.threads() == 1 {
         for (w, out) in ws.iter().zip(outs.iter_mut()) {
-            rows_into(w, x, acts, &mut out[..b * w.rows].chunks_exact_mut(w.rows).collect::<Vec<_>>(), precision);
+            rows_into(w, x, acts, &mut out[..b], precision);
         }
         return;
     }
@@ -259,8 +265,8 @@ pub(super) fn matmuls(
     for (m, (w, out)) in ws.iter().zip(outs.iter_mut()).enumerate() {
         let first = jobs.len();
         jobs.extend((0..w.rows).step_by(chunk).map(|start| RowJob { matrix: m, start, out: Vec::with_capacity(b) }));
-        for token in out[..b * w.rows].chunks_exact_mut(w.rows) {
-            for (j, piece) in token.chunks_mut(chunk).enumerate() {
+        for token in out[..b].iter_mut() {
+            for (j, piece) in token[..w.rows].chunks_mut(chunk).enumerate() {
                 jobs[first + j].out.push(piece);
             }
         }
@@ -440,6 +446,115 @@ fn residual_norm(
     });
 }
 
+/// Fewest tokens a lane of a prompt batch takes (see [`Lanes`]): below that, a lane's products
+/// are too small to keep a core busy, and the batch's stages are split over the pool instead.
+const LANE_MIN_TOKENS: usize = 16;
+
+/// Tokens per packing group: lanes take whole groups, so the products see the groups they see
+/// on one thread (a kernel's result for a token depends on the group shape it computes it in).
+const GROUP: usize = 8;
+
+/// How a batch is shared between the pool's threads, and the order of its tokens in the work
+/// buffers.
+///
+/// With lanes, each thread carries its own tokens through a whole layer: attention, products,
+/// norms, activations, the next layer's queries, keys and values. A layer is one hand-out, and
+/// only the keys and values cross between cores (attention reads every earlier token's). Split
+/// by stages instead (about thirteen hand-outs a layer, each split by matrix rows or by tokens),
+/// about half of every stage's input had been written by the other core, and half of its output
+/// was read there. That traffic is what this host's bimodal two-thread speed came from: its two
+/// virtual CPUs are sometimes on one CCD of the EPYC (a core-to-core hand-off takes 40-90 ns)
+/// and sometimes on two (170-210 ns), and two threads split by stages then lost 13-15 % of
+/// their prompt speed, while two separate one-thread processes lost nothing. SmolLM2 Q8_0,
+/// 128-token prompts, two threads, alternating runs: 1,115 → 1,159 tok/s on one CCD and 971 →
+/// 1,062 on two (with the kernels' weight prefetch, which is part of both gains); the ~0.5B
+/// synthetic models, whose larger products already split well by rows, within ±2 %. The price
+/// of lanes is that each thread reads every weight, small against a prompt batch's arithmetic.
+///
+/// A lane's tokens need not be neighbours: packing groups are dealt to the lane with the least
+/// work so far, counting a token's products and its attention over the positions before it
+/// (later tokens attend to more). Within the work buffers, lane 0's tokens come first, in batch
+/// order, then lane 1's, and so on, so every lane works on contiguous rows; `positions` says
+/// where each row's token is. A pool keeps lane `i` on one core from layer to layer where it can
+/// (see [`WorkPool::run`]).
+struct Lanes {
+    /// Each lane's rows.
+    ranges: Vec<Range<usize>>,
+    /// The position of the token of each row (`pos` + its index in the batch).
+    positions: Vec<usize>,
+    /// The row of the batch's last token.
+    last: usize,
+}
+
+impl Lanes {
+    fn new(c: &super::Config, pool: &dyn WorkPool, b: usize, pos: usize) -> Self {
+        let threads = pool.threads();
+        if threads == 1 || b < LANE_MIN_TOKENS * threads {
+            return Self { ranges: core::iter::once(0..b).collect(), positions: (pos..pos + b).collect(), last: b - 1 };
+        }
+        // Multiply-adds per token per layer in the products, and per position attended to (the
+        // dot product and the weighted sum; counted twice, as f32 attention measured at about
+        // twice a quantised product's time per multiply-add on SmolLM2 Q8_0).
+        let (q_dim, kv_dim) = (c.q_dim(), c.kv_dim());
+        let product = (c.dim * (q_dim + 2 * kv_dim) + q_dim * c.dim + 3 * c.dim * c.ffn_dim) as u64;
+        let per_position = 4 * q_dim as u64;
+        let mut load = vec![0u64; threads];
+        let mut groups: Vec<Vec<Range<usize>>> = vec![Vec::new(); threads];
+        for g in (0..b).step_by(GROUP) {
+            let tokens = g..(g + GROUP).min(b);
+            let cost: u64 = tokens.clone().map(|t| product + per_position * (pos + t + 1) as u64).sum();
+            let lane = (0..threads).min_by_key(|&w| load[w]).unwrap_or(0);
+            load[lane] += cost;
+            groups[lane].push(tokens);
+        }
+        let mut ranges = Vec::with_capacity(threads);
+        let mut positions = Vec::with_capacity(b);
+        for lane in &groups {
+            let start = positions.len();
+            positions.extend(lane.iter().flat_map(|g| g.clone()).map(|t| pos + t));
+            ranges.push(start..positions.len());
+        }
+        let last = positions.iter().position(|&p| p == pos + b - 1).unwrap_or(b - 1);
+        Self { ranges, positions, last }
+    }
+}
+
+/// The pieces `ranges` (ascending, disjoint row ranges) of a buffer of rows `width` wide.
+fn split_rows<'a>(buf: &'a mut [f32], width: usize, ranges: &[Range<usize>]) -> Vec<&'a mut [f32]> {
+    let mut rest = buf;
+    let mut at = 0;
+    let mut pieces = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let (_, tail) = core::mem::take(&mut rest).split_at_mut((r.start - at) * width);
+        let (piece, tail) = tail.split_at_mut(r.len() * width);
+        pieces.push(piece);
+        rest = tail;
+        at = r.end;
+    }
+    pieces
+}
+
+/// Rows `t0..t0 + b` of the work buffers (the whole batch, or one lane): row `i` of each buffer
+/// here is row `t0 + i` of the batch's.
+struct Rows<'a> {
+    t0: usize,
+    b: usize,
+    /// The position of each row's token.
+    positions: &'a [usize],
+    x: &'a mut [f32],
+    xb: &'a mut [f32],
+    q: &'a mut [f32],
+    /// Each row's slot in the KV cache, of the layer whose keys and values come next (empty
+    /// past the last layer).
+    k_new: Vec<&'a mut [f32]>,
+    v_new: Vec<&'a mut [f32]>,
+    fused: &'a mut [f32],
+    att_out: &'a mut [f32],
+    gate: &'a mut [f32],
+    up: &'a mut [f32],
+    acts: &'a mut ActBatch,
+}
+
 /// The mutable state of a forward pass: KV cache and work buffers, sized once.
 #[derive(Debug)]
 pub struct State {
@@ -458,9 +573,10 @@ pub struct State {
     gate: Vec<f32>,
     up: Vec<f32>,
     scores: Vec<f32>,
-    /// cos/sin per (table, token, rotated pair).
+    /// cos/sin per (table, row, rotated pair).
     rope: [Vec<(f32, f32)>; 2],
-    acts: ActBatch,
+    /// Quantised activations, one set per lane (the first for a batch without lanes).
+    acts: Vec<ActBatch>,
     /// Logits of the last token of the last batch.
     pub logits: Vec<f32>,
 }
@@ -476,6 +592,9 @@ fn try_vec(len: usize) -> Result<Vec<f32>, LoadError> {
 fn buffer_len(factors: &[usize]) -> Result<usize, LoadError> {
     factors.iter().try_fold(1usize, |acc, &f| acc.checked_mul(f)).ok_or(LoadError::OutOfMemory { bytes: usize::MAX })
 }
+
+/// One layer's keys and values, `[pos][kv_dim]`.
+type LayerKv<'a> = (&'a [f32], &'a [f32]);
 
 impl State {
     /// Allocates the KV cache for `context` positions and buffers for batches of `max_batch`.
@@ -501,9 +620,69 @@ impl State {
             up: batch(c.ffn_dim)?,
             scores: try_vec(context)?,
             rope: [Vec::new(), Vec::new()],
-            acts: ActBatch::default(),
+            acts: vec![ActBatch::default()],
             logits: try_vec(c.vocab)?,
         })
+    }
+
+    /// Each lane's rows of the work buffers, with their slots for the keys and values of layer
+    /// `kv_layer` (none past the last layer); and the keys and values of the layer before it,
+    /// for reading.
+    fn rows<'s>(&'s mut self, c: &super::Config, lanes: &'s Lanes, kv_layer: usize) -> (Vec<Rows<'s>>, LayerKv<'s>) {
+        let (q_dim, kv_dim) = (c.q_dim(), c.kv_dim());
+        let ranges = &lanes.ranges;
+        let b = lanes.positions.len();
+        if self.acts.len() < ranges.len() {
+            self.acts.resize_with(ranges.len(), ActBatch::default);
+        }
+        // The cache up to layer `kv_layer` (read) and from it (written).
+        let layer = self.context * kv_dim;
+        let at = (kv_layer * layer).min(self.k_cache.len());
+        let (k_before, k_after) = self.k_cache.split_at_mut(at);
+        let (v_before, v_after) = self.v_cache.split_at_mut(at);
+        let read = if kv_layer == 0 { (&[][..], &[][..]) } else { (&k_before[at - layer..], &v_before[at - layer..]) };
+        // Each row's slot: the position's row of layer `kv_layer`.
+        let slots = |after: &'s mut [f32]| -> Vec<Option<&'s mut [f32]>> {
+            if after.is_empty() {
+                return Vec::new();
+            }
+            let first = lanes.positions.iter().min().copied().unwrap_or(0);
+            let mut slots: Vec<Option<&mut [f32]>> =
+                after[first * kv_dim..(first + b) * kv_dim].chunks_exact_mut(kv_dim).map(Some).collect();
+            lanes.positions.iter().filter_map(|&p| slots.get_mut(p - first).and_then(Option::take)).map(Some).collect()
+        };
+        let (mut k_slots, mut v_slots) = (slots(k_after).into_iter(), slots(v_after).into_iter());
+        // Buffers read across lanes or by the caller (`x`, `q`, `att_out`) are split at their row
+        // width; a lane's private ones at their allocated width per token.
+        let per_token = |v: &Vec<f32>| v.len() / self.max_batch;
+        let (xb_w, fused_w) = (per_token(&self.xb), per_token(&self.fused));
+        let mut x = split_rows(&mut self.x, c.dim, ranges).into_iter();
+        let mut xb = split_rows(&mut self.xb, xb_w, ranges).into_iter();
+        let mut q = split_rows(&mut self.q, q_dim, ranges).into_iter();
+        let mut fused = split_rows(&mut self.fused, fused_w, ranges).into_iter();
+        let mut att_out = split_rows(&mut self.att_out, q_dim, ranges).into_iter();
+        let mut gate = split_rows(&mut self.gate, c.ffn_dim, ranges).into_iter();
+        let mut up = split_rows(&mut self.up, c.ffn_dim, ranges).into_iter();
+        let mut acts = self.acts.iter_mut();
+        let rows = ranges
+            .iter()
+            .map(|r| Rows {
+                t0: r.start,
+                b: r.len(),
+                positions: &lanes.positions[r.clone()],
+                x: x.next().unwrap_or_default(),
+                xb: xb.next().unwrap_or_default(),
+                q: q.next().unwrap_or_default(),
+                k_new: k_slots.by_ref().take(r.len()).flatten().collect(),
+                v_new: v_slots.by_ref().take(r.len()).flatten().collect(),
+                fused: fused.next().unwrap_or_default(),
+                att_out: att_out.next().unwrap_or_default(),
+                gate: gate.next().unwrap_or_default(),
+                up: up.next().unwrap_or_default(),
+                acts: acts.next().expect("one activation set per lane"),
+            })
+            .collect();
+        (rows, read)
     }
 }
 
@@ -525,17 +704,19 @@ fn rotate(v: &mut [f32], hd: usize, cs: &[(f32, f32)], style: RopeStyle) {
 
 /// What the attention of one layer reads.
 struct AttentionInput<'s> {
+    /// Queries, one row per token.
     q: &'s [f32],
+    /// The position of each row's token.
+    positions: &'s [usize],
     layer_k: &'s [f32],
     layer_v: &'s [f32],
-    pos: usize,
     window: Option<usize>,
 }
 
 impl Model<'_> {
-    /// Attention of heads `heads` for the batch's tokens `tokens`: writes head `h` of token `t`
-    /// at `out[t - tokens.start][(h - heads.start) · head_dim..]` (`out` one slice per token,
-    /// those heads wide).
+    /// Attention of heads `heads` for the query rows `tokens`: writes head `h` of row `t` at
+    /// `out[t - tokens.start][(h - heads.start) · head_dim..]` (`out` one slice per row, those
+    /// heads wide).
     fn attend(
         &self,
         a: &AttentionInput<'_>,
@@ -550,7 +731,7 @@ impl Model<'_> {
         let (h0, h1) = (heads.start, heads.end);
         let t0 = tokens.start;
         for t in tokens {
-            let n_pos = a.pos + t + 1;
+            let n_pos = a.positions[t] + 1;
             let first = a.window.map_or(0, |w| n_pos.saturating_sub(w));
             scores.resize(n_pos - first, 0.0);
             for h in h0..h1 {
@@ -583,30 +764,33 @@ impl Model<'_> {
         self.forward_with(state, tokens, pos, &SingleThread);
     }
 
-    /// [`Model::forward`] with matrix rows and attention heads split over `pool`; the logits are
-    /// bit-identical whatever the pool.
+    /// [`Model::forward`] with the work split over `pool` (in lanes of tokens, see `Lanes`, or
+    /// each stage by matrix rows, tokens or attention heads); the logits are bit-identical
+    /// whatever the pool.
     pub fn forward_with(&self, state: &mut State, tokens: &[u32], pos: usize, pool: &dyn WorkPool) {
         let c = &self.config;
         let fam = c.family;
         let b = tokens.len();
-        let (dim, hd) = (c.dim, c.head_dim);
-        let (q_dim, kv_dim) = (c.q_dim(), c.kv_dim());
+        let dim = c.dim;
         let s = state;
         let (prec, kern) = (self.precision, self.kernels);
+        let lanes = Lanes::new(c, pool, b, pos);
 
-        for (t, &tok) in tokens.iter().enumerate() {
-            self.token_embd.dequantize_row(tok as usize, &mut s.x[t * dim..(t + 1) * dim]);
+        // Each row's token, in the lanes' order.
+        for (row, &p) in lanes.positions.iter().enumerate() {
+            self.token_embd.dequantize_row(tokens[p - pos] as usize, &mut s.x[row * dim..(row + 1) * dim]);
         }
         if fam.scale_embeddings {
             let scale = libm::sqrtf(dim as f32);
             s.x[..b * dim].iter_mut().for_each(|v| *v *= scale);
         }
-        // cos/sin per (token, rotated pair), shared by every layer and head of a kind.
-        let pairs = c.rope_dims / 2;
-        for (table, inv_freq) in s.rope.iter_mut().zip(&self.inv_freq) {
+        // cos/sin per (row, rotated pair), shared by every layer and head of a kind; taken out of
+        // the state while the layers read it.
+        let mut rope = core::mem::take(&mut s.rope);
+        for (table, inv_freq) in rope.iter_mut().zip(&self.inv_freq) {
             table.clear();
-            for t in 0..b {
-                let p = (pos + t) as f64;
+            for &p in &lanes.positions {
+                let p = p as f64;
                 table.extend(inv_freq.iter().map(|&f| {
                     let a = p * f;
                     (libm::cos(a) as f32 * c.rope_attn_factor, libm::sin(a) as f32 * c.rope_attn_factor)
@@ -615,129 +799,184 @@ impl Model<'_> {
         }
 
         let eps = c.norm_eps;
-        residual_norm(pool, &mut s.x, &mut s.xb, dim, b, false, None, Some(&self.layers[0].attn_norm), eps);
-        for (l, layer) in self.layers.iter().enumerate() {
-            // Attention; `s.xb` holds the normalised input. The keys and values of the batch go
-            // straight into their places in the cache (positions `pos..pos + b` of layer `l`).
-            let cached = (l * s.context + pos) * kv_dim..(l * s.context + pos + b) * kv_dim;
-            let (k_new, v_new) = (&mut s.k_cache[cached.clone()], &mut s.v_cache[cached]);
-            s.acts.reset(dim, b);
-            match &layer.qkv {
-                Qkv::Separate { q, k, v } => {
-                    let outs: &mut [&mut [f32]] = &mut [&mut s.q, k_new, v_new];
-                    matmuls(&[q, k, v], &s.xb, &mut s.acts, outs, prec, kern, pool);
-                }
-                Qkv::Fused(m) => matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool),
-            }
-            // Biases, Q/K norms and the rotation, split by tokens (a fused product's rows are
-            // taken apart there too).
-            let table = &s.rope[usize::from(layer.local)];
-            let fused = matches!(layer.qkv, Qkv::Fused(_)).then_some(&s.fused[..b * (q_dim + 2 * kv_dim)]);
-            let chunk = tokens_per_job(pool, b);
-            let parts = s.q[..b * q_dim]
-                .chunks_mut(chunk * q_dim)
-                .zip(k_new.chunks_mut(chunk * kv_dim))
-                .zip(v_new.chunks_mut(chunk * kv_dim));
-            run_each(pool, parts, &|j, ((q, k), v)| {
-                let t0 = j * chunk;
-                let tokens = q.chunks_exact_mut(q_dim).zip(k.chunks_exact_mut(kv_dim)).zip(v.chunks_exact_mut(kv_dim));
-                for (t, ((q, k), v)) in tokens.enumerate() {
-                    if let Some(fused) = fused {
-                        let row = &fused[(t0 + t) * (q_dim + 2 * kv_dim)..(t0 + t + 1) * (q_dim + 2 * kv_dim)];
-                        q.copy_from_slice(&row[..q_dim]);
-                        k.copy_from_slice(&row[q_dim..q_dim + kv_dim]);
-                        v.copy_from_slice(&row[q_dim + kv_dim..]);
-                    }
-                    if let Some(bias) = &layer.qkv_bias {
-                        q.iter_mut().zip(&bias[..q_dim]).for_each(|(x, b)| *x += b);
-                        k.iter_mut().zip(&bias[q_dim..q_dim + kv_dim]).for_each(|(x, b)| *x += b);
-                        v.iter_mut().zip(&bias[q_dim + kv_dim..]).for_each(|(x, b)| *x += b);
-                    }
-                    if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
-                        rmsnorm_heads(q, qn, eps);
-                        rmsnorm_heads(k, kn, eps);
-                    }
-                    let cs = &table[(t0 + t) * pairs..(t0 + t + 1) * pairs];
-                    rotate(q, hd, cs, fam.rope);
-                    rotate(k, hd, cs, fam.rope);
-                }
+        let n_layers = self.layers.len();
+        let first_norm = Some(&self.layers[0].attn_norm[..]);
+        if lanes.ranges.len() > 1 {
+            // One hand-out per layer, each lane on one thread: the first norm and layer 0's
+            // queries, keys and values; then per layer its attention, the rest of it and the next
+            // layer's queries, keys and values.
+            let (rows, _) = s.rows(c, &lanes, 0);
+            run_each(pool, rows, &|_, r| {
+                residual_norm(&SingleThread, r.x, r.xb, dim, r.b, false, None, first_norm, eps);
+                self.qkv(0, r, &rope, &SingleThread);
             });
-            let a = AttentionInput {
-                q: &s.q,
-                layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
-                layer_v: &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
-                pos,
-                window: c.sliding_window.filter(|_| layer.local),
-            };
-            let split = jobs_for(pool, b);
-            let jobs = split.min(c.n_heads);
-            let rows = s.att_out[..b * q_dim].chunks_exact_mut(q_dim);
-            if pool.threads() == 1 || jobs <= 1 {
-                self.attend(&a, 0..b, 0..c.n_heads, &mut rows.collect::<Vec<_>>(), &mut s.scores);
-            } else if b >= split {
-                // A prompt batch: split by tokens (every head), each job writing its tokens' rows
-                // of the output. Later tokens attend to more positions, so the jobs are handed
-                // out last chunk first and the cheap ones fill in at the end.
-                let chunk = b.div_ceil(split);
-                let last = b.div_ceil(chunk) - 1;
-                let parts = s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).rev();
-                run_each(pool, parts, &|j, part| {
-                    let k = last - j;
-                    let mut scores = Vec::new();
-                    let mut rows: Vec<&mut [f32]> = part.chunks_exact_mut(q_dim).collect();
-                    self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut rows, &mut scores);
-                });
-            } else {
-                // A few tokens: split by heads, each job writing its heads of every token's row.
-                let per = c.n_heads.div_ceil(jobs);
-                let mut pieces: Vec<Vec<&mut [f32]>> =
-                    (0..c.n_heads.div_ceil(per)).map(|_| Vec::with_capacity(b)).collect();
-                for row in rows {
-                    for (piece, heads) in pieces.iter_mut().zip(row.chunks_mut(per * hd)) {
-                        piece.push(heads);
+            for l in 0..n_layers {
+                let (rows, (layer_k, layer_v)) = s.rows(c, &lanes, l + 1);
+                let window = c.sliding_window.filter(|_| self.layers[l].local);
+                run_each(pool, rows, &|_, r| {
+                    let a = AttentionInput { q: r.q, positions: r.positions, layer_k, layer_v, window };
+                    let mut out = per_token(r.att_out, c.q_dim(), r.b);
+                    self.attend(&a, 0..r.b, 0..c.n_heads, &mut out, &mut Vec::new());
+                    self.attention_out_and_ffn(l, r, &SingleThread);
+                    if l + 1 < n_layers {
+                        self.qkv(l + 1, r, &rope, &SingleThread);
                     }
-                }
-                run_each(pool, pieces, &|j, rows| {
-                    let mut scores = Vec::new();
-                    self.attend(&a, 0..b, j * per..((j + 1) * per).min(c.n_heads), rows, &mut scores);
                 });
             }
-            s.acts.reset(q_dim, b);
-            matmul(&layer.wo, &s.att_out, &mut s.acts, &mut s.xb, prec, kern, pool);
-            let post = layer.attn_post_norm.as_deref();
-            residual_norm(pool, &mut s.x, &mut s.xb, dim, b, true, post, Some(&layer.ffn_norm), eps);
-
-            // Gated feed-forward.
-            s.acts.reset(dim, b);
-            let f = c.ffn_dim;
-            match &layer.gate_up {
-                GateUp::Separate { gate, up } => {
-                    let outs: &mut [&mut [f32]] = &mut [&mut s.gate, &mut s.up];
-                    matmuls(&[gate, up], &s.xb, &mut s.acts, outs, prec, kern, pool);
-                    gated_activation(&mut s.gate[..b * f], &s.up[..b * f], fam.activation, pool);
-                }
-                GateUp::Fused(m) => {
-                    matmul(m, &s.xb, &mut s.acts, &mut s.fused, prec, kern, pool);
-                    fused_gated_activation(&mut s.gate[..b * f], &s.fused[..2 * b * f], f, fam.activation, pool);
-                }
+        } else {
+            let (mut rows, _) = s.rows(c, &lanes, n_layers);
+            let r = rows.pop().expect("one lane");
+            residual_norm(pool, r.x, r.xb, dim, b, false, None, first_norm, eps);
+            for l in 0..n_layers {
+                let (mut rows, _) = s.rows(c, &lanes, l);
+                self.qkv(l, &mut rows.pop().expect("one lane"), &rope, pool);
+                self.attention(l, s, &lanes, pool);
+                let (mut rows, _) = s.rows(c, &lanes, n_layers);
+                self.attention_out_and_ffn(l, &mut rows.pop().expect("one lane"), pool);
             }
-            s.acts.reset(f, b);
-            matmul(&layer.w_down, &s.gate, &mut s.acts, &mut s.xb, prec, kern, pool);
-            // The residual update, and the next layer's input (the last layer's is normalised
-            // below, for the last token only).
-            let post = layer.ffn_post_norm.as_deref();
-            let next = self.layers.get(l + 1).map(|n| &n.attn_norm[..]);
-            residual_norm(pool, &mut s.x, &mut s.xb, dim, b, true, post, next, eps);
         }
+        s.rope = rope;
 
         // Only the last token's logits are needed.
-        let last = &s.x[(b - 1) * dim..b * dim];
+        let last = &s.x[lanes.last * dim..(lanes.last + 1) * dim];
         rmsnorm(&mut s.xb[..dim], last, &self.output_norm, c.norm_eps);
-        s.acts.reset(dim, 1);
-        matmul(&self.output, &s.xb[..dim], &mut s.acts, &mut s.logits, prec, kern, pool);
+        let acts = &mut s.acts[0];
+        acts.reset(dim, 1);
+        matmul(&self.output, &s.xb[..dim], acts, &mut s.logits, prec, kern, pool);
         if let Some(cap) = c.logit_softcap {
             s.logits.iter_mut().for_each(|v| *v = cap * libm::tanhf(*v / cap));
         }
+    }
+
+    /// Layer `l`'s queries, keys and values of `r`'s rows from their normalised input (`r.xb`):
+    /// the products (keys and values straight into their cache slots), then the biases, the Q/K
+    /// norms and the rotation, split by tokens (a fused product's rows are taken apart there too).
+    fn qkv(&self, l: usize, r: &mut Rows<'_>, rope: &[Vec<(f32, f32)>; 2], pool: &dyn WorkPool) {
+        let c = &self.config;
+        let layer = &self.layers[l];
+        let (q_dim, kv_dim, hd, b) = (c.q_dim(), c.kv_dim(), c.head_dim, r.b);
+        let (prec, kern, eps) = (self.precision, self.kernels, c.norm_eps);
+        r.acts.reset(c.dim, b);
+        match &layer.qkv {
+            Qkv::Separate { q, k, v } => {
+                let k_new = r.k_new.iter_mut().map(|k| &mut **k).collect();
+                let v_new = r.v_new.iter_mut().map(|v| &mut **v).collect();
+                let outs = &mut [per_token(r.q, q_dim, b), k_new, v_new];
+                matmuls(&[q, k, v], r.xb, r.acts, outs, prec, kern, pool);
+            }
+            Qkv::Fused(m) => matmul(m, r.xb, r.acts, r.fused, prec, kern, pool),
+        }
+        let pairs = c.rope_dims / 2;
+        let table = &rope[usize::from(layer.local)][r.t0 * pairs..];
+        let fused = matches!(layer.qkv, Qkv::Fused(_)).then_some(&r.fused[..b * (q_dim + 2 * kv_dim)]);
+        let chunk = tokens_per_job(pool, b);
+        let parts = r.q[..b * q_dim].chunks_mut(chunk * q_dim).zip(r.k_new.chunks_mut(chunk)).zip(r.v_new.chunks_mut(chunk));
+        let fam = c.family;
+        run_each(pool, parts, &|j, ((q, k), v)| {
+            let t0 = j * chunk;
+            let tokens = q.chunks_exact_mut(q_dim).zip(k.iter_mut()).zip(v.iter_mut());
+            for (t, ((q, k), v)) in tokens.enumerate() {
+                if let Some(fused) = fused {
+                    let row = &fused[(t0 + t) * (q_dim + 2 * kv_dim)..(t0 + t + 1) * (q_dim + 2 * kv_dim)];
+                    q.copy_from_slice(&row[..q_dim]);
+                    k.copy_from_slice(&row[q_dim..q_dim + kv_dim]);
+                    v.copy_from_slice(&row[q_dim + kv_dim..]);
+                }
+                if let Some(bias) = &layer.qkv_bias {
+                    q.iter_mut().zip(&bias[..q_dim]).for_each(|(x, b)| *x += b);
+                    k.iter_mut().zip(&bias[q_dim..q_dim + kv_dim]).for_each(|(x, b)| *x += b);
+                    v.iter_mut().zip(&bias[q_dim + kv_dim..]).for_each(|(x, b)| *x += b);
+                }
+                if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                    rmsnorm_heads(q, qn, eps);
+                    rmsnorm_heads(k, kn, eps);
+                }
+                let cs = &table[(t0 + t) * pairs..(t0 + t + 1) * pairs];
+                rotate(q, hd, cs, fam.rope);
+                rotate(k, hd, cs, fam.rope);
+            }
+        });
+    }
+
+    /// Layer `l`'s attention for a batch without lanes, from `s.q` and the cache into
+    /// `s.att_out`, split over `pool` by tokens (a prompt batch) or by heads (a few tokens).
+    fn attention(&self, l: usize, s: &mut State, lanes: &Lanes, pool: &dyn WorkPool) {
+        let c = &self.config;
+        let layer = &self.layers[l];
+        let (q_dim, kv_dim, hd) = (c.q_dim(), c.kv_dim(), c.head_dim);
+        let b = lanes.positions.len();
+        let a = AttentionInput {
+            q: &s.q,
+            positions: &lanes.positions,
+            layer_k: &s.k_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
+            layer_v: &s.v_cache[l * s.context * kv_dim..(l + 1) * s.context * kv_dim],
+            window: c.sliding_window.filter(|_| layer.local),
+        };
+        let split = jobs_for(pool, b);
+        let jobs = split.min(c.n_heads);
+        let rows = s.att_out[..b * q_dim].chunks_exact_mut(q_dim);
+        if pool.threads() == 1 || jobs <= 1 {
+            self.attend(&a, 0..b, 0..c.n_heads, &mut rows.collect::<Vec<_>>(), &mut s.scores);
+        } else if b >= split {
+            // A prompt batch: split by tokens (every head), each job writing its tokens' rows
+            // of the output. Later tokens attend to more positions, so the jobs are handed
+            // out last chunk first and the cheap ones fill in at the end.
+            let chunk = b.div_ceil(split);
+            let last = b.div_ceil(chunk) - 1;
+            let parts = s.att_out[..b * q_dim].chunks_mut(chunk * q_dim).rev();
+            run_each(pool, parts, &|j, part| {
+                let k = last - j;
+                let mut scores = Vec::new();
+                let mut rows: Vec<&mut [f32]> = part.chunks_exact_mut(q_dim).collect();
+                self.attend(&a, k * chunk..((k + 1) * chunk).min(b), 0..c.n_heads, &mut rows, &mut scores);
+            });
+        } else {
+            // A few tokens: split by heads, each job writing its heads of every token's row.
+            let per = c.n_heads.div_ceil(jobs);
+            let mut pieces: Vec<Vec<&mut [f32]>> = (0..c.n_heads.div_ceil(per)).map(|_| Vec::with_capacity(b)).collect();
+            for row in rows {
+                for (piece, heads) in pieces.iter_mut().zip(row.chunks_mut(per * hd)) {
+                    piece.push(heads);
+                }
+            }
+            run_each(pool, pieces, &|j, rows| {
+                let mut scores = Vec::new();
+                self.attend(&a, 0..b, j * per..((j + 1) * per).min(c.n_heads), rows, &mut scores);
+            });
+        }
+    }
+
+    /// The rest of layer `l` for `r`'s rows: the attention output's product and residual
+    /// update, the gated feed-forward and its residual update, and the next layer's normalised
+    /// input in `r.xb` (the last layer's is normalised by the caller, for the last token only).
+    fn attention_out_and_ffn(&self, l: usize, r: &mut Rows<'_>, pool: &dyn WorkPool) {
+        let c = &self.config;
+        let layer = &self.layers[l];
+        let (dim, f, b) = (c.dim, c.ffn_dim, r.b);
+        let (prec, kern, eps) = (self.precision, self.kernels, c.norm_eps);
+        r.acts.reset(c.q_dim(), b);
+        matmul(&layer.wo, r.att_out, r.acts, r.xb, prec, kern, pool);
+        let post = layer.attn_post_norm.as_deref();
+        residual_norm(pool, r.x, r.xb, dim, b, true, post, Some(&layer.ffn_norm), eps);
+
+        r.acts.reset(dim, b);
+        let activation = c.family.activation;
+        match &layer.gate_up {
+            GateUp::Separate { gate, up } => {
+                let outs = &mut [per_token(r.gate, f, b), per_token(r.up, f, b)];
+                matmuls(&[gate, up], r.xb, r.acts, outs, prec, kern, pool);
+                gated_activation(&mut r.gate[..b * f], &r.up[..b * f], activation, pool);
+            }
+            GateUp::Fused(m) => {
+                matmul(m, r.xb, r.acts, r.fused, prec, kern, pool);
+                fused_gated_activation(&mut r.gate[..b * f], &r.fused[..2 * b * f], f, activation, pool);
+            }
+        }
+        r.acts.reset(f, b);
+        matmul(&layer.w_down, r.gate, r.acts, r.xb, prec, kern, pool);
+        let post = layer.ffn_post_norm.as_deref();
+        let next = self.layers.get(l + 1).map(|n| &n.attn_norm[..]);
+        residual_norm(pool, r.x, r.xb, dim, b, true, post, next, eps);
     }
 }
 
