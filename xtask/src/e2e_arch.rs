@@ -192,8 +192,10 @@ pub fn smp_pool_on_every_cpu(ctx: &Ctx, slot: &mut Option<Machine>) -> Result<()
     let pool = m.wait_for_line("pool: test ran ", Duration::from_secs(30))?;
     println!("    {}", pool.trim());
     ensure!(pool.contains("4 jobs on 4 processor(s)"), "the jobs did not run on every processor: {pool}");
+    // One job per processor: the pool gives job i to processor i (the lanes of a prompt batch
+    // stay on their processors from layer to layer).
     for cpu in 0..4 {
-        ensure!(pool.contains(&format!("on CPU {cpu};")), "no job ran on CPU {cpu}: {pool}");
+        ensure!(pool.contains(&format!("job {cpu} on CPU {cpu};")), "job {cpu} did not run on CPU {cpu}: {pool}");
     }
     let loaded = m.wait_for_line("chat: local model", Duration::from_secs(30))?;
     println!("    {}", loaded.trim());

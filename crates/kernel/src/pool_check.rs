@@ -1,5 +1,6 @@
 //! The `test-pool` boot option: one job per processor through the work pool, each held
-//! until every processor has started one, so the log shows every processor at work.
+//! until every processor has started one, so the log shows every processor at work (and,
+//! for a batch of one job per processor, job i on processor i).
 
 use crate::arch;
 use alloc::format;

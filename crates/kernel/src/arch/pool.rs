@@ -13,11 +13,13 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::{Mutex, Once};
 
-/// A batch being worked on: the job (its lifetime erased) and how many calls it needs.
+/// A batch being worked on: the job (its lifetime erased), how many calls it needs, and
+/// whether it is one job per processor (see [`work`]).
 #[derive(Clone, Copy)]
 struct Batch {
     job: *const (dyn Fn(usize) + Sync + 'static),
     jobs: usize,
+    pinned: bool,
 }
 
 // SAFETY: the job is `Sync` (callable from any processor) and only dereferenced while
@@ -30,6 +32,8 @@ static BATCH: Mutex<Option<Batch>> = Mutex::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The next job index to hand out.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
+/// For a batch of at most one job per processor: the jobs taken, one bit each.
+static TAKEN: AtomicU64 = AtomicU64::new(0);
 /// Jobs finished in the current batch.
 static DONE: AtomicUsize = AtomicUsize::new(0);
 /// Processors currently looking at (or working on) a batch.
@@ -92,14 +96,33 @@ pub fn worker(index: usize) -> ! {
             // clears it and waits for BUSY to drop to zero: the borrowed job is alive until
             // this processor decrements BUSY below.
             let job = unsafe { &*batch.job };
-            work(job, batch.jobs, index);
+            work(job, batch.jobs, batch.pinned, index);
         }
         BUSY.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// Takes job indices until none are left.
-fn work(job: &(dyn Fn(usize) + Sync), jobs: usize, cpu: usize) {
+/// Processor `index`'s place among the processors taking part (the boot processor is 0).
+fn rank(index: usize) -> usize {
+    (0..index).filter(|&i| i == 0 || is_online(i)).count()
+}
+
+/// Takes job indices until none are left. In a `pinned` batch (at most one job per
+/// processor: the inference engine's lanes of tokens) the processor of rank `r` takes job `r`
+/// first, so a lane stays on one processor from one batch to the next, then any job another
+/// processor has not started.
+fn work(job: &(dyn Fn(usize) + Sync), jobs: usize, pinned: bool, cpu: usize) {
+    if pinned {
+        let me = rank(cpu);
+        for i in (me..jobs).chain(0..me.min(jobs)) {
+            if TAKEN.fetch_or(1 << i, Ordering::SeqCst) & (1 << i) == 0 {
+                job(i);
+                JOBS_RUN[cpu].fetch_add(1, Ordering::Relaxed);
+                DONE.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        return;
+    }
     loop {
         let i = NEXT.fetch_add(1, Ordering::SeqCst);
         if i >= jobs {
@@ -137,15 +160,17 @@ impl inference::WorkPool for KernelPool {
         let erased: *const (dyn Fn(usize) + Sync + 'static) =
             unsafe { core::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(job as *const _) };
         NEXT.store(0, Ordering::SeqCst);
+        TAKEN.store(0, Ordering::SeqCst);
         DONE.store(0, Ordering::SeqCst);
-        *BATCH.lock() = Some(Batch { job: erased, jobs });
+        let pinned = jobs <= (helpers + 1).min(64);
+        *BATCH.lock() = Some(Batch { job: erased, jobs, pinned });
         GENERATION.fetch_add(1, Ordering::SeqCst);
         for index in (1..MAX_CPUS).filter(|&i| is_online(i)) {
             if let Some(cpu) = cpu(index) {
                 arch::wake_processor(&cpu);
             }
         }
-        work(job, jobs, 0);
+        work(job, jobs, pinned, 0);
         while DONE.load(Ordering::SeqCst) < jobs {
             core::hint::spin_loop();
         }
