@@ -77,7 +77,7 @@ impl ActBatch {
                 let per = n / QK;
                 self.q8.resize(b * per, BlockQ8::default());
                 let jobs = jobs_for(pool, b);
-                let tokens = if pool.threads() == 1 || b < jobs { b } else { b.div_ceil(jobs) }.next_multiple_of(8);
+                let tokens = if pool.threads() == 1 || b < jobs { b } else { b.div_ceil(jobs) }.next_multiple_of(GROUP);
                 let quantize = !self.have_q8;
                 let packing = match pack {
                     Some(_) => self.packed.parts(b, per, tokens),
@@ -450,8 +450,9 @@ fn residual_norm(
 /// are too small to keep a core busy, and the batch's stages are split over the pool instead.
 const LANE_MIN_TOKENS: usize = 16;
 
-/// Tokens per packing group: lanes take whole groups, so the products see the groups they see
-/// on one thread (a kernel's result for a token depends on the group shape it computes it in).
+/// Tokens per packing group: the activation quantisation's jobs and the lanes both take whole
+/// groups, so the products see the groups they see on one thread (a kernel's result for a token
+/// depends on the group shape it computes it in).
 const GROUP: usize = 8;
 
 /// How a batch is shared between the pool's threads, and the order of its tokens in the work
@@ -478,6 +479,8 @@ const GROUP: usize = 8;
 /// where each row's token is. A pool keeps lane `i` on one core from layer to layer where it can
 /// (see [`WorkPool::run`]).
 struct Lanes {
+    /// The position of the batch's first token.
+    pos: usize,
     /// Each lane's rows.
     ranges: Vec<Range<usize>>,
     /// The position of the token of each row (`pos` + its index in the batch).
@@ -490,7 +493,7 @@ impl Lanes {
     fn new(c: &super::Config, pool: &dyn WorkPool, b: usize, pos: usize) -> Self {
         let threads = pool.threads();
         if threads == 1 || b < LANE_MIN_TOKENS * threads {
-            return Self { ranges: core::iter::once(0..b).collect(), positions: (pos..pos + b).collect(), last: b - 1 };
+            return Self { pos, ranges: core::iter::once(0..b).collect(), positions: (pos..pos + b).collect(), last: b - 1 };
         }
         // Multiply-adds per token per layer in the products, and per position attended to (the
         // dot product and the weighted sum; counted twice, as f32 attention measured at about
@@ -515,7 +518,7 @@ impl Lanes {
             ranges.push(start..positions.len());
         }
         let last = positions.iter().position(|&p| p == pos + b - 1).unwrap_or(b - 1);
-        Self { ranges, positions, last }
+        Self { pos, ranges, positions, last }
     }
 }
 
@@ -646,7 +649,7 @@ impl State {
             if after.is_empty() {
                 return Vec::new();
             }
-            let first = lanes.positions.iter().min().copied().unwrap_or(0);
+            let first = lanes.pos;
             let mut slots: Vec<Option<&mut [f32]>> =
                 after[first * kv_dim..(first + b) * kv_dim].chunks_exact_mut(kv_dim).map(Some).collect();
             lanes.positions.iter().filter_map(|&p| slots.get_mut(p - first).and_then(Option::take)).map(Some).collect()
